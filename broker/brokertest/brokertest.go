@@ -1,0 +1,734 @@
+package brokertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/halleyhq/halley/broker"
+)
+
+// WaitTimeout is how long the Recorder's Wait methods, and the suite, wait
+// for a delivery before failing the test. It is generous because a shared
+// backend on a loaded CI machine can be slow; a correct broker never gets
+// near it.
+const WaitTimeout = 10 * time.Second
+
+// Broadcast is one call of Handler.HandleBroadcast seen by a Recorder.
+type Broadcast struct {
+	Topic string
+	Data  []byte
+}
+
+// Recorder is a broker.Handler that records every message and broadcast it
+// is handed and lets tests wait for them. The zero value is ready to use. It
+// is safe for concurrent use.
+type Recorder struct {
+	mu      sync.Mutex
+	readers int
+	msgs    map[string][]broker.Message
+	bcasts  []Broadcast
+	// changed is closed, and set to nil, on every event; waiters make it on
+	// demand. Closing wakes every waiter whatever their number, and nothing
+	// is allocated while nobody waits.
+	changed chan struct{}
+}
+
+var _ broker.Handler = (*Recorder)(nil)
+
+// SetReaders sets what HandleMessage returns from now on: the number of
+// local readers it claims to have handed each message to. It is 0 until set.
+func (r *Recorder) SetReaders(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.readers = n
+}
+
+// Readers returns what HandleMessage returns.
+func (r *Recorder) Readers() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.readers
+}
+
+// HandleMessage implements broker.Handler: it records m and returns the
+// number set by SetReaders.
+func (r *Recorder) HandleMessage(m broker.Message) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.msgs == nil {
+		r.msgs = make(map[string][]broker.Message)
+	}
+	r.msgs[m.Stream] = append(r.msgs[m.Stream], m)
+	r.notifyLocked()
+	return r.readers
+}
+
+// HandleBroadcast implements broker.Handler: it records the broadcast.
+func (r *Recorder) HandleBroadcast(topic string, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.bcasts = append(r.bcasts, Broadcast{Topic: topic, Data: data})
+	r.notifyLocked()
+}
+
+func (r *Recorder) notifyLocked() {
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
+}
+
+// Messages returns the messages recorded so far on stream, in the order
+// they were handled.
+func (r *Recorder) Messages(stream string) []broker.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs[stream])
+}
+
+// Broadcasts returns the broadcasts recorded so far on topic, in the order
+// they were handled.
+func (r *Recorder) Broadcasts(topic string) []Broadcast {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Broadcast
+	for _, b := range r.bcasts {
+		if b.Topic == topic {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Await blocks until cond returns true or ctx is done. cond runs with the
+// Recorder locked, once now and again after every recorded event, so it must
+// not call the Recorder's methods, nor modify or keep what it is given.
+func (r *Recorder) Await(ctx context.Context, cond func(msgs map[string][]broker.Message, bcasts []Broadcast) bool) error {
+	for {
+		r.mu.Lock()
+		if cond(r.msgs, r.bcasts) {
+			r.mu.Unlock()
+			return nil
+		}
+		if r.changed == nil {
+			r.changed = make(chan struct{})
+		}
+		changed := r.changed
+		r.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// AwaitMessages waits until at least n messages were recorded on stream and
+// returns all of them.
+func (r *Recorder) AwaitMessages(ctx context.Context, stream string, n int) ([]broker.Message, error) {
+	err := r.Await(ctx, func(msgs map[string][]broker.Message, _ []Broadcast) bool {
+		return len(msgs[stream]) >= n
+	})
+	return r.Messages(stream), err
+}
+
+// WaitMessages waits up to WaitTimeout for at least n messages on stream and
+// returns all of them; it fails the test on timeout. Like t.Fatal, call it
+// only from the test's goroutine.
+func (r *Recorder) WaitMessages(t testing.TB, stream string, n int) []broker.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), WaitTimeout)
+	defer cancel()
+	msgs, err := r.AwaitMessages(ctx, stream, n)
+	if err != nil {
+		t.Fatalf("waiting for %d messages on %q: got %d: %v", n, stream, len(msgs), err)
+	}
+	return msgs
+}
+
+// WaitBroadcasts waits up to WaitTimeout for at least n broadcasts on topic
+// and returns all of them; it fails the test on timeout. Like t.Fatal, call
+// it only from the test's goroutine.
+func (r *Recorder) WaitBroadcasts(t testing.TB, topic string, n int) []Broadcast {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), WaitTimeout)
+	defer cancel()
+	err := r.Await(ctx, func(_ map[string][]broker.Message, bcasts []Broadcast) bool {
+		got := 0
+		for _, b := range bcasts {
+			if b.Topic == topic {
+				got++
+			}
+		}
+		return got >= n
+	})
+	got := r.Broadcasts(topic)
+	if err != nil {
+		t.Fatalf("waiting for %d broadcasts on %q: got %d: %v", n, topic, len(got), err)
+	}
+	return got
+}
+
+// Run runs the conformance suite against brokers made by newBroker. Each
+// subtest gets a fresh broker (newBroker is called per subtest and may call
+// t.Skip); the suite Starts it with a Recorder and Closes it in t.Cleanup.
+//
+// Stream and topic names are unique per subtest, so a broker made by
+// newBroker may share its backend with earlier ones. The suite assumes that
+// Subscribe takes effect before it returns.
+func Run(t *testing.T, newBroker func(t testing.TB) broker.Broker) {
+	t.Helper()
+	for _, group := range suite {
+		t.Run(group.name, func(t *testing.T) {
+			for _, c := range group.cases {
+				t.Run(c.name, func(t *testing.T) {
+					c.fn(t, setup(t, newBroker))
+				})
+			}
+		})
+	}
+}
+
+type testCase struct {
+	name string
+	fn   func(t *testing.T, f *fixture)
+}
+
+var suite = []struct {
+	name  string
+	cases []testCase
+}{
+	{"Publish", []testCase{
+		{"OffsetsStartAtOne", testOffsetsStartAtOne},
+		{"OffsetsPerStream", testOffsetsPerStream},
+		{"EpochStable", testEpochStable},
+		{"Concurrent", testConcurrent},
+		{"CancelledContext", testPublishCancelled},
+	}},
+	{"Deliver", []testCase{
+		{"InOrder", testDeliverInOrder},
+		{"NotSubscribed", testDeliverNotSubscribed},
+		{"Unsubscribe", testDeliverUnsubscribe},
+	}},
+	{"History", []testCase{
+		{"All", testHistoryAll},
+		{"Since", testHistorySince},
+		{"Limit", testHistoryLimit},
+		{"SinceTop", testHistorySinceTop},
+		{"Retention", testHistoryRetention},
+		{"SizeZero", testHistorySizeZero},
+		{"UnknownStream", testHistoryUnknown},
+		{"CancelledContext", testHistoryCancelled},
+	}},
+	{"Remove", []testCase{
+		{"NewEpoch", testRemoveNewEpoch},
+		{"UnknownStream", testRemoveUnknown},
+	}},
+	{"Broadcast", []testCase{
+		{"Delivered", testBroadcast},
+	}},
+	{"Closed", []testCase{
+		{"Publish", testPublishClosed},
+		{"OtherMethods", testClosedOthers},
+		{"ConcurrentPublish", testClosedConcurrentPublish},
+	}},
+}
+
+// fixture is one subtest's started broker.
+type fixture struct {
+	b      broker.Broker
+	rec    *Recorder
+	prefix string
+	closed bool
+}
+
+func setup(t *testing.T, newBroker func(t testing.TB) broker.Broker) *fixture {
+	t.Helper()
+	b := newBroker(t)
+	f := &fixture{b: b, rec: new(Recorder), prefix: "brokertest-" + strings.ToLower(rand.Text()[:12])}
+	// The subtest's context is cancelled before cleanups run: Close gets its
+	// own.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+		defer cancel()
+		if err := b.Close(ctx); err != nil && !f.closed {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if err := b.Start(t.Context(), f.rec); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return f
+}
+
+// name returns a stream or topic name unique to the subtest.
+func (f *fixture) name(s string) string { return f.prefix + "-" + s }
+
+// close closes the broker, telling the cleanup to ignore a second Close's
+// error.
+func (f *fixture) close(t *testing.T) {
+	t.Helper()
+	f.closed = true
+	if err := f.b.Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+func (f *fixture) subscribe(t *testing.T, stream string) {
+	t.Helper()
+	if err := f.b.Subscribe(t.Context(), stream); err != nil {
+		t.Fatalf("Subscribe(%q): %v", stream, err)
+	}
+}
+
+func (f *fixture) publish(t *testing.T, stream string, data string, historySize int) broker.PublishResult {
+	t.Helper()
+	res, err := f.b.Publish(t.Context(), stream, []byte(data), broker.PublishOptions{HistorySize: historySize})
+	if err != nil {
+		t.Fatalf("Publish(%q, %q): %v", stream, data, err)
+	}
+	return res
+}
+
+// publishN publishes payload(1) … payload(n) on stream and returns the
+// results.
+func (f *fixture) publishN(t *testing.T, stream string, n, historySize int) []broker.PublishResult {
+	t.Helper()
+	out := make([]broker.PublishResult, n)
+	for i := range n {
+		out[i] = f.publish(t, stream, payload(i+1), historySize)
+	}
+	return out
+}
+
+func (f *fixture) history(t *testing.T, stream string, since uint64, limit int) broker.HistoryResult {
+	t.Helper()
+	res, err := f.b.History(t.Context(), stream, since, limit)
+	if err != nil {
+		t.Fatalf("History(%q, %d, %d): %v", stream, since, limit, err)
+	}
+	return res
+}
+
+// barrier publishes on a fresh subscribed stream and waits for its delivery.
+// A broker that delivers asynchronously but in publication order has then
+// delivered everything published before; this is how the suite checks that
+// something was not delivered without sleeping. (A broker that reorders
+// across streams could deliver late and still pass: the check can miss a
+// bug, never invent one.)
+func (f *fixture) barrier(t *testing.T) {
+	t.Helper()
+	s := f.name("barrier-" + strings.ToLower(rand.Text()[:8]))
+	f.subscribe(t, s)
+	f.publish(t, s, "barrier", 0)
+	f.rec.WaitMessages(t, s, 1)
+}
+
+// payload is the data of the i-th test message.
+func payload(i int) string { return fmt.Sprintf("message %d", i) }
+
+func checkMessage(t *testing.T, what string, got broker.Message, stream string, offset uint64, epoch, data string) {
+	t.Helper()
+	if got.Stream != stream || got.Offset != offset || got.Epoch != epoch || !bytes.Equal(got.Data, []byte(data)) {
+		t.Errorf("%s = {Stream:%q Offset:%d Epoch:%q Data:%q}; want {Stream:%q Offset:%d Epoch:%q Data:%q}",
+			what, got.Stream, got.Offset, got.Epoch, got.Data, stream, offset, epoch, data)
+	}
+}
+
+// checkMessages checks that msgs are offsets from..to of stream, carrying
+// payload(offset), in order.
+func checkMessages(t *testing.T, what string, msgs []broker.Message, stream string, from, to uint64, epoch string) {
+	t.Helper()
+	if want := int(to + 1 - from); len(msgs) != want {
+		t.Fatalf("%s: got %d messages (offsets %v); want offsets %d..%d", what, len(msgs), offsets(msgs), from, to)
+	}
+	for i, m := range msgs {
+		off := from + uint64(i)
+		checkMessage(t, fmt.Sprintf("%s[%d]", what, i), m, stream, off, epoch, payload(int(off)))
+	}
+}
+
+func offsets(msgs []broker.Message) []uint64 {
+	out := make([]uint64, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Offset
+	}
+	return out
+}
+
+func testOffsetsStartAtOne(t *testing.T, f *fixture) {
+	s := f.name("s")
+	for i, res := range f.publishN(t, s, 5, 10) {
+		if want := uint64(i + 1); res.Position.Offset != want {
+			t.Errorf("Publish #%d: offset %d; want %d", i+1, res.Position.Offset, want)
+		}
+	}
+}
+
+func testOffsetsPerStream(t *testing.T, f *fixture) {
+	a, b := f.name("a"), f.name("b")
+	steps := []struct {
+		stream string
+		want   uint64
+	}{{a, 1}, {b, 1}, {a, 2}, {a, 3}, {b, 2}, {a, 4}, {b, 3}}
+	for i, st := range steps {
+		res := f.publish(t, st.stream, payload(i), 10)
+		if res.Position.Offset != st.want {
+			t.Errorf("step %d: Publish(%q) offset %d; want %d", i, st.stream, res.Position.Offset, st.want)
+		}
+	}
+}
+
+func testEpochStable(t *testing.T, f *fixture) {
+	s := f.name("s")
+	results := f.publishN(t, s, 5, 10)
+	epoch := results[0].Position.Epoch
+	if epoch == "" {
+		t.Fatal("first Publish returned an empty epoch")
+	}
+	for i, res := range results {
+		if res.Position.Epoch != epoch {
+			t.Errorf("Publish #%d: epoch %q; want %q as in the first", i+1, res.Position.Epoch, epoch)
+		}
+	}
+	if h := f.history(t, s, 0, 0); h.Position.Epoch != epoch {
+		t.Errorf("History epoch %q; want %q", h.Position.Epoch, epoch)
+	}
+}
+
+func testConcurrent(t *testing.T, f *fixture) {
+	const goroutines, each = 8, 200
+	const total = goroutines * each
+	s := f.name("s")
+	f.subscribe(t, s)
+
+	// data[offset] is what Publish was given for the message at offset.
+	var (
+		mu   sync.Mutex
+		data = make(map[uint64]string, total)
+		dups []uint64
+		wg   sync.WaitGroup
+	)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				d := fmt.Sprintf("g%d-%d", g, i)
+				res, err := f.b.Publish(t.Context(), s, []byte(d), broker.PublishOptions{HistorySize: 16})
+				if err != nil {
+					t.Errorf("goroutine %d: Publish #%d: %v", g, i, err)
+					return
+				}
+				mu.Lock()
+				if _, ok := data[res.Position.Offset]; ok {
+					dups = append(dups, res.Position.Offset)
+				}
+				data[res.Position.Offset] = d
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if len(dups) > 0 {
+		t.Fatalf("offsets given twice: %v", dups)
+	}
+	for off := uint64(1); off <= total; off++ {
+		if _, ok := data[off]; !ok {
+			t.Fatalf("offset %d never returned by Publish (%d distinct offsets)", off, len(data))
+		}
+	}
+
+	msgs := f.rec.WaitMessages(t, s, total)
+	if len(msgs) != total {
+		t.Fatalf("handler got %d messages; want %d", len(msgs), total)
+	}
+	for i, m := range msgs {
+		if want := uint64(i + 1); m.Offset != want {
+			t.Fatalf("handler message #%d has offset %d; want %d (strictly increasing, no gaps)", i, m.Offset, want)
+		}
+		if string(m.Data) != data[m.Offset] {
+			t.Fatalf("handler message at offset %d carries %q; Publish gave %q that offset", m.Offset, m.Data, data[m.Offset])
+		}
+	}
+}
+
+func testPublishCancelled(t *testing.T, f *fixture) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := f.b.Publish(ctx, f.name("s"), []byte("x"), broker.PublishOptions{HistorySize: 1}); err == nil {
+		t.Fatal("Publish with a cancelled context succeeded")
+	}
+}
+
+func testPublishClosed(t *testing.T, f *fixture) {
+	s := f.name("s")
+	f.publish(t, s, "before", 1)
+	f.close(t)
+	_, err := f.b.Publish(t.Context(), s, []byte("after"), broker.PublishOptions{HistorySize: 1})
+	if !errors.Is(err, broker.ErrClosed) {
+		t.Fatalf("Publish after Close: err %v; want one wrapping broker.ErrClosed", err)
+	}
+}
+
+// testClosedConcurrentPublish closes the broker while publishers create
+// streams: every Publish either succeeds or fails with ErrClosed, and none
+// panics.
+func testClosedConcurrentPublish(t *testing.T, f *fixture) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*50)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				s := f.name(fmt.Sprintf("g%d-%d", g, i))
+				_, err := f.b.Publish(t.Context(), s, []byte("x"), broker.PublishOptions{HistorySize: 1})
+				if err != nil && !errors.Is(err, broker.ErrClosed) {
+					errs <- err
+				}
+			}
+		})
+	}
+	f.close(t)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Publish racing Close: %v; want nil or broker.ErrClosed", err)
+	}
+}
+
+func testClosedOthers(t *testing.T, f *fixture) {
+	s := f.name("s")
+	f.publish(t, s, "before", 1)
+	f.close(t)
+	ctx := t.Context()
+	if _, err := f.b.History(ctx, s, 0, 0); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("History after Close: err %v; want broker.ErrClosed", err)
+	}
+	if err := f.b.Subscribe(ctx, s); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("Subscribe after Close: err %v; want broker.ErrClosed", err)
+	}
+	if err := f.b.Broadcast(ctx, f.name("topic"), []byte("x")); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("Broadcast after Close: err %v; want broker.ErrClosed", err)
+	}
+}
+
+func testDeliverInOrder(t *testing.T, f *fixture) {
+	const n = 20
+	s := f.name("s")
+	f.rec.SetReaders(3)
+	f.subscribe(t, s)
+	results := f.publishN(t, s, n, 0)
+	for i, res := range results {
+		if res.Delivered != -1 && res.Delivered != 3 {
+			t.Errorf("Publish #%d: Delivered %d; want 3 (what the handler returned) or -1", i+1, res.Delivered)
+		}
+	}
+	msgs := f.rec.WaitMessages(t, s, n)
+	checkMessages(t, "delivered", msgs, s, 1, n, results[0].Position.Epoch)
+}
+
+func testDeliverNotSubscribed(t *testing.T, f *fixture) {
+	s := f.name("s")
+	f.rec.SetReaders(3)
+	f.subscribe(t, f.name("other"))
+	for i, res := range f.publishN(t, s, 3, 1) {
+		if res.Delivered != -1 && res.Delivered != 0 {
+			t.Errorf("Publish #%d on an unsubscribed stream: Delivered %d; want 0 or -1", i+1, res.Delivered)
+		}
+	}
+	f.barrier(t)
+	if got := f.rec.Messages(s); len(got) != 0 {
+		t.Fatalf("handler got %d messages (offsets %v) from a stream nobody subscribed to", len(got), offsets(got))
+	}
+}
+
+func testDeliverUnsubscribe(t *testing.T, f *fixture) {
+	s := f.name("s")
+	f.subscribe(t, s)
+	first := f.publish(t, s, payload(1), 1)
+	f.rec.WaitMessages(t, s, 1)
+	if err := f.b.Unsubscribe(t.Context(), s); err != nil {
+		t.Fatalf("Unsubscribe: %v", err)
+	}
+	f.publishN(t, s, 3, 1)
+	f.barrier(t)
+	checkMessages(t, "delivered", f.rec.Messages(s), s, 1, 1, first.Position.Epoch)
+}
+
+func testHistoryAll(t *testing.T, f *fixture) {
+	s := f.name("s")
+	results := f.publishN(t, s, 5, 10)
+	last := results[len(results)-1].Position
+	h := f.history(t, s, 0, 0)
+	checkMessages(t, "History(0, 0)", h.Messages, s, 1, 5, last.Epoch)
+	if h.Position != last {
+		t.Errorf("History position %+v; want %+v as returned by the last Publish", h.Position, last)
+	}
+	if h.First != 1 {
+		t.Errorf("History first %d; want 1", h.First)
+	}
+}
+
+func testHistorySince(t *testing.T, f *fixture) {
+	s := f.name("s")
+	epoch := f.publishN(t, s, 5, 10)[0].Position.Epoch
+	for since := uint64(1); since <= 4; since++ {
+		h := f.history(t, s, since, 0)
+		checkMessages(t, fmt.Sprintf("History(%d, 0)", since), h.Messages, s, since+1, 5, epoch)
+		if h.Position.Offset != 5 || h.First != 1 {
+			t.Errorf("History(%d, 0): position %d, first %d; want 5, 1", since, h.Position.Offset, h.First)
+		}
+	}
+}
+
+func testHistoryLimit(t *testing.T, f *fixture) {
+	s := f.name("s")
+	epoch := f.publishN(t, s, 5, 10)[0].Position.Epoch
+	tests := []struct {
+		since    uint64
+		limit    int
+		from, to uint64
+	}{
+		{since: 0, limit: 2, from: 1, to: 2},
+		{since: 2, limit: 2, from: 3, to: 4},
+		{since: 3, limit: 5, from: 4, to: 5},
+		{since: 0, limit: 1, from: 1, to: 1},
+	}
+	for _, tt := range tests {
+		h := f.history(t, s, tt.since, tt.limit)
+		checkMessages(t, fmt.Sprintf("History(%d, %d)", tt.since, tt.limit), h.Messages, s, tt.from, tt.to, epoch)
+		if h.Position.Offset != 5 {
+			t.Errorf("History(%d, %d): position %d; want 5 whatever the limit", tt.since, tt.limit, h.Position.Offset)
+		}
+	}
+}
+
+func testHistorySinceTop(t *testing.T, f *fixture) {
+	s := f.name("s")
+	f.publishN(t, s, 3, 10)
+	for _, since := range []uint64{3, 4, 100} {
+		if h := f.history(t, s, since, 0); len(h.Messages) != 0 || h.Position.Offset != 3 {
+			t.Errorf("History(%d, 0): %d messages (offsets %v), position %d; want none, position 3",
+				since, len(h.Messages), offsets(h.Messages), h.Position.Offset)
+		}
+	}
+}
+
+func testHistoryRetention(t *testing.T, f *fixture) {
+	s := f.name("s")
+	results := f.publishN(t, s, 10, 3)
+	last := results[len(results)-1].Position
+	for _, since := range []uint64{0, 2, 7} {
+		h := f.history(t, s, since, 0)
+		if h.First != 8 {
+			t.Errorf("History(%d, 0): first %d; want 8 (10 messages, 3 retained)", since, h.First)
+		}
+		if h.Position != last {
+			t.Errorf("History(%d, 0): position %+v; want %+v", since, h.Position, last)
+		}
+		checkMessages(t, fmt.Sprintf("History(%d, 0)", since), h.Messages, s, 8, 10, last.Epoch)
+	}
+	h := f.history(t, s, 8, 0)
+	checkMessages(t, "History(8, 0)", h.Messages, s, 9, 10, last.Epoch)
+}
+
+func testHistorySizeZero(t *testing.T, f *fixture) {
+	s := f.name("s")
+	results := f.publishN(t, s, 3, 0)
+	for i, res := range results {
+		if want := uint64(i + 1); res.Position.Offset != want {
+			t.Errorf("Publish #%d with HistorySize 0: offset %d; want %d", i+1, res.Position.Offset, want)
+		}
+	}
+	last := results[len(results)-1].Position
+	h := f.history(t, s, 0, 0)
+	if len(h.Messages) != 0 {
+		t.Errorf("History retained %d messages (offsets %v) with HistorySize 0", len(h.Messages), offsets(h.Messages))
+	}
+	if h.Position != last {
+		t.Errorf("History position %+v; want %+v", h.Position, last)
+	}
+	if h.First != last.Offset+1 {
+		t.Errorf("History first %d; want %d (position + 1: nothing retained)", h.First, last.Offset+1)
+	}
+}
+
+func testHistoryUnknown(t *testing.T, f *fixture) {
+	h := f.history(t, f.name("never-published"), 0, 0)
+	if len(h.Messages) != 0 || h.Position.Offset != 0 || h.First != 1 {
+		t.Fatalf("History of an unknown stream: %d messages, position %d, first %d; want 0, 0, 1",
+			len(h.Messages), h.Position.Offset, h.First)
+	}
+}
+
+func testHistoryCancelled(t *testing.T, f *fixture) {
+	s := f.name("s")
+	f.publish(t, s, "x", 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := f.b.History(ctx, s, 0, 0); err == nil {
+		t.Fatal("History with a cancelled context succeeded")
+	}
+}
+
+func testRemoveNewEpoch(t *testing.T, f *fixture) {
+	s := f.name("s")
+	old := f.publishN(t, s, 3, 10)[2].Position
+	if err := f.b.Remove(t.Context(), s); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if h := f.history(t, s, 0, 0); len(h.Messages) != 0 || h.Position.Offset != 0 || h.First != 1 {
+		t.Errorf("History after Remove: %d messages (offsets %v), position %d, first %d; want none, 0, 1",
+			len(h.Messages), offsets(h.Messages), h.Position.Offset, h.First)
+	}
+	res := f.publish(t, s, payload(1), 10)
+	if res.Position.Offset != 1 {
+		t.Errorf("Publish after Remove: offset %d; want 1", res.Position.Offset)
+	}
+	if res.Position.Epoch == "" || res.Position.Epoch == old.Epoch {
+		t.Errorf("Publish after Remove: epoch %q; want a new non-empty one (old %q)", res.Position.Epoch, old.Epoch)
+	}
+	h := f.history(t, s, 0, 0)
+	checkMessages(t, "History after Remove and Publish", h.Messages, s, 1, 1, res.Position.Epoch)
+	if h.Position != res.Position {
+		t.Errorf("History position %+v; want %+v", h.Position, res.Position)
+	}
+}
+
+func testRemoveUnknown(t *testing.T, f *fixture) {
+	if err := f.b.Remove(t.Context(), f.name("never-published")); err != nil {
+		t.Fatalf("Remove of an unknown stream: %v", err)
+	}
+}
+
+func testBroadcast(t *testing.T, f *fixture) {
+	topic, other := f.name("topic"), f.name("other")
+	for _, d := range []string{"one", "two"} {
+		if err := f.b.Broadcast(t.Context(), topic, []byte(d)); err != nil {
+			t.Fatalf("Broadcast(%q): %v", topic, err)
+		}
+	}
+	if err := f.b.Broadcast(t.Context(), other, []byte("three")); err != nil {
+		t.Fatalf("Broadcast(%q): %v", other, err)
+	}
+	got := f.rec.WaitBroadcasts(t, topic, 2)
+	f.rec.WaitBroadcasts(t, other, 1)
+	// Order between broadcasts is not promised: compare as a set.
+	var data []string
+	for _, b := range got {
+		data = append(data, string(b.Data))
+	}
+	slices.Sort(data)
+	if !slices.Equal(data, []string{"one", "two"}) {
+		t.Fatalf("broadcasts on %q carried %q; want [one two]", topic, data)
+	}
+}

@@ -1,0 +1,296 @@
+package halley
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/halleyhq/halley/broker"
+	"github.com/halleyhq/halley/internal/ring"
+)
+
+// MaxNameLen is the longest channel name accepted, in bytes.
+const MaxNameLen = 256
+
+// Producer makes the values of a lazy channel. It is called only while a
+// client waits on the channel, one call at a time, and should block until it
+// has a value or ctx is done (the last client stopped waiting, or the hub is
+// shutting down). Returning ErrChannelClosed or io.EOF ends the channel;
+// any other error is logged and ends it too.
+type Producer func(ctx context.Context) ([]byte, error)
+
+// ChannelOptions describe a channel to create.
+type ChannelOptions struct {
+	// Name is the channel id. Empty means a fresh, unguessable id (128
+	// random bits, URL-safe). A name used by a live channel fails with
+	// ErrNameTaken.
+	Name string
+	// Kind is the channel's behaviour. Default: KindBroadcast.
+	Kind Kind
+	// Size is the ring size (broadcast, lazy) or the bound on unread
+	// messages (session). Default: Config.DefaultSize. Newest channels
+	// always keep one message.
+	Size int
+	// Session owns the channel. Required for KindSession; optional for
+	// KindLazy. The channel is closed when its session closes.
+	Session *Session
+	// Producer makes the values of a KindLazy channel (required there).
+	Producer Producer
+}
+
+// Outcome is the result of a write, after Ocsigen's write outcome.
+type Outcome struct {
+	// Offset is the message's offset in its channel.
+	Offset uint64
+	// Delivered is the number of client connections waiting on or
+	// streaming the channel on this node that the message was handed to
+	// when it was written; -1 when the broker delivers asynchronously and
+	// the count is unknown.
+	Delivered int
+}
+
+// Success reports whether the message reached at least one connected
+// client (Ocsigen's `Success; otherwise `Failure).
+func (o Outcome) Success() bool { return o.Delivered > 0 }
+
+// Message is a message read from a channel.
+type Message struct {
+	// Channel is the channel id.
+	Channel string
+	// Offset numbers the message in its channel: 1, 2, 3…
+	Offset uint64
+	// Data is the payload. It is shared: do not modify it.
+	Data []byte
+}
+
+// message is a stored message with its encodings, computed at most once
+// per wire format and then shared by every connection.
+type message struct {
+	offset uint64
+	data   []byte
+	comet  encoding
+}
+
+type encoding struct {
+	once sync.Once
+	b    []byte
+}
+
+func (e *encoding) get(encode func() []byte) []byte {
+	e.once.Do(func() { e.b = encode() })
+	return e.b
+}
+
+// Channel is a server-to-client channel. Its methods are safe for
+// concurrent use.
+type Channel struct {
+	hub      *Hub
+	id       string
+	kind     Kind
+	size     int
+	session  *Session
+	producer Producer
+
+	mu      sync.Mutex
+	ring    *ring.Ring[*message]
+	epoch   string
+	closed  bool
+	full    bool   // session channel overflowed: dead for its client
+	acked   uint64 // session and lazy: highest offset handed over for good
+	waiters map[*waiter]struct{}
+	conns   int // waiters that are client connections
+	demand  lazyDemand
+}
+
+// ID returns the channel's id, which clients use to read it.
+func (c *Channel) ID() string { return c.id }
+
+// Kind returns the channel's kind.
+func (c *Channel) Kind() Kind { return c.kind }
+
+// Size returns the ring size or queue bound.
+func (c *Channel) Size() int { return c.size }
+
+// Session returns the session that owns the channel, or nil.
+func (c *Channel) Session() *Session { return c.session }
+
+// Listeners returns the number of client connections currently waiting on
+// or streaming the channel on this node (Ocsigen's listeners).
+func (c *Channel) Listeners() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conns
+}
+
+// Offset returns the offset of the channel's last message (0 before the
+// first).
+func (c *Channel) Offset() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ring.Top()
+}
+
+// Closed reports whether the channel was closed.
+func (c *Channel) Closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// Write sends data on the channel. Broadcast and newest channels publish
+// through the broker, which numbers the message; session channels queue it
+// for their client. Writing to a lazy channel fails with ErrWrongKind, to a
+// closed one with ErrChannelClosed, and to a session channel that
+// overflowed with ErrChannelFull.
+func (c *Channel) Write(ctx context.Context, data []byte) (Outcome, error) {
+	switch c.kind {
+	case KindLazy:
+		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrWrongKind)
+	case KindSession:
+		return c.writeLocal(data)
+	}
+	if c.Closed() {
+		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelClosed)
+	}
+	res, err := c.hub.broker.Publish(ctx, c.id, data, broker.PublishOptions{HistorySize: c.size})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, err)
+	}
+	return Outcome{Offset: res.Position.Offset, Delivered: res.Delivered}, nil
+}
+
+// writeLocal appends to a channel that does not go through the broker.
+func (c *Channel) writeLocal(data []byte) (Outcome, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelClosed)
+	case c.full:
+		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
+	}
+	if c.kind == KindSession && c.ring.Top()-c.acked >= uint64(c.size) {
+		// Overflow: the unread messages are dropped and the channel is
+		// dead for its client, which is told once.
+		c.full = true
+		c.ring.Reset(c.ring.Top())
+		c.wakeLocked()
+		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
+	}
+	off := c.ring.Top() + 1
+	c.ring.Put(off, &message{offset: off, data: data})
+	return Outcome{Offset: off, Delivered: c.wakeLocked()}, nil
+}
+
+// deliver stores a message coming from the broker and wakes the waiters.
+// It returns how many client connections were waiting.
+func (c *Channel) deliver(m broker.Message) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0
+	}
+	if m.Epoch != c.epoch {
+		c.epoch = m.Epoch
+		c.ring.Reset(m.Offset - 1)
+	}
+	if !c.ring.Put(m.Offset, &message{offset: m.Offset, data: m.Data}) {
+		return 0
+	}
+	return c.wakeLocked()
+}
+
+// wakeLocked wakes every waiter and returns the number of connections.
+func (c *Channel) wakeLocked() int {
+	for w := range c.waiters {
+		w.notify()
+	}
+	return c.conns
+}
+
+// addWaiter registers w; it reports false when the channel is closed.
+func (c *Channel) addWaiter(w *waiter) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.waiters[w] = struct{}{}
+	if w.conn {
+		c.conns++
+	}
+	if c.kind == KindLazy {
+		c.demand.add()
+	}
+	if testHookListeners != nil {
+		testHookListeners()
+	}
+	return true
+}
+
+// testHookListeners, set only by tests, runs whenever a waiter is added.
+var testHookListeners func()
+
+func (c *Channel) removeWaiter(w *waiter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.waiters[w]; !ok {
+		return
+	}
+	delete(c.waiters, w)
+	if w.conn {
+		c.conns--
+	}
+	if c.kind == KindLazy {
+		c.demand.remove()
+	}
+}
+
+// Close ends the channel: its waiting clients are told it ended, its name
+// becomes free, and the broker forgets its history. Closing twice is a
+// no-op.
+func (c *Channel) Close(ctx context.Context) error {
+	if !c.markClosed() {
+		return nil
+	}
+	c.hub.forget(c)
+	if c.session != nil {
+		c.session.forget(c)
+	}
+	if c.kind == KindBroadcast || c.kind == KindNewest {
+		if err := c.hub.broker.Unsubscribe(ctx, c.id); err != nil {
+			return fmt.Errorf("close %q: %w", c.id, err)
+		}
+		if err := c.hub.broker.Remove(ctx, c.id); err != nil {
+			return fmt.Errorf("close %q: %w", c.id, err)
+		}
+	}
+	return nil
+}
+
+// markClosed flags the channel closed and wakes everyone; it reports false
+// if it already was.
+func (c *Channel) markClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.closed = true
+	c.wakeLocked()
+	c.demand.close()
+	return true
+}
+
+func validName(name string) bool {
+	if name == "" || len(name) > MaxNameLen || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

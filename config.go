@@ -1,0 +1,63 @@
+package halley
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/halleyhq/halley/broker"
+)
+
+// Defaults used where a Config field is zero.
+const (
+	DefaultSize           = 1000
+	DefaultPollTimeout    = 20 * time.Second
+	DefaultSessionTimeout = time.Hour
+	DefaultMaxRequestBody = 64 << 10
+)
+
+// Config configures a Hub. Its zero value works: an in-memory broker, no cap
+// on channels, and the defaults below.
+type Config struct {
+	// Broker carries publications between nodes and keeps history for
+	// resume. Default: a new broker/memory.Broker. The hub closes it on
+	// Shutdown.
+	Broker broker.Broker
+	// MaxChannels caps the number of live channels, like Ocsigen's
+	// max_virtual_channels. Zero means no cap.
+	MaxChannels int
+	// DefaultSize is the ring size of broadcast channels and the queue
+	// bound of session channels when ChannelOptions.Size is zero.
+	// Default: 1000.
+	DefaultSize int
+	// PollTimeout is how long a long-poll waits for data before answering
+	// empty. Default: 20s. It can be changed at run time with
+	// SetPollTimeout or the "comet:set_timeout" command.
+	PollTimeout time.Duration
+	// SessionTimeout closes a session after this long without a request.
+	// Default: 1h.
+	SessionTimeout time.Duration
+	// MaxRequestBody bounds the body of a transport request, in bytes.
+	// Default: 64 KiB.
+	MaxRequestBody int64
+	// Logger receives operational logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.DefaultSize <= 0 {
+		c.DefaultSize = DefaultSize
+	}
+	if c.PollTimeout <= 0 {
+		c.PollTimeout = DefaultPollTimeout
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.MaxRequestBody <= 0 {
+		c.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

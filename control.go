@@ -1,0 +1,111 @@
+package halley
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/halleyhq/halley/internal/wire/ocsigen"
+)
+
+// control is the run-time switchboard of Ocsigen_comet's Security module:
+// activation, the poll timeout, and killing the requests under way.
+type control struct {
+	active  atomic.Bool
+	timeout atomic.Int64 // nanoseconds
+
+	mu   sync.Mutex
+	kill chan struct{} // closed to end every waiting request with 503
+	// released is closed at Shutdown: waiting requests answer as at a
+	// timeout.
+	released chan struct{}
+}
+
+func (c *control) init(timeout time.Duration) {
+	c.active.Store(true)
+	c.timeout.Store(int64(timeout))
+	c.kill = make(chan struct{})
+	c.released = make(chan struct{})
+}
+
+// signals returns the current kill and release channels for a request
+// about to wait.
+func (c *control) signals() (kill, released <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.kill, c.released
+}
+
+func (c *control) killAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(c.kill)
+	c.kill = make(chan struct{})
+}
+
+func (c *control) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(c.released)
+}
+
+// Activate resumes client activity after Deactivate; clients reconnect by
+// themselves. Activating an active hub does nothing.
+func (h *Hub) Activate() { h.control.active.Store(true) }
+
+// Deactivate stops all client activity: every waiting request is answered
+// 503 at once and new ones are refused with 503 until Activate. Writes
+// still work; connected readers miss what is written meanwhile unless their
+// transport resumes by position.
+func (h *Hub) Deactivate() {
+	h.control.active.Store(false)
+	h.control.killAll()
+}
+
+// Active reports whether client activity is enabled.
+func (h *Hub) Active() bool { return h.control.active.Load() }
+
+// PollTimeout returns the timeout given to new long-poll requests.
+func (h *Hub) PollTimeout() time.Duration { return time.Duration(h.control.timeout.Load()) }
+
+// SetPollTimeout changes the timeout of new long-poll requests. With kill,
+// the requests under way are also ended at once (503); without, they keep
+// the timeout they started with.
+func (h *Hub) SetPollTimeout(d time.Duration, kill bool) error {
+	if d <= 0 {
+		return fmt.Errorf("%w: timeout must be positive", ErrUnknownCommand)
+	}
+	h.control.timeout.Store(int64(d))
+	if kill {
+		h.control.killAll()
+	}
+	return nil
+}
+
+// Command runs one line of Ocsigen's command pipe: "comet:activate",
+// "comet:deactivate", "comet:set_timeout <seconds>" or
+// "comet:set_timeout <seconds> KILL". Anything else fails with
+// ErrUnknownCommand.
+func (h *Hub) Command(line string) error {
+	cmd, err := ocsigen.ParseCommand(line)
+	if err != nil {
+		if errors.Is(err, ocsigen.ErrUnknownCommand) {
+			return fmt.Errorf("%w: %q", ErrUnknownCommand, line)
+		}
+		return err
+	}
+	switch cmd.Op {
+	case "activate":
+		h.Activate()
+	case "deactivate":
+		h.Deactivate()
+	case "set_timeout":
+		return h.SetPollTimeout(cmd.Timeout, cmd.Kill)
+	default:
+		return fmt.Errorf("%w: %q", ErrUnknownCommand, line)
+	}
+	h.log.Info("halley: command", "line", line)
+	return nil
+}

@@ -1,0 +1,73 @@
+package halley
+
+import "errors"
+
+// Errors that callers branch on with errors.Is. Each has a stable,
+// machine-readable Reason used on the wire (see Reason).
+var (
+	// ErrNameTaken is returned when a channel is created with the name of
+	// a live channel (Ocsigen's Non_unique_channel_name).
+	ErrNameTaken = errors.New("halley: channel name taken")
+	// ErrTooManyChannels is returned when creating a channel would exceed
+	// Config.MaxChannels (Ocsigen's Too_many_virtual_channels).
+	ErrTooManyChannels = errors.New("halley: too many channels")
+	// ErrInvalidName is returned for a channel name that is empty, too long
+	// or contains a control character.
+	ErrInvalidName = errors.New("halley: invalid channel name")
+	// ErrInvalidOptions is returned when ChannelOptions do not fit the kind
+	// (a session channel without a session, a lazy one without producer).
+	ErrInvalidOptions = errors.New("halley: invalid channel options")
+	// ErrUnknownChannel is returned when no live channel has the id.
+	ErrUnknownChannel = errors.New("halley: unknown channel")
+	// ErrChannelClosed is returned by reads and writes on a channel that
+	// was closed: its readers are told it ended.
+	ErrChannelClosed = errors.New("halley: channel ended")
+	// ErrChannelFull is the gap a reader meets when its position fell off
+	// a broadcast channel's ring (Eliom's Channel_full), or when a session
+	// channel overflowed and is dead for its client.
+	ErrChannelFull = errors.New("halley: channel full")
+	// ErrSessionClosed is returned when using a session that was closed.
+	ErrSessionClosed = errors.New("halley: session closed")
+	// ErrUnknownSession is returned when no live session has the id.
+	ErrUnknownSession = errors.New("halley: unknown session")
+	// ErrWrongKind is returned by an operation the channel's kind does not
+	// support, such as writing to a lazy channel.
+	ErrWrongKind = errors.New("halley: operation not supported by this channel kind")
+	// ErrDeactivated is returned while the hub is deactivated.
+	ErrDeactivated = errors.New("halley: deactivated")
+	// ErrShutdown is returned once Shutdown has begun.
+	ErrShutdown = errors.New("halley: hub shut down")
+	// ErrUnknownCommand is returned by Command for a line it cannot parse.
+	ErrUnknownCommand = errors.New("halley: unknown command")
+)
+
+var reasons = []struct {
+	err    error
+	reason string
+}{
+	{ErrNameTaken, "name_taken"},
+	{ErrTooManyChannels, "too_many_channels"},
+	{ErrInvalidName, "invalid_name"},
+	{ErrInvalidOptions, "invalid_options"},
+	{ErrUnknownChannel, "unknown_channel"},
+	{ErrChannelClosed, "channel_ended"},
+	{ErrChannelFull, "channel_full"},
+	{ErrSessionClosed, "session_closed"},
+	{ErrUnknownSession, "unknown_session"},
+	{ErrWrongKind, "wrong_kind"},
+	{ErrDeactivated, "deactivated"},
+	{ErrShutdown, "shutdown"},
+	{ErrUnknownCommand, "unknown_command"},
+}
+
+// Reason returns the machine-readable reason for err, as written in error
+// answers on the wire ("name_taken", "channel_full", …), or "internal" for
+// an error Halley does not know.
+func Reason(err error) string {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "internal"
+}

@@ -1,0 +1,272 @@
+package halley
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/halleyhq/halley/broker"
+	"github.com/halleyhq/halley/broker/memory"
+	"github.com/halleyhq/halley/internal/ring"
+)
+
+// Hub owns channels and sessions, and serves them to clients through its
+// transports (see Handler). Create it with New and stop it with Shutdown.
+// Its methods are safe for concurrent use.
+type Hub struct {
+	cfg    Config
+	broker broker.Broker
+	log    *slog.Logger
+
+	// ctx is cancelled by Shutdown; it bounds the hub's goroutines, which
+	// wg tracks.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	down   atomic.Bool
+
+	mu       sync.RWMutex
+	channels map[string]*Channel
+
+	smu      sync.RWMutex
+	sessions map[string]*Session
+
+	control control
+}
+
+// New returns a hub configured by cfg (whose zero value works) and starts
+// its broker.
+func New(cfg Config) (*Hub, error) {
+	cfg = cfg.withDefaults()
+	h := &Hub{
+		cfg:      cfg,
+		broker:   cfg.Broker,
+		log:      cfg.Logger,
+		channels: make(map[string]*Channel),
+		sessions: make(map[string]*Session),
+	}
+	if h.broker == nil {
+		h.broker = memory.New()
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.control.init(cfg.PollTimeout)
+	if err := h.broker.Start(h.ctx, (*brokerHandler)(h)); err != nil {
+		h.cancel()
+		return nil, fmt.Errorf("halley: start broker: %w", err)
+	}
+	return h, nil
+}
+
+// Shutdown stops the hub: waiting clients are answered at once (as at a
+// poll timeout, so they come back to a new server), new requests are
+// refused, lazy producers and session timers stop, and the broker is
+// closed. Channels are not ended: named channels live on in a persistent
+// broker. Shutdown waits for the hub's goroutines or for ctx.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	if h.down.Swap(true) {
+		return nil
+	}
+	h.cancel()
+	h.control.release()
+
+	h.smu.Lock()
+	sessions := make([]*Session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.smu.Unlock()
+	for _, s := range sessions {
+		s.Close()
+	}
+
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("halley: shutdown: %w", ctx.Err())
+	}
+	if cerr := h.broker.Close(ctx); cerr != nil && err == nil {
+		err = fmt.Errorf("halley: close broker: %w", cerr)
+	}
+	return err
+}
+
+func (h *Hub) isShutdown() bool { return h.down.Load() }
+
+// Broker returns the hub's broker.
+func (h *Hub) Broker() broker.Broker { return h.broker }
+
+// newID returns 128 random bits, base64url-encoded without padding: 22
+// characters, never '+' or '/'.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// NewChannel creates a channel. It fails with ErrNameTaken, ErrInvalidName,
+// ErrTooManyChannels, ErrInvalidOptions, ErrSessionClosed or ErrShutdown.
+//
+// A broadcast or newest channel with a name picks up the history the
+// broker still has for that name, so with a persistent broker its recent
+// messages survive a restart.
+func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, error) {
+	if opts.Name != "" && !validName(opts.Name) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidName, opts.Name)
+	}
+	if opts.Size < 0 {
+		return nil, fmt.Errorf("%w: negative size", ErrInvalidOptions)
+	}
+	size := opts.Size
+	if size == 0 {
+		size = h.cfg.DefaultSize
+	}
+	switch opts.Kind {
+	case KindBroadcast:
+	case KindNewest:
+		size = 1
+	case KindSession:
+		if opts.Session == nil {
+			return nil, fmt.Errorf("%w: a session channel needs a session", ErrInvalidOptions)
+		}
+	case KindLazy:
+		if opts.Producer == nil {
+			return nil, fmt.Errorf("%w: a lazy channel needs a producer", ErrInvalidOptions)
+		}
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %d", ErrInvalidOptions, opts.Kind)
+	}
+	c := &Channel{
+		hub:      h,
+		kind:     opts.Kind,
+		size:     size,
+		session:  opts.Session,
+		producer: opts.Producer,
+		ring:     ring.New[*message](size),
+		epoch:    newID(),
+		waiters:  make(map[*waiter]struct{}),
+	}
+	if err := h.register(c, opts.Name); err != nil {
+		return nil, err
+	}
+	if c.session != nil && !c.session.adopt(c) {
+		h.forget(c)
+		return nil, fmt.Errorf("new channel: %w", ErrSessionClosed)
+	}
+	switch c.kind {
+	case KindBroadcast, KindNewest:
+		if err := h.attach(ctx, c); err != nil {
+			_ = c.Close(ctx)
+			return nil, err
+		}
+	case KindLazy:
+		h.wg.Add(1)
+		go c.produce()
+	}
+	return c, nil
+}
+
+// register adds c to the registry under name, or under a fresh id.
+func (h *Hub) register(c *Channel, name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.isShutdown() {
+		return ErrShutdown
+	}
+	if h.cfg.MaxChannels > 0 && len(h.channels) >= h.cfg.MaxChannels {
+		return fmt.Errorf("%w: the cap is %d", ErrTooManyChannels, h.cfg.MaxChannels)
+	}
+	if name != "" {
+		if _, taken := h.channels[name]; taken {
+			return fmt.Errorf("%w: %q", ErrNameTaken, name)
+		}
+		c.id = name
+	} else {
+		for c.id = newID(); h.channels[c.id] != nil; c.id = newID() {
+		}
+	}
+	h.channels[c.id] = c
+	return nil
+}
+
+// attach subscribes to the channel's stream and loads what the broker
+// retained of it.
+func (h *Hub) attach(ctx context.Context, c *Channel) error {
+	if err := h.broker.Subscribe(ctx, c.id); err != nil {
+		return fmt.Errorf("new channel %q: subscribe: %w", c.id, err)
+	}
+	hist, err := h.broker.History(ctx, c.id, 0, c.size)
+	if err != nil {
+		return fmt.Errorf("new channel %q: history: %w", c.id, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ring.Top() == 0 && hist.Position.Offset > 0 {
+		c.epoch = hist.Position.Epoch
+		if len(hist.Messages) == 0 {
+			c.ring.Reset(hist.Position.Offset)
+		} else {
+			c.ring.Reset(hist.Messages[0].Offset - 1)
+		}
+		for _, m := range hist.Messages {
+			c.ring.Put(m.Offset, &message{offset: m.Offset, data: m.Data})
+		}
+	}
+	return nil
+}
+
+// forget removes c from the registry.
+func (h *Hub) forget(c *Channel) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.channels[c.id] == c {
+		delete(h.channels, c.id)
+	}
+}
+
+// Channel returns the live channel with the given id.
+func (h *Hub) Channel(id string) (*Channel, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	c, ok := h.channels[id]
+	return c, ok
+}
+
+// ChannelCount returns the number of live channels.
+func (h *Hub) ChannelCount() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.channels)
+}
+
+// CloseChannel closes the live channel with the given id, or fails with
+// ErrUnknownChannel.
+func (h *Hub) CloseChannel(ctx context.Context, id string) error {
+	c, ok := h.Channel(id)
+	if !ok {
+		return fmt.Errorf("close %q: %w", id, ErrUnknownChannel)
+	}
+	return c.Close(ctx)
+}
+
+// brokerHandler is the hub as the broker sees it.
+type brokerHandler Hub
+
+func (b *brokerHandler) HandleMessage(m broker.Message) int {
+	c, ok := (*Hub)(b).Channel(m.Stream)
+	if !ok {
+		return 0
+	}
+	return c.deliver(m)
+}
+
+func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {}

@@ -1,0 +1,82 @@
+package ring_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/halleyhq/halley/internal/ring"
+)
+
+func TestRing_Push(t *testing.T) {
+	r := ring.New[int](3)
+	if r.Top() != 0 || r.First() != 1 || r.Len() != 0 {
+		t.Fatalf("empty ring: top %d first %d len %d", r.Top(), r.First(), r.Len())
+	}
+	for i := 1; i <= 5; i++ {
+		if off := r.Push(i * 10); off != uint64(i) {
+			t.Fatalf("Push #%d got offset %d", i, off)
+		}
+	}
+	if r.Top() != 5 || r.First() != 3 || r.Len() != 3 {
+		t.Fatalf("after 5 pushes: top %d first %d len %d", r.Top(), r.First(), r.Len())
+	}
+	if _, ok := r.Get(2); ok {
+		t.Fatal("offset 2 should be forgotten")
+	}
+	if v, ok := r.Get(4); !ok || v != 40 {
+		t.Fatalf("Get(4) = %d, %v", v, ok)
+	}
+	if v, ok := r.Newest(); !ok || v != 50 {
+		t.Fatalf("Newest = %d, %v", v, ok)
+	}
+}
+
+func TestRing_AppendSince(t *testing.T) {
+	r := ring.New[int](4)
+	for i := 1; i <= 6; i++ {
+		r.Push(i)
+	}
+	tests := []struct {
+		name  string
+		after uint64
+		max   int
+		want  []int
+		lost  bool
+	}{
+		{name: "OK", after: 3, want: []int{4, 5, 6}},
+		{name: "Max", after: 3, max: 2, want: []int{4, 5}},
+		{name: "AtOldestBoundary", after: 2, want: []int{3, 4, 5, 6}},
+		{name: "ChannelFull", after: 1, lost: true},
+		{name: "UpToDate", after: 6},
+		{name: "Beyond", after: 9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, lost := r.AppendSince(nil, tt.after, tt.max)
+			if lost != tt.lost || !slices.Equal(got, tt.want) {
+				t.Fatalf("AppendSince(%d, %d) = %v, %v; want %v, %v", tt.after, tt.max, got, lost, tt.want, tt.lost)
+			}
+		})
+	}
+}
+
+func TestRing_Put(t *testing.T) {
+	r := ring.New[string](2)
+	r.Put(1, "a")
+	if r.Put(1, "dup") {
+		t.Fatal("duplicate offset accepted")
+	}
+	// Offsets 2..4 were missed: the ring restarts at 5 and readers behind it
+	// see a gap.
+	r.Put(5, "e")
+	if r.First() != 5 || r.Top() != 5 {
+		t.Fatalf("after a jump: first %d top %d", r.First(), r.Top())
+	}
+	if _, lost := r.AppendSince(nil, 1, 0); !lost {
+		t.Fatal("reader at 1 should have lost messages 2..4")
+	}
+	r.Reset(10)
+	if r.Push("k") != 11 {
+		t.Fatal("Reset(10) should make the next offset 11")
+	}
+}

@@ -1,0 +1,175 @@
+package halley
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Session names and headers used by the transports.
+const (
+	// SessionHeader carries the session id on requests and answers.
+	SessionHeader = "Halley-Session"
+	// SessionCookie carries the session id for browsers.
+	SessionCookie = "halley_session"
+)
+
+// Session is one client process (Eliom's term): a browser tab or a client
+// program, created on its first request and identified by an id it sends
+// back. It owns its session channels. It is closed after
+// Config.SessionTimeout without a request, or by Close, and then everything
+// it held is released. Its methods are safe for concurrent use.
+type Session struct {
+	hub  *Hub
+	id   string
+	done chan struct{}
+
+	mu       sync.Mutex
+	closed   bool
+	open     int // requests under way: the session does not expire meanwhile
+	timer    *time.Timer
+	channels map[*Channel]struct{}
+}
+
+// ID returns the session id.
+func (s *Session) ID() string { return s.id }
+
+// Done returns a channel closed when the session closes.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Touch marks the session active now, restarting its inactivity timeout.
+func (s *Session) Touch() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed && s.open == 0 {
+		s.timer.Reset(s.hub.cfg.SessionTimeout)
+	}
+}
+
+// begin marks a request under way; the session cannot expire until end.
+func (s *Session) begin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open++
+	if s.open == 1 && !s.closed {
+		s.timer.Stop()
+	}
+}
+
+func (s *Session) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open--
+	if s.open == 0 && !s.closed {
+		s.timer.Reset(s.hub.cfg.SessionTimeout)
+	}
+}
+
+// Close closes the session and every channel it owns. Closing twice is a
+// no-op.
+func (s *Session) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.timer.Stop()
+	chans := make([]*Channel, 0, len(s.channels))
+	for c := range s.channels {
+		chans = append(chans, c)
+	}
+	s.channels = nil
+	close(s.done)
+	s.mu.Unlock()
+
+	for _, c := range chans {
+		_ = c.Close(s.hub.ctx)
+	}
+	s.hub.forgetSession(s)
+}
+
+// adopt records a channel the session owns; false if the session closed.
+func (s *Session) adopt(c *Channel) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.channels[c] = struct{}{}
+	return true
+}
+
+func (s *Session) forget(c *Channel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.channels, c)
+}
+
+// NewSession creates a session.
+func (h *Hub) NewSession() (*Session, error) {
+	s := &Session{hub: h, done: make(chan struct{}), channels: make(map[*Channel]struct{})}
+	s.timer = time.AfterFunc(h.cfg.SessionTimeout, s.Close)
+	h.smu.Lock()
+	defer h.smu.Unlock()
+	if h.isShutdown() {
+		s.timer.Stop()
+		return nil, ErrShutdown
+	}
+	for {
+		s.id = newID()
+		if _, taken := h.sessions[s.id]; !taken {
+			break
+		}
+	}
+	h.sessions[s.id] = s
+	return s, nil
+}
+
+// Session returns the live session with the given id.
+func (h *Hub) Session(id string) (*Session, bool) {
+	h.smu.RLock()
+	defer h.smu.RUnlock()
+	s, ok := h.sessions[id]
+	return s, ok
+}
+
+// SessionCount returns the number of live sessions.
+func (h *Hub) SessionCount() int {
+	h.smu.RLock()
+	defer h.smu.RUnlock()
+	return len(h.sessions)
+}
+
+// SessionFor returns the session of an HTTP request, found by the
+// Halley-Session header or the halley_session cookie, and marks it active.
+// When the request has none (or an expired one), it creates a session and
+// hands its id back in the answer's header and cookie, as Eliom creates a
+// client process on first contact.
+func (h *Hub) SessionFor(w http.ResponseWriter, r *http.Request) (*Session, error) {
+	id := r.Header.Get(SessionHeader)
+	if id == "" {
+		if ck, err := r.Cookie(SessionCookie); err == nil {
+			id = ck.Value
+		}
+	}
+	if s, ok := h.Session(id); ok {
+		s.Touch()
+		return s, nil
+	}
+	s, err := h.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	w.Header().Set(SessionHeader, s.id)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: s.id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return s, nil
+}
+
+func (h *Hub) forgetSession(s *Session) {
+	h.smu.Lock()
+	defer h.smu.Unlock()
+	if h.sessions[s.id] == s {
+		delete(h.sessions, s.id)
+	}
+}

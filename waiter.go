@@ -1,0 +1,22 @@
+package halley
+
+// A waiter is one reader blocked on one or more channels: a long-poll
+// request, a stream, or a server-side Reader. Channels wake it with a
+// non-blocking send, so waking N waiters costs N sends and no allocation.
+type waiter struct {
+	wake chan struct{}
+	// conn marks a client connection: it counts in Listeners and in the
+	// Delivered figure of write outcomes. Server-side readers do not.
+	conn bool
+}
+
+func newWaiter(conn bool) *waiter {
+	return &waiter{wake: make(chan struct{}, 1), conn: conn}
+}
+
+func (w *waiter) notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}

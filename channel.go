@@ -153,6 +153,9 @@ func (c *Channel) Write(ctx context.Context, data []byte) (Outcome, error) {
 	if c.Closed() {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelClosed)
 	}
+	if c.hub.isShutdown() {
+		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrShutdown)
+	}
 	res, err := c.hub.broker.Publish(ctx, c.id, data, broker.PublishOptions{HistorySize: c.size})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, err)
@@ -224,13 +227,14 @@ func (c *Channel) addWaiter(w *waiter) bool {
 		c.demand.add()
 	}
 	if testHookListeners != nil {
-		testHookListeners()
+		testHookListeners(c)
 	}
 	return true
 }
 
-// testHookListeners, set only by tests, runs whenever a waiter is added.
-var testHookListeners func()
+// testHookListeners, set only by tests, runs whenever a waiter is added or
+// removed.
+var testHookListeners func(*Channel)
 
 func (c *Channel) removeWaiter(w *waiter) {
 	c.mu.Lock()
@@ -244,6 +248,9 @@ func (c *Channel) removeWaiter(w *waiter) {
 	}
 	if c.kind == KindLazy {
 		c.demand.remove()
+	}
+	if testHookListeners != nil {
+		testHookListeners(c)
 	}
 }
 

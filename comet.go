@@ -145,7 +145,7 @@ func (c *Channel) cometCollect(dst []*message, after uint64) (_ []*message, ende
 		return dst, true
 	}
 	if len(dst) > n && (c.kind == KindSession || c.kind == KindLazy) {
-		c.acked = max(c.acked, dst[len(dst)-1].offset)
+		c.ackLocked(dst[len(dst)-1].offset)
 	}
 	return dst, false
 }

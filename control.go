@@ -102,7 +102,9 @@ func (h *Hub) Command(line string) error {
 	case "deactivate":
 		h.Deactivate()
 	case "set_timeout":
-		return h.SetPollTimeout(cmd.Timeout, cmd.Kill)
+		if err := h.SetPollTimeout(cmd.Timeout, cmd.Kill); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("%w: %q", ErrUnknownCommand, line)
 	}

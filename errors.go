@@ -1,6 +1,10 @@
 package halley
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/halleyhq/halley/broker"
+)
 
 // Errors that callers branch on with errors.Is. Each has a stable,
 // machine-readable Reason used on the wire (see Reason).
@@ -57,6 +61,7 @@ var reasons = []struct {
 	{ErrWrongKind, "wrong_kind"},
 	{ErrDeactivated, "deactivated"},
 	{ErrShutdown, "shutdown"},
+	{broker.ErrClosed, "shutdown"},
 	{ErrUnknownCommand, "unknown_command"},
 }
 

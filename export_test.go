@@ -5,55 +5,57 @@ import (
 	"sync"
 )
 
-// listenersChanged is closed and replaced each time a waiter is added.
+// watchers are the test goroutines waiting for waiters to be added to a
+// channel; each gets a channel of its own, closed at the next addition.
 var (
-	listenersMu      sync.Mutex
-	listenersChanged = make(chan struct{})
+	watchMu  sync.Mutex
+	watchers = map[*Channel][]chan struct{}{}
 )
 
 func init() {
-	testHookListeners = func() {
-		listenersMu.Lock()
-		defer listenersMu.Unlock()
-		close(listenersChanged)
-		listenersChanged = make(chan struct{})
+	testHookListeners = func(c *Channel) {
+		watchMu.Lock()
+		defer watchMu.Unlock()
+		for _, ch := range watchers[c] {
+			close(ch)
+		}
+		delete(watchers, c)
+	}
+}
+
+func (c *Channel) waitFor(ctx context.Context, cond func() bool) error {
+	for {
+		ch := make(chan struct{})
+		watchMu.Lock()
+		watchers[c] = append(watchers[c], ch)
+		watchMu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
 // WaitListeners blocks until the channel has at least n listeners (client
 // connections waiting or streaming), or ctx is done.
 func (c *Channel) WaitListeners(ctx context.Context, n int) error {
-	for {
-		listenersMu.Lock()
-		changed := listenersChanged
-		listenersMu.Unlock()
-		if c.Listeners() >= n {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return c.waitFor(ctx, func() bool { return c.Listeners() >= n })
+}
+
+// WaitListenersExactly blocks until the channel has exactly n listeners.
+func (c *Channel) WaitListenersExactly(ctx context.Context, n int) error {
+	return c.waitFor(ctx, func() bool { return c.Listeners() == n })
 }
 
 // WaitReaders blocks until the channel has at least n waiters of any sort.
 func (c *Channel) WaitReaders(ctx context.Context, n int) error {
-	for {
-		listenersMu.Lock()
-		changed := listenersChanged
-		listenersMu.Unlock()
+	return c.waitFor(ctx, func() bool {
 		c.mu.Lock()
-		got := len(c.waiters)
-		c.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		defer c.mu.Unlock()
+		return len(c.waiters) >= n
+	})
 }

@@ -17,7 +17,12 @@ type lazyDemand struct {
 
 func (d *lazyDemand) add() {
 	d.n++
-	if d.n == 1 && d.signal != nil {
+	d.wake()
+}
+
+// wake lets an idle producer loop look at the demand again.
+func (d *lazyDemand) wake() {
+	if d.signal != nil {
 		close(d.signal)
 		d.signal = nil
 	}
@@ -33,10 +38,7 @@ func (d *lazyDemand) remove() {
 
 func (d *lazyDemand) close() {
 	d.closed = true
-	if d.signal != nil {
-		close(d.signal)
-		d.signal = nil
-	}
+	d.wake()
 	if d.cancel != nil {
 		d.cancel()
 		d.cancel = nil
@@ -44,8 +46,11 @@ func (d *lazyDemand) close() {
 }
 
 // produce is the goroutine of a lazy channel, owned by the hub's wait
-// group: it calls the producer while there is demand and stops when the
-// channel closes or the hub shuts down.
+// group. Like Eliom's unlimited channels, a lazy channel is a queue consumed
+// by its readers: the producer is called while somebody waits and nothing
+// produced is left unconsumed, so a producer that never blocks is still
+// called once per request. The loop stops when the channel closes or the
+// hub shuts down.
 func (c *Channel) produce() {
 	defer c.hub.wg.Done()
 	for {
@@ -54,6 +59,7 @@ func (c *Channel) produce() {
 			return
 		}
 		data, err := c.producer(ctx)
+		abandoned := ctx.Err() != nil // before the cancel below
 		c.mu.Lock()
 		if c.demand.cancel != nil {
 			c.demand.cancel()
@@ -65,7 +71,7 @@ func (c *Channel) produce() {
 			_, _ = c.writeLocal(data)
 		case c.hub.ctx.Err() != nil:
 			return
-		case ctx.Err() != nil:
+		case abandoned:
 			// The last waiter left: wait for the next one.
 		default:
 			if !errors.Is(err, io.EOF) && !errors.Is(err, ErrChannelClosed) {
@@ -77,11 +83,12 @@ func (c *Channel) produce() {
 	}
 }
 
-// awaitDemand blocks until somebody waits on the channel and returns the
-// context of the next producer call, or false when the loop must stop.
+// awaitDemand blocks until somebody waits on the channel and every value
+// produced so far was consumed, and returns the context of the next producer
+// call, or false when the loop must stop.
 func (c *Channel) awaitDemand() (context.Context, bool) {
 	c.mu.Lock()
-	for c.demand.n == 0 && !c.demand.closed {
+	for (c.demand.n == 0 || c.ring.Top() > c.acked) && !c.demand.closed {
 		signal := make(chan struct{})
 		c.demand.signal = signal
 		c.mu.Unlock()

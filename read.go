@@ -39,13 +39,11 @@ func (c *Channel) collectLocked(dst []*message, after uint64, max int) ([]*messa
 				return append(dst, m), nil
 			}
 		}
-	case KindSession:
+	case KindSession, KindLazy:
 		if c.full {
 			return dst, &GapError{Channel: c.id}
 		}
-		if after > c.acked {
-			c.acked = min(after, top)
-		}
+		c.ackLocked(after)
 		fallthrough
 	default:
 		n := len(dst)
@@ -64,11 +62,23 @@ func (c *Channel) collectLocked(dst []*message, after uint64, max int) ([]*messa
 	return dst, nil
 }
 
+// ackLocked records that the channel's consumer has everything up to off
+// (session and lazy channels). c.mu must be held.
+func (c *Channel) ackLocked(off uint64) {
+	if off > c.acked {
+		c.acked = min(off, c.ring.Top())
+		if c.kind == KindLazy {
+			c.demand.wake()
+		}
+	}
+}
+
 // Read returns the messages with offsets after the position after, oldest
 // first, at most max of them (max <= 0: up to the channel's size), waiting
 // until there is at least one or ctx is done. A newest channel gives only
-// its last message. On a session channel, Read(after) also acknowledges
-// every message up to after, freeing room in its queue.
+// its last message. On a session or lazy channel, Read(after) also
+// acknowledges every message up to after, freeing room in the session
+// channel's queue, or letting the lazy channel's producer run again.
 //
 // Read fails with a *GapError (errors.Is ErrChannelFull) when messages
 // after the position were lost, and with ErrChannelClosed when the channel

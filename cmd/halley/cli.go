@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+)
+
+// command is a subcommand of halley.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// commands lists the subcommands; adding one is adding a line. It is a
+// function, not a variable, because help refers back to it.
+func commands() []command {
+	return []command{
+		{"serve", "run the server (the default)", runServe},
+		{"help", "show this help", runHelp},
+	}
+}
+
+// run is the whole program: it dispatches args to a subcommand and returns
+// the exit code (0 ok, 1 failure, 2 bad usage). Bare "halley", or flags
+// without a subcommand, serves.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return runServe(ctx, args, stdout, stderr)
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "halley: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func runHelp(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	usage(stdout)
+	return 0
+}
+
+// usage writes the list of subcommands.
+func usage(w io.Writer) {
+	fmt.Fprint(w, "usage: halley [command] [flags]\n\ncommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun \"halley serve -h\" for the server's flags.\n")
+}
+
+// lockedWriter serializes writes from the server's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

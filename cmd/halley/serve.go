@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/httpapi"
+)
+
+// shutdownTimeout bounds the graceful shutdown.
+const shutdownTimeout = 10 * time.Second
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseServeFlags(args, stderr, os.LookupEnv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errFlags):
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "halley: %v\n", err)
+		return 2
+	}
+	return serve(ctx, cfg, stdout, stderr)
+}
+
+// serve runs the server until ctx is done, then shuts down gracefully.
+// Plain status lines ("halley: …") go to stdout, structured logs to
+// stderr.
+func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	out := &lockedWriter{w: stdout}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(out, "halley: "+format+"\n", args...)
+	}
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: stderr}, nil))
+
+	var pipe *os.File
+	if cfg.CommandPipe != "" {
+		var err error
+		if pipe, err = openCommandPipe(cfg.CommandPipe); err != nil {
+			fmt.Fprintf(stderr, "halley: %v\n", err)
+			return 2
+		}
+		defer pipe.Close()
+	}
+
+	hub, err := halley.New(halley.Config{
+		MaxChannels:    cfg.MaxVirtualChannels,
+		PollTimeout:    cfg.PollTimeout,
+		SessionTimeout: cfg.SessionTimeout,
+		Logger:         log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "halley: %v\n", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "halley: %v\n", err)
+		shutdownHub(hub, log)
+		return 1
+	}
+
+	// Goroutines the server owns: stopped and waited for at shutdown.
+	bg, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
+	var wg sync.WaitGroup
+
+	mux := http.NewServeMux()
+	mux.Handle("/comet", hub.Handler())
+	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok")
+	})
+	if cfg.Demo {
+		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100})
+		if err != nil {
+			fmt.Fprintf(stderr, "halley: demo channel: %v\n", err)
+			_ = ln.Close()
+			shutdownHub(hub, log)
+			return 1
+		}
+		wg.Go(func() { runDemo(bg, c, cfg.demoTick, log) })
+		mux.Handle("GET /{$}", demoPage())
+	}
+	if pipe != nil {
+		wg.Go(func() { readCommands(pipe, hub, logf) })
+	}
+
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: long polls hold their answer for the poll
+		// timeout, which commands can change at run time.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	logf("listening on http://%s", ln.Addr())
+	if cfg.APIKey == "" {
+		logf("no API key: the HTTP API answers loopback clients only")
+	}
+	if cfg.Demo {
+		logf("demo page at http://%s/ (channel %q)", ln.Addr(), demoChannel)
+	}
+
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		logf("serve: %v", err)
+		served <- err // for the wait below
+		code = 1
+	}
+
+	logf("shutting down")
+	stopBg()
+	if pipe != nil {
+		_ = pipe.Close() // unblocks the reader
+	}
+	wg.Wait()
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	// The hub first: it answers the waiting long polls, so that the
+	// server's connections go idle and srv.Shutdown need not wait for
+	// the poll timeout.
+	if err := hub.Shutdown(sctx); err != nil {
+		logf("shutdown: %v", err)
+		code = 1
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		logf("shutdown: %v", err)
+		code = 1
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) && code == 0 {
+		logf("serve: %v", err)
+		code = 1
+	}
+	logf("stopped")
+	return code
+}
+
+// shutdownHub stops a hub on a failed start-up.
+func shutdownHub(hub *halley.Hub, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hub.Shutdown(ctx); err != nil {
+		log.Error("halley: shutdown", "err", err)
+	}
+}

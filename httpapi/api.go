@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/halleyhq/halley"
+)
+
+// DefaultMaxBody is the body limit used when Options.MaxBody is zero.
+const DefaultMaxBody = 1 << 20
+
+// Options configure the API handler. The zero value works: loopback
+// clients only, 1 MiB bodies, slog.Default.
+type Options struct {
+	// APIKey, when set, is required on every request as
+	// "Authorization: Bearer <key>"; a missing or wrong key is answered
+	// 401 unauthorized. When empty, the API answers only requests whose
+	// RemoteAddr is a loopback address, others get 403 api_key_required.
+	APIKey string
+	// MaxBody bounds request bodies, in bytes; larger ones get 413
+	// body_too_large. Default: DefaultMaxBody (1 MiB).
+	MaxBody int64
+	// Logger receives the API's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// api serves the endpoints of one hub.
+type api struct {
+	hub     *halley.Hub
+	maxBody int64
+	log     *slog.Logger
+}
+
+// New returns the HTTP API of h, serving the paths under /api/ (mount it
+// at "/api/" without stripping the prefix). The handler is safe for
+// concurrent use and never panics on client input.
+func New(h *halley.Hub, opts Options) http.Handler {
+	a := &api{hub: h, maxBody: opts.MaxBody, log: opts.Logger}
+	if a.maxBody <= 0 {
+		a.maxBody = DefaultMaxBody
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	// Methods are dispatched by hand so that 404 and 405 answers are
+	// JSON like every other error.
+	mux.Handle("/api/channels", methods{http.MethodPost: a.createChannel})
+	mux.Handle("/api/channels/{id}", methods{http.MethodGet: a.getChannel, http.MethodDelete: a.deleteChannel})
+	mux.Handle("/api/publish", methods{http.MethodPost: a.publish})
+	mux.Handle("/api/sessions", methods{http.MethodPost: a.createSession})
+	mux.Handle("/api/sessions/{id}", methods{http.MethodDelete: a.deleteSession})
+	mux.Handle("/api/command", methods{http.MethodPost: a.command})
+	mux.Handle("/api/stats", methods{http.MethodGet: a.stats})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+	})
+	return a.recover(authorize(opts.APIKey, mux))
+}
+
+// methods routes a path's requests by method; others get 405 with Allow.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f, ok := m[r.Method]; ok {
+		f(w, r)
+		return
+	}
+	if r.Method == http.MethodHead {
+		if f, ok := m[http.MethodGet]; ok {
+			f(w, r)
+			return
+		}
+	}
+	allow := make([]string, 0, len(m))
+	for k := range m {
+		allow = append(allow, k)
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
+}

@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/halleyhq/halley"
+)
+
+// createRequest is the body of POST /api/channels.
+type createRequest struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Size    int    `json:"size"`
+	Session string `json:"session"`
+}
+
+// createResponse is the answer of POST /api/channels.
+type createResponse struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	Size int    `json:"size"`
+}
+
+// channelInfo is the answer of GET /api/channels/{id}.
+type channelInfo struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	Listeners int    `json:"listeners"`
+	Offset    uint64 `json:"offset"`
+	Size      int    `json:"size"`
+}
+
+func (a *api) createChannel(w http.ResponseWriter, r *http.Request) {
+	var req createRequest
+	if !a.decodeJSON(w, r, &req) {
+		return
+	}
+	kind, err := halley.ParseKind(req.Kind)
+	if err != nil {
+		a.writeHubError(w, r, err)
+		return
+	}
+	if kind == halley.KindLazy {
+		writeError(w, http.StatusBadRequest, "invalid_options",
+			"a lazy channel needs a producer written in Go: it cannot be created over HTTP")
+		return
+	}
+	opts := halley.ChannelOptions{Name: req.Name, Kind: kind, Size: req.Size}
+	if req.Session != "" {
+		s, ok := a.hub.Session(req.Session)
+		if !ok {
+			writeError(w, http.StatusNotFound, "unknown_session", "no live session has the id "+req.Session)
+			return
+		}
+		opts.Session = s
+	}
+	c, err := a.hub.NewChannel(r.Context(), opts)
+	if err != nil {
+		a.writeHubError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/channels/"+url.PathEscape(c.ID()))
+	writeJSON(w, http.StatusCreated, createResponse{ID: c.ID(), Kind: c.Kind().String(), Size: c.Size()})
+}
+
+func (a *api) getChannel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, ok := a.hub.Channel(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_channel", "no live channel has the id "+id)
+		return
+	}
+	writeJSON(w, http.StatusOK, channelInfo{
+		ID:        c.ID(),
+		Kind:      c.Kind().String(),
+		Listeners: c.Listeners(),
+		Offset:    c.Offset(),
+		Size:      c.Size(),
+	})
+}
+
+func (a *api) deleteChannel(w http.ResponseWriter, r *http.Request) {
+	// The channel is ended as soon as the close begins; finish cleaning
+	// up the broker even if the client goes away.
+	ctx := context.WithoutCancel(r.Context())
+	if err := a.hub.CloseChannel(ctx, r.PathValue("id")); err != nil {
+		a.writeHubError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

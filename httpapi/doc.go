@@ -1,0 +1,24 @@
+// Package httpapi is Halley's JSON HTTP API, for backends written in any
+// language: create and close channels, publish messages, manage sessions,
+// run control commands and read statistics.
+//
+// Use New to build the handler and mount it at "/api/" next to the hub's
+// client transports:
+//
+//	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: key}))
+//	mux.Handle("/comet", hub.Handler())
+//
+// # Errors
+//
+// Every error answer has an HTTP status and a JSON body
+// {"error": "<reason>", "message": "<text>"}. Clients switch on the reason,
+// which is stable; the message is for humans and may change. The reasons
+// of library errors are those of halley.Reason.
+//
+// # Security
+//
+// With Options.APIKey set, every request must carry
+// "Authorization: Bearer <key>". Without a key, the API answers only
+// clients connecting from a loopback address; behind a reverse proxy on
+// the same host every client looks local, so set a key there.
+package httpapi

@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/broker"
+)
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// writeJSON answers code with v as JSON.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types get here; they always marshal.
+		code = http.StatusInternalServerError
+		b = []byte(`{"error":"internal","message":"cannot encode the answer"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError answers code with a machine-readable reason and a message.
+func writeError(w http.ResponseWriter, code int, reason, message string) {
+	writeJSON(w, code, errorBody{Error: reason, Message: message})
+}
+
+// statusOf maps the reasons of halley.Reason to HTTP statuses.
+var statusOf = map[string]int{
+	"name_taken":        http.StatusConflict,
+	"too_many_channels": http.StatusTooManyRequests,
+	"unknown_channel":   http.StatusNotFound,
+	"unknown_session":   http.StatusNotFound,
+	"session_closed":    http.StatusGone,
+	"invalid_name":      http.StatusBadRequest,
+	"invalid_options":   http.StatusBadRequest,
+	"channel_ended":     http.StatusGone,
+	"channel_full":      http.StatusConflict,
+	"wrong_kind":        http.StatusBadRequest,
+	"deactivated":       http.StatusServiceUnavailable,
+	"shutdown":          http.StatusServiceUnavailable,
+	"unknown_command":   http.StatusBadRequest,
+}
+
+// writeHubError answers a library error with its reason and status;
+// errors it does not know are logged and answered 500 internal.
+func (a *api) writeHubError(w http.ResponseWriter, r *http.Request, err error) {
+	reason := halley.Reason(err)
+	if reason == "internal" && errors.Is(err, broker.ErrClosed) {
+		// The broker closes at hub shutdown; writes racing it should
+		// say so rather than look like a bug.
+		reason = "shutdown"
+	}
+	code, ok := statusOf[reason]
+	if !ok {
+		a.log.Error("halley: api: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	writeError(w, code, reason, err.Error())
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/halleyhq/halley/broker"
 	"github.com/halleyhq/halley/internal/ring"
+	"github.com/halleyhq/halley/internal/wire/ocsigen"
 )
 
 // MaxNameLen is the longest channel name accepted, in bytes.
@@ -72,14 +74,54 @@ type message struct {
 	comet  encoding
 }
 
+// encoding is one wire encoding of a message, made by the first connection
+// that needs it and then shared: the fast path is one atomic load.
 type encoding struct {
+	p    atomic.Pointer[[]byte]
 	once sync.Once
-	b    []byte
 }
 
-func (e *encoding) get(encode func() []byte) []byte {
-	e.once.Do(func() { e.b = encode() })
-	return e.b
+func (e *encoding) load() []byte {
+	if p := e.p.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (e *encoding) make(encode func() []byte) []byte {
+	e.once.Do(func() {
+		b := encode()
+		e.p.Store(&b)
+	})
+	return e.load()
+}
+
+// cometLine returns the message's Ocsigen answer line "id:escaped".
+func (m *message) cometLine(id string) []byte {
+	if b := m.comet.load(); b != nil {
+		return b
+	}
+	return m.comet.make(func() []byte { return ocsigen.AppendLine(nil, id, m.data) })
+}
+
+// consumed reports whether reads of the channel acknowledge what they
+// take (session and lazy channels), and so need the lock exclusively.
+func (c *Channel) consumed() bool { return c.kind == KindSession || c.kind == KindLazy }
+
+func (c *Channel) lockRead() {
+	if c.consumed() {
+		c.mu.Lock()
+	} else {
+		c.mu.RLock()
+	}
+}
+
+func (c *Channel) unlockRead() {
+	if c.consumed() {
+		c.mu.Unlock()
+	} else {
+		c.mu.RUnlock()
+	}
 }
 
 // Channel is a server-to-client channel. Its methods are safe for
@@ -92,7 +134,7 @@ type Channel struct {
 	session  *Session
 	producer Producer
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // reads of broadcast and newest channels share it
 	ring    *ring.Ring[*message]
 	epoch   string
 	closed  bool
@@ -118,23 +160,23 @@ func (c *Channel) Session() *Session { return c.session }
 // Listeners returns the number of client connections currently waiting on
 // or streaming the channel on this node (Ocsigen's listeners).
 func (c *Channel) Listeners() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.conns
 }
 
 // Offset returns the offset of the channel's last message (0 before the
 // first).
 func (c *Channel) Offset() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.ring.Top()
 }
 
 // Closed reports whether the channel was closed.
 func (c *Channel) Closed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.closed
 }
 

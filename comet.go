@@ -119,8 +119,8 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 // channels at what comes next, session and lazy channels at what their
 // client has not been given yet.
 func (c *Channel) cometStart() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.lockRead()
+	defer c.unlockRead()
 	if c.kind == KindSession || c.kind == KindLazy {
 		return c.acked
 	}
@@ -130,19 +130,19 @@ func (c *Channel) cometStart() uint64 {
 // cometCollect takes what the channel has for a legacy request. It
 // reports ended for a closed or dead channel.
 func (c *Channel) cometCollect(dst []*message, after uint64) (_ []*message, ended bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.lockRead()
+	defer c.unlockRead()
 	n := len(dst)
 	dst, err := c.collectLocked(dst, after, cometBatch)
-	var gap *GapError
-	switch {
-	case errors.As(err, &gap) && c.kind != KindSession:
+	if err != nil {
+		gap, ok := err.(*GapError)
+		if !ok || c.kind == KindSession {
+			return dst, true
+		}
 		// The protocol has no way to say "full": give the oldest
 		// retained messages instead, as a legacy client expects no
 		// more than the latest values.
 		dst, _ = c.collectLocked(dst, gap.Resume, cometBatch)
-	case err != nil:
-		return dst, true
 	}
 	if len(dst) > n && (c.kind == KindSession || c.kind == KindLazy) {
 		c.ackLocked(dst[len(dst)-1].offset)
@@ -180,7 +180,7 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 				_, _ = io.WriteString(w, "\n")
 			}
 			sep = true
-			_, _ = w.Write(m.comet.get(func() []byte { return ocsigen.AppendLine(nil, p.c.id, m.data) }))
+			_, _ = w.Write(m.cometLine(p.c.id))
 		}
 	}
 	for _, id := range ended {

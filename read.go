@@ -29,7 +29,7 @@ func (e *GapError) Unwrap() error { return ErrChannelFull }
 // collectLocked appends the messages after position after to dst, at most
 // max (max <= 0: no limit), following the channel kind's rules. It returns
 // ErrChannelClosed once a closed channel has nothing more to give, and a
-// *GapError for a reader that lost messages. c.mu must be held.
+// *GapError for a reader that lost messages. The caller holds lockRead.
 func (c *Channel) collectLocked(dst []*message, after uint64, max int) ([]*message, error) {
 	top := c.ring.Top()
 	switch c.kind {
@@ -91,9 +91,9 @@ func (c *Channel) Read(ctx context.Context, after uint64, max int) ([]Message, e
 		}
 	}()
 	for {
-		c.mu.Lock()
+		c.lockRead()
 		msgs, err := c.collectLocked(nil, after, max)
-		c.mu.Unlock()
+		c.unlockRead()
 		if err != nil || len(msgs) > 0 {
 			out := make([]Message, len(msgs))
 			for i, m := range msgs {

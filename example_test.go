@@ -1,0 +1,111 @@
+package halley_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/halleyhq/halley"
+)
+
+func Example() {
+	ctx := context.Background()
+	hub, err := halley.New(halley.Config{}) // in memory, defaults
+	if err != nil {
+		panic(err)
+	}
+	defer hub.Shutdown(ctx)
+
+	news, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: "news"})
+	if err != nil {
+		panic(err)
+	}
+	out, _ := news.Write(ctx, []byte("hello"))
+	fmt.Println("offset", out.Offset, "delivered", out.Delivered)
+
+	// Clients read it through the transports: mount them in any mux.
+	mux := http.NewServeMux()
+	mux.Handle("/comet", hub.Handler())
+
+	// Server code reads it too, from a position of its own.
+	msgs, _ := news.Read(ctx, 0, 0)
+	fmt.Printf("%s\n", msgs[0].Data)
+	// Output:
+	// offset 1 delivered 0
+	// hello
+}
+
+func ExampleNewChan() {
+	ctx := context.Background()
+	hub, _ := halley.New(halley.Config{})
+	defer hub.Shutdown(ctx)
+
+	type Score struct {
+		Team   string `json:"team"`
+		Points int    `json:"points"`
+	}
+	scores, err := halley.NewChan[Score](ctx, hub, halley.ChannelOptions{Kind: halley.KindNewest})
+	if err != nil {
+		panic(err)
+	}
+	scores.Write(ctx, Score{"blue", 1})
+	scores.Write(ctx, Score{"blue", 2})
+	vals, _ := scores.Read(ctx, 0, 0) // a newest channel gives only the last value
+	fmt.Printf("%d %+v\n", vals[0].Offset, vals[0].Value)
+	// Output: 2 {Team:blue Points:2}
+}
+
+func ExampleChannel_Read_channelFull() {
+	ctx := context.Background()
+	hub, _ := halley.New(halley.Config{})
+	defer hub.Shutdown(ctx)
+
+	c, _ := hub.NewChannel(ctx, halley.ChannelOptions{Size: 2})
+	for _, v := range []string{"a", "b", "c"} {
+		c.Write(ctx, []byte(v))
+	}
+	_, err := c.Read(ctx, 0, 0) // "a" fell off the ring
+	var gap *halley.GapError
+	fmt.Println(errors.Is(err, halley.ErrChannelFull), errors.As(err, &gap), gap.Resume)
+	msgs, _ := c.Read(ctx, gap.Resume, 0)
+	fmt.Printf("%s %s\n", msgs[0].Data, msgs[1].Data)
+	// Output:
+	// true true 1
+	// b c
+}
+
+func ExampleHub_SessionFor() {
+	ctx := context.Background()
+	hub, _ := halley.New(halley.Config{})
+	defer hub.Shutdown(ctx)
+
+	// In the handler of a page: find or create the client's session and
+	// give it a channel of its own; the page hands the id to its script.
+	http.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
+		s, err := hub.SessionFor(w, r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		inbox, err := hub.NewChannel(r.Context(), halley.ChannelOptions{Kind: halley.KindSession, Session: s})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "<script>const inbox = %q;</script>", inbox.ID())
+	})
+}
+
+func ExampleHub_Command() {
+	hub, _ := halley.New(halley.Config{})
+	defer hub.Shutdown(context.Background())
+
+	fmt.Println(hub.Command("comet:set_timeout 5"), hub.PollTimeout())
+	fmt.Println(hub.Command("comet:deactivate"), hub.Active())
+	fmt.Println(errors.Is(hub.Command("comet:reboot"), halley.ErrUnknownCommand))
+	// Output:
+	// <nil> 5s
+	// <nil> false
+	// true
+}

@@ -70,8 +70,11 @@ type Message struct {
 // per wire format and then shared by every connection.
 type message struct {
 	offset uint64
+	epoch  string
 	data   []byte
-	comet  encoding
+	comet  encoding // Ocsigen answer line
+	frame  encoding // Halley msg frame
+	sse    encoding // SSE event of a one-channel stream
 }
 
 // encoding is one wire encoding of a message, made by the first connection
@@ -224,7 +227,7 @@ func (c *Channel) writeLocal(data []byte) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
 	}
 	off := c.ring.Top() + 1
-	c.ring.Put(off, &message{offset: off, data: data})
+	c.ring.Put(off, &message{offset: off, epoch: c.epoch, data: data})
 	return Outcome{Offset: off, Delivered: c.wakeLocked()}, nil
 }
 
@@ -240,7 +243,7 @@ func (c *Channel) deliver(m broker.Message) int {
 		c.epoch = m.Epoch
 		c.ring.Reset(m.Offset - 1)
 	}
-	if !c.ring.Put(m.Offset, &message{offset: m.Offset, data: m.Data}) {
+	if !c.ring.Put(m.Offset, &message{offset: m.Offset, epoch: m.Epoch, data: m.Data}) {
 		return 0
 	}
 	return c.wakeLocked()

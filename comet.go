@@ -218,9 +218,11 @@ func plainError(w http.ResponseWriter, code int, reason string) {
 }
 
 // Handler returns the hub's client transports, to mount in any mux:
-// POST /comet speaks the Ocsigen_comet protocol (see CometHandler).
+// POST /comet speaks the Ocsigen_comet protocol (see CometHandler), and
+// POST /poll the JSON long-poll of the Halley protocol (see PollHandler).
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/comet", h.CometHandler())
+	mux.Handle("/poll", h.PollHandler())
 	return mux
 }

@@ -13,6 +13,9 @@ const (
 	DefaultPollTimeout    = 20 * time.Second
 	DefaultSessionTimeout = time.Hour
 	DefaultMaxRequestBody = 64 << 10
+	DefaultHeartbeat      = 15 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultMaxFrameSize   = 64 << 10
 )
 
 // Config configures a Hub. Its zero value works: an in-memory broker, no cap
@@ -39,6 +42,19 @@ type Config struct {
 	// MaxRequestBody bounds the body of a transport request, in bytes.
 	// Default: 64 KiB.
 	MaxRequestBody int64
+	// Heartbeat is the interval of SSE heartbeat comments and WebSocket
+	// pings. Default: 15s.
+	Heartbeat time.Duration
+	// WriteTimeout is the write deadline of a stream: a connection whose
+	// socket takes no data for this long is closed as a slow client.
+	// Default: 10s.
+	WriteTimeout time.Duration
+	// MaxFrameSize bounds a client's WebSocket message. Default: 64 KiB.
+	MaxFrameSize int64
+	// AllowedOrigins are the host patterns (path.Match syntax, such as
+	// "*.example.com") whose pages may open WebSockets, beside the
+	// server's own host. Default: the server's own host only.
+	AllowedOrigins []string
 	// Logger receives operational logs. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -55,6 +71,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRequestBody <= 0 {
 		c.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.MaxFrameSize <= 0 {
+		c.MaxFrameSize = DefaultMaxFrameSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

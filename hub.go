@@ -218,7 +218,7 @@ func (h *Hub) attach(ctx context.Context, c *Channel) error {
 			c.ring.Reset(hist.Messages[0].Offset - 1)
 		}
 		for _, m := range hist.Messages {
-			c.ring.Put(m.Offset, &message{offset: m.Offset, data: m.Data})
+			c.ring.Put(m.Offset, &message{offset: m.Offset, epoch: m.Epoch, data: m.Data})
 		}
 	}
 	return nil

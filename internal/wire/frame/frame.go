@@ -1,0 +1,229 @@
+// Package frame is the codec of the Halley client protocol (docs/protocol.md):
+// one-line JSON frames, shared by the WebSocket, SSE and JSON long-poll
+// transports, and cursors, the text form of a client's positions.
+//
+// Encoders append to a byte slice and never emit a raw LF or CR, so frames
+// can be joined by LF (WebSocket batches) or put on one SSE data line.
+package frame
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Version is the protocol version announced in the hello frame.
+const Version = 1
+
+// Frame types, server to client.
+const (
+	TypeHello        = "hello"
+	TypeSubscribed   = "subscribed"
+	TypeMsg          = "msg"
+	TypeGap          = "gap"
+	TypeEnded        = "ended"
+	TypeUnsubscribed = "unsubscribed"
+	TypeError        = "error"
+	TypeClose        = "close"
+)
+
+// Frame types, client to server.
+const (
+	TypeSubscribe   = "subscribe"
+	TypeUnsubscribe = "unsubscribe"
+)
+
+const hex = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != 0x7f {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			if r == utf8.RuneError {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			}
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(append(dst, s[start:]...), '"')
+}
+
+// AppendData appends the payload fields of a message: "json":<payload> when
+// the payload is a JSON text on one line, else "data":"<payload>" when it is
+// UTF-8 text, else "data64":"<base64>". A client gets the exact bytes back
+// from any of the three (see Data).
+func AppendData(dst, data []byte) []byte {
+	switch {
+	case len(data) > 0 && bytes.IndexAny(data, "\r\n") < 0 && json.Valid(data):
+		dst = append(dst, `"json":`...)
+		return append(dst, data...)
+	case utf8.Valid(data):
+		dst = append(dst, `"data":`...)
+		return AppendString(dst, string(data))
+	default:
+		dst = append(dst, `"data64":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, data)
+		return append(dst, '"')
+	}
+}
+
+// AppendMsg appends a msg frame.
+func AppendMsg(dst []byte, channel string, offset uint64, data []byte) []byte {
+	dst = append(dst, `{"type":"msg","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendUint(dst, offset, 10)
+	dst = append(dst, ',')
+	dst = AppendData(dst, data)
+	return append(dst, '}')
+}
+
+// AppendHello appends the hello frame that opens a stream.
+func AppendHello(dst []byte, session string) []byte {
+	dst = append(dst, `{"type":"hello","session":`...)
+	dst = AppendString(dst, session)
+	dst = append(dst, `,"version":`...)
+	dst = strconv.AppendInt(dst, Version, 10)
+	return append(dst, '}')
+}
+
+// AppendSubscribed appends a subscribed frame: the subscription starts
+// after offset, in the given epoch.
+func AppendSubscribed(dst []byte, channel, kind string, offset uint64, epoch string) []byte {
+	dst = append(dst, `{"type":"subscribed","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"kind":`...)
+	dst = AppendString(dst, kind)
+	return appendPos(dst, offset, epoch)
+}
+
+// AppendGap appends a gap frame: messages up to offset are lost to the
+// client for the given reason, and the subscription goes on after offset.
+func AppendGap(dst []byte, channel, reason string, offset uint64, epoch string) []byte {
+	dst = append(dst, `{"type":"gap","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"reason":`...)
+	dst = AppendString(dst, reason)
+	return appendPos(dst, offset, epoch)
+}
+
+func appendPos(dst []byte, offset uint64, epoch string) []byte {
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendUint(dst, offset, 10)
+	dst = append(dst, `,"epoch":`...)
+	dst = AppendString(dst, epoch)
+	return append(dst, '}')
+}
+
+// AppendEnded appends an ended frame: the subscription is over.
+func AppendEnded(dst []byte, channel, reason string) []byte {
+	return appendChannelReason(dst, TypeEnded, channel, reason)
+}
+
+// AppendUnsubscribed appends the answer to an unsubscribe.
+func AppendUnsubscribed(dst []byte, channel string) []byte {
+	dst = append(dst, `{"type":"unsubscribed","channel":`...)
+	dst = AppendString(dst, channel)
+	return append(dst, '}')
+}
+
+func appendChannelReason(dst []byte, typ, channel, reason string) []byte {
+	dst = append(dst, `{"type":`...)
+	dst = AppendString(dst, typ)
+	dst = append(dst, `,"channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"reason":`...)
+	dst = AppendString(dst, reason)
+	return append(dst, '}')
+}
+
+// AppendError appends an error frame about a client frame.
+func AppendError(dst []byte, reason, message string) []byte {
+	dst = append(dst, `{"type":"error","reason":`...)
+	dst = AppendString(dst, reason)
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, message)
+	return append(dst, '}')
+}
+
+// AppendClose appends the close frame sent before the server ends a stream.
+func AppendClose(dst []byte, reason string) []byte {
+	dst = append(dst, `{"type":"close","reason":`...)
+	dst = AppendString(dst, reason)
+	return append(dst, '}')
+}
+
+// Frame is any frame decoded: the union of the fields of every type.
+type Frame struct {
+	Type    string `json:"type"`
+	Channel string `json:"channel,omitempty"`
+	// Position fields: offset (subscribed, msg, gap, subscribe "after"),
+	// epoch, and last (subscribe).
+	Offset *uint64 `json:"offset,omitempty"`
+	After  *uint64 `json:"after,omitempty"`
+	Last   *int    `json:"last,omitempty"`
+	Epoch  string  `json:"epoch,omitempty"`
+	Kind   string  `json:"kind,omitempty"`
+	// Payload of a msg frame: exactly one is set.
+	JSON   json.RawMessage `json:"json,omitempty"`
+	Text   *string         `json:"data,omitempty"`
+	Data64 []byte          `json:"data64,omitempty"`
+
+	Session string `json:"session,omitempty"`
+	Version int    `json:"version,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Data returns the payload bytes of a msg frame.
+func (f *Frame) Data() []byte {
+	switch {
+	case f.JSON != nil:
+		return f.JSON
+	case f.Text != nil:
+		return []byte(*f.Text)
+	default:
+		return f.Data64
+	}
+}
+
+// Decode decodes one frame.
+func Decode(b []byte) (Frame, error) {
+	var f Frame
+	err := json.Unmarshal(b, &f)
+	return f, err
+}

@@ -1,0 +1,209 @@
+package halley
+
+import (
+	"github.com/halleyhq/halley/internal/wire/frame"
+)
+
+// Reasons carried by gap, ended and close frames of the Halley protocol.
+const (
+	reasonChannelFull     = "channel_full"
+	reasonUnknownPosition = "unknown_position"
+	reasonChannelEnded    = "channel_ended"
+	reasonUnknownChannel  = "unknown_channel"
+)
+
+// start says where a subscription begins.
+type start struct {
+	// after, when set, resumes after that offset of epoch (epoch may be
+	// empty: trust the offset).
+	after *uint64
+	epoch string
+	// last, when positive, starts with the last n retained messages.
+	last int
+}
+
+// streamSub is one channel a stream reads, at its own position.
+type streamSub struct {
+	c     *Channel
+	after uint64
+	epoch string
+	done  bool
+}
+
+// item is one thing a stream has to send: a message of a subscription, or
+// a control frame (gap, ended).
+type item struct {
+	sub *streamSub
+	m   *message
+	ctl []byte
+}
+
+// stream is the server side of one client connection of the Halley
+// protocol (a WebSocket, an SSE response or a long-poll request): the
+// channels it reads, each at the client's position, and the waiter that
+// wakes it. It is used by one goroutine at a time.
+type stream struct {
+	h    *Hub
+	w    *waiter
+	subs []*streamSub
+}
+
+func (h *Hub) newStream() *stream { return &stream{h: h, w: newWaiter(true)} }
+
+func (st *stream) find(id string) (int, *streamSub) {
+	for i, s := range st.subs {
+		if s.c.id == id {
+			return i, s
+		}
+	}
+	return -1, nil
+}
+
+// subscribe starts reading channel id from the given start and appends the
+// subscribed frame (or, for a channel that is not there, an ended frame,
+// or a gap frame too when the position is unknown; quiet leaves out the
+// subscribed frame, for a client that already knows its position), each
+// followed by LF. Subscribing again to a channel moves the position.
+func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byte {
+	c, ok := st.h.Channel(id)
+	if !ok {
+		return append(frame.AppendEnded(dst, id, reasonUnknownChannel), '\n')
+	}
+	sub := &streamSub{c: c}
+	var gap bool
+	c.lockRead()
+	top := c.ring.Top()
+	sub.epoch = c.epoch
+	switch {
+	case from.after != nil && ((from.epoch != "" && from.epoch != c.epoch) || *from.after > top):
+		// The client's position belongs to another life of the channel
+		// (or is beyond its end): resume with everything retained.
+		gap = true
+		sub.after = c.ring.First() - 1
+	case from.after != nil:
+		sub.after = *from.after
+	case from.last > 0:
+		first := c.ring.First()
+		if c.consumed() {
+			first = max(first, c.acked+1)
+		}
+		sub.after = max(top-min(uint64(from.last), top), first-1)
+	case c.consumed():
+		sub.after = c.acked
+	default:
+		sub.after = top
+	}
+	kind := c.kind.String()
+	c.unlockRead()
+
+	if i, old := st.find(id); old != nil {
+		st.subs[i] = sub
+	} else {
+		if !c.addWaiter(st.w) {
+			return append(frame.AppendEnded(dst, id, reasonChannelEnded), '\n')
+		}
+		st.subs = append(st.subs, sub)
+	}
+	if gap {
+		dst = frame.AppendGap(dst, id, reasonUnknownPosition, sub.after, sub.epoch)
+		dst = append(dst, '\n')
+	}
+	if quiet {
+		return dst
+	}
+	return append(frame.AppendSubscribed(dst, id, kind, sub.after, sub.epoch), '\n')
+}
+
+// unsubscribe stops reading channel id and appends the unsubscribed frame
+// and LF.
+func (st *stream) unsubscribe(dst []byte, id string) []byte {
+	if i, sub := st.find(id); sub != nil {
+		sub.c.removeWaiter(st.w)
+		st.subs = append(st.subs[:i], st.subs[i+1:]...)
+	}
+	return append(frame.AppendUnsubscribed(dst, id), '\n')
+}
+
+// close stops reading every channel.
+func (st *stream) close() {
+	for _, sub := range st.subs {
+		sub.c.removeWaiter(st.w)
+	}
+	st.subs = nil
+}
+
+// pull appends what the subscriptions have to send, at most max messages
+// per channel, and moves their positions past it. It never blocks; when it
+// returns nothing, the caller waits on st.w.wake and pulls again.
+func (st *stream) pull(items []item, max int) []item {
+	var buf [64]*message
+	for _, sub := range st.subs {
+		if sub.done {
+			continue
+		}
+		c := sub.c
+		c.lockRead()
+		var reset bool
+		if c.epoch != sub.epoch {
+			reset = true
+			sub.epoch = c.epoch
+			sub.after = c.ring.First() - 1
+		}
+		msgs, err := c.collectLocked(buf[:0], sub.after, min(max, len(buf)))
+		dead := c.kind == KindSession && c.full
+		c.unlockRead()
+
+		if reset {
+			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, c.id, reasonUnknownPosition, sub.after, sub.epoch)})
+		}
+		switch e := err.(type) {
+		case nil:
+		case *GapError:
+			if dead {
+				sub.done = true
+				items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, c.id, reasonChannelFull)})
+				c.removeWaiter(st.w)
+				continue
+			}
+			sub.after = e.Resume
+			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, c.id, reasonChannelFull, e.Resume, sub.epoch)})
+			continue
+		default: // ErrChannelClosed
+			sub.done = true
+			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, c.id, reasonChannelEnded)})
+			c.removeWaiter(st.w)
+			continue
+		}
+		for _, m := range msgs {
+			items = append(items, item{sub: sub, m: m})
+		}
+		if len(msgs) > 0 {
+			sub.after = msgs[len(msgs)-1].offset
+		}
+	}
+	return items
+}
+
+// frameOf returns the shared msg frame of a message of channel id.
+func (m *message) frameOf(id string) []byte {
+	if b := m.frame.load(); b != nil {
+		return b
+	}
+	return m.frame.make(func() []byte { return frame.AppendMsg(nil, id, m.offset, m.data) })
+}
+
+// cursor appends the text form of the positions of the live
+// subscriptions.
+func (st *stream) cursor(dst []byte) []byte {
+	n := len(dst)
+	for _, sub := range st.subs {
+		if sub.done {
+			continue
+		}
+		if len(dst) > n {
+			dst = append(dst, ',')
+		}
+		dst = frame.AppendEntry(dst, sub.c.id, sub.after, sub.epoch)
+	}
+	return dst
+}

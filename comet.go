@@ -218,11 +218,14 @@ func plainError(w http.ResponseWriter, code int, reason string) {
 }
 
 // Handler returns the hub's client transports, to mount in any mux:
-// POST /comet speaks the Ocsigen_comet protocol (see CometHandler), and
-// POST /poll the JSON long-poll of the Halley protocol (see PollHandler).
+// POST /comet speaks the Ocsigen_comet protocol (see CometHandler); GET /ws
+// (WebSocket), GET /sse (Server-Sent Events) and POST /poll (JSON
+// long-poll) speak the Halley protocol (docs/protocol.md).
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/comet", h.CometHandler())
 	mux.Handle("/poll", h.PollHandler())
+	mux.Handle("/sse", h.SSEHandler())
+	mux.Handle("/ws", h.WSHandler())
 	return mux
 }

@@ -152,8 +152,12 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 		session:  opts.Session,
 		producer: opts.Producer,
 		ring:     ring.New[*message](size),
-		epoch:    newID(),
 		waiters:  make(map[*waiter]struct{}),
+	}
+	if c.kind == KindSession || c.kind == KindLazy {
+		// Local channels have their life here; broker-backed ones take
+		// the epoch of their stream, known from its first message.
+		c.epoch = newID()
 	}
 	if err := h.register(c, opts.Name); err != nil {
 		return nil, err

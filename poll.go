@@ -98,9 +98,9 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	timer := time.NewTimer(h.PollTimeout())
 	defer timer.Stop()
 	var items []item
-	for len(frames) == 0 {
-		if items = st.pull(items[:0], cometBatch); len(items) > 0 {
-			frames = appendItems(frames, items)
+	for {
+		items = st.pull(items[:0], cometBatch)
+		if frames = appendItems(frames, items); len(frames) > 0 {
 			break
 		}
 		select {

@@ -144,29 +144,38 @@ func (st *stream) pull(items []item, max int) []item {
 		c := sub.c
 		c.lockRead()
 		var reset bool
-		if c.epoch != sub.epoch {
+		switch {
+		case sub.epoch == "":
+			// Subscribed before the channel's first message: its
+			// stream's life starts now.
+			sub.epoch = c.epoch
+		case c.epoch != sub.epoch:
 			reset = true
 			sub.epoch = c.epoch
 			sub.after = c.ring.First() - 1
 		}
 		msgs, err := c.collectLocked(buf[:0], sub.after, min(max, len(buf)))
-		dead := c.kind == KindSession && c.full
+		var gapAt uint64
+		if e, ok := err.(*GapError); ok && !(c.kind == KindSession && c.full) {
+			// Lost messages: say so, then go on with what is retained.
+			gapAt = e.Resume
+			msgs, err = c.collectLocked(buf[:0], e.Resume, min(max, len(buf)))
+		}
 		c.unlockRead()
 
 		if reset {
 			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, c.id, reasonUnknownPosition, sub.after, sub.epoch)})
 		}
-		switch e := err.(type) {
+		if gapAt > 0 {
+			sub.after = gapAt
+			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, c.id, reasonChannelFull, gapAt, sub.epoch)})
+		}
+		switch err.(type) {
 		case nil:
-		case *GapError:
-			if dead {
-				sub.done = true
-				items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, c.id, reasonChannelFull)})
-				c.removeWaiter(st.w)
-				continue
-			}
-			sub.after = e.Resume
-			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, c.id, reasonChannelFull, e.Resume, sub.epoch)})
+		case *GapError: // a dead session channel
+			sub.done = true
+			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, c.id, reasonChannelFull)})
+			c.removeWaiter(st.w)
 			continue
 		default: // ErrChannelClosed
 			sub.done = true

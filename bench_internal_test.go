@@ -85,3 +85,46 @@ func benchPublish(b *testing.B, n int) {
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/deliveries, "allocs/delivery")
 	b.ReportMetric(deliveries/elapsed.Seconds(), "deliveries/s")
 }
+
+// BenchmarkNotify measures notify to 10 000 listening sessions with a
+// trivial prepare: time and allocations per delivered notification.
+func BenchmarkNotify(b *testing.B) {
+	h, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Shutdown(context.Background())
+	n, err := NewNotifier(h, NotifierOptions[string, string, string]{
+		Name: "docs",
+		Prepare: func(_ context.Context, _ Identity, _ string, v string) (string, bool, error) {
+			return v, true, nil
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const listeners = 10000
+	for range listeners {
+		s, _ := h.NewSession()
+		if _, err := n.Listen(s, "42"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if sent, err := n.Notify(ctx, "42", "edited", NotFor{}); err != nil || sent != listeners {
+			b.Fatalf("notify: %d, %v", sent, err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	deliveries := float64(b.N) * listeners
+	b.ReportMetric(float64(elapsed.Nanoseconds())/deliveries, "ns/delivery")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/deliveries, "allocs/delivery")
+}

@@ -136,6 +136,9 @@ type Channel struct {
 	size     int
 	session  *Session
 	producer Producer
+	bus      *Bus // set when the channel carries a bus
+	local    bool // a broadcast ring kept on this node, outside the broker
+	internal bool // the hub's own: not counted against MaxChannels
 
 	mu      sync.RWMutex // reads of broadcast and newest channels share it
 	ring    *ring.Ring[*message]
@@ -185,14 +188,26 @@ func (c *Channel) Closed() bool {
 
 // Write sends data on the channel. Broadcast and newest channels publish
 // through the broker, which numbers the message; session channels queue it
-// for their client. Writing to a lazy channel fails with ErrWrongKind, to a
-// closed one with ErrChannelClosed, and to a session channel that
-// overflowed with ErrChannelFull.
+// for their client; a bus's channel runs the bus's filter first. Writing to
+// a lazy channel fails with ErrWrongKind, to a closed one with
+// ErrChannelClosed, to a session channel that overflowed with
+// ErrChannelFull, and a message over Config.MaxMessageSize with ErrTooLarge.
 func (c *Channel) Write(ctx context.Context, data []byte) (Outcome, error) {
-	switch c.kind {
-	case KindLazy:
+	if c.bus != nil {
+		return c.bus.write(ctx, Writer{}, data)
+	}
+	return c.write(ctx, data)
+}
+
+// write is Write without a bus's filter.
+func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
+	if len(data) > c.hub.cfg.MaxMessageSize {
+		return Outcome{}, fmt.Errorf("write to %q: %w: %d bytes, the limit is %d", c.id, ErrTooLarge, len(data), c.hub.cfg.MaxMessageSize)
+	}
+	switch {
+	case c.kind == KindLazy:
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrWrongKind)
-	case KindSession:
+	case c.kind == KindSession || c.local:
 		return c.writeLocal(data)
 	}
 	if c.Closed() {

@@ -16,6 +16,8 @@ const (
 	DefaultHeartbeat      = 15 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultMaxFrameSize   = 64 << 10
+	DefaultMaxMessageSize = 1 << 20
+	DefaultNotifyQueue    = 100
 )
 
 // Config configures a Hub. Its zero value works: an in-memory broker, no cap
@@ -51,6 +53,12 @@ type Config struct {
 	WriteTimeout time.Duration
 	// MaxFrameSize bounds a client's WebSocket message. Default: 64 KiB.
 	MaxFrameSize int64
+	// MaxMessageSize bounds a message written to a channel or bus.
+	// Default: 1 MiB.
+	MaxMessageSize int
+	// NotifyQueue bounds the notifications waiting for one session: one
+	// that falls further behind gets a gap. Default: 100, as in Eliom.
+	NotifyQueue int
 	// AllowedOrigins are the host patterns (path.Match syntax, such as
 	// "*.example.com") whose pages may open WebSockets, beside the
 	// server's own host. Default: the server's own host only.
@@ -80,6 +88,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxFrameSize <= 0 {
 		c.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.NotifyQueue <= 0 {
+		c.NotifyQueue = DefaultNotifyQueue
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -43,6 +43,16 @@ var (
 	ErrShutdown = errors.New("halley: hub shut down")
 	// ErrUnknownCommand is returned by Command for a line it cannot parse.
 	ErrUnknownCommand = errors.New("halley: unknown command")
+	// ErrTooLarge is returned for a message over Config.MaxMessageSize.
+	ErrTooLarge = errors.New("halley: message too large")
+	// ErrRejected is returned when a bus filter or a notifier refuses a
+	// write; filters wrap it with their reason.
+	ErrRejected = errors.New("halley: rejected")
+	// ErrUnknownNotifier is returned when no notifier has the name.
+	ErrUnknownNotifier = errors.New("halley: unknown notifier")
+	// ErrNotABus is returned when a client writes to a channel that is
+	// not a bus.
+	ErrNotABus = errors.New("halley: not a bus")
 )
 
 var reasons = []struct {
@@ -63,6 +73,10 @@ var reasons = []struct {
 	{ErrShutdown, "shutdown"},
 	{broker.ErrClosed, "shutdown"},
 	{ErrUnknownCommand, "unknown_command"},
+	{ErrTooLarge, "message_too_large"},
+	{ErrRejected, "rejected"},
+	{ErrUnknownNotifier, "unknown_notifier"},
+	{ErrNotABus, "not_a_bus"},
 }
 
 // Reason returns the machine-readable reason for err, as written in error

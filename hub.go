@@ -31,9 +31,16 @@ type Hub struct {
 
 	mu       sync.RWMutex
 	channels map[string]*Channel
+	internal int // channels of the hub's own, such as notification rings
 
 	smu      sync.RWMutex
 	sessions map[string]*Session
+
+	nmu       sync.RWMutex
+	notifiers map[string]*notifier
+
+	// node identifies this hub among the nodes sharing a broker.
+	node string
 
 	control control
 }
@@ -47,7 +54,9 @@ func New(cfg Config) (*Hub, error) {
 		broker:   cfg.Broker,
 		log:      cfg.Logger,
 		channels: make(map[string]*Channel),
-		sessions: make(map[string]*Session),
+		sessions:  make(map[string]*Session),
+		notifiers: make(map[string]*notifier),
+		node:      newID(),
 	}
 	if h.broker == nil {
 		h.broker = memory.New()
@@ -179,6 +188,24 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 	return c, nil
 }
 
+// newLocalChannel makes a session's internal ring, kept on this node and
+// not counted against Config.MaxChannels.
+func (h *Hub) newLocalChannel(s *Session, size int) (*Channel, error) {
+	c := &Channel{
+		hub: h, kind: KindBroadcast, local: true, size: size, session: s,
+		ring: ring.New[*message](size), epoch: newID(), waiters: make(map[*waiter]struct{}),
+	}
+	c.internal = true
+	if err := h.register(c, ""); err != nil {
+		return nil, err
+	}
+	if !s.adopt(c) {
+		h.forget(c)
+		return nil, fmt.Errorf("new channel: %w", ErrSessionClosed)
+	}
+	return c, nil
+}
+
 // register adds c to the registry under name, or under a fresh id.
 func (h *Hub) register(c *Channel, name string) error {
 	h.mu.Lock()
@@ -186,7 +213,7 @@ func (h *Hub) register(c *Channel, name string) error {
 	if h.isShutdown() {
 		return ErrShutdown
 	}
-	if h.cfg.MaxChannels > 0 && len(h.channels) >= h.cfg.MaxChannels {
+	if !c.internal && h.cfg.MaxChannels > 0 && h.userChannels() >= h.cfg.MaxChannels {
 		return fmt.Errorf("%w: the cap is %d", ErrTooManyChannels, h.cfg.MaxChannels)
 	}
 	if name != "" {
@@ -199,6 +226,9 @@ func (h *Hub) register(c *Channel, name string) error {
 		}
 	}
 	h.channels[c.id] = c
+	if c.internal {
+		h.internal++
+	}
 	return nil
 }
 
@@ -228,12 +258,19 @@ func (h *Hub) attach(ctx context.Context, c *Channel) error {
 	return nil
 }
 
+// userChannels counts the channels that count against the cap. h.mu is
+// held.
+func (h *Hub) userChannels() int { return len(h.channels) - h.internal }
+
 // forget removes c from the registry.
 func (h *Hub) forget(c *Channel) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.channels[c.id] == c {
 		delete(h.channels, c.id)
+		if c.internal {
+			h.internal--
+		}
 	}
 }
 
@@ -245,11 +282,12 @@ func (h *Hub) Channel(id string) (*Channel, bool) {
 	return c, ok
 }
 
-// ChannelCount returns the number of live channels.
+// ChannelCount returns the number of live channels (not counting the
+// hub's internal ones, such as sessions' notification rings).
 func (h *Hub) ChannelCount() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.channels)
+	return h.userChannels()
 }
 
 // CloseChannel closes the live channel with the given id, or fails with
@@ -273,4 +311,8 @@ func (b *brokerHandler) HandleMessage(m broker.Message) int {
 	return c.deliver(m)
 }
 
-func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {}
+func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {
+	if topic == notifyTopic {
+		(*Hub)(b).handleNotify(data)
+	}
+}

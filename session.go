@@ -29,6 +29,39 @@ type Session struct {
 	open     int // requests under way: the session does not expire meanwhile
 	timer    *time.Timer
 	channels map[*Channel]struct{}
+	user     string
+	onClose  []func()
+	notify   *Channel // notifications, made on first Listen
+}
+
+// SetUser records the user the session belongs to (the application
+// authenticates; Halley only keeps the name). Notifiers use it for
+// UnlistenUser and NotForUser, bus filters see it in Writer.User.
+func (s *Session) SetUser(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user = user
+}
+
+// User returns the session's user, or "".
+func (s *Session) User() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
+}
+
+// whenClosed registers f to run when the session closes (at once if it
+// already has). It reports false in that case.
+func (s *Session) whenClosed(f func()) bool {
+	s.mu.Lock()
+	if !s.closed {
+		s.onClose = append(s.onClose, f)
+		s.mu.Unlock()
+		return true
+	}
+	s.mu.Unlock()
+	f()
+	return false
 }
 
 // ID returns the session id.
@@ -80,9 +113,14 @@ func (s *Session) Close() {
 		chans = append(chans, c)
 	}
 	s.channels = nil
+	hooks := s.onClose
+	s.onClose = nil
 	close(s.done)
 	s.mu.Unlock()
 
+	for _, f := range hooks {
+		f()
+	}
 	for _, c := range chans {
 		_ = c.Close(s.hub.ctx)
 	}

@@ -50,10 +50,10 @@ type Hub struct {
 func New(cfg Config) (*Hub, error) {
 	cfg = cfg.withDefaults()
 	h := &Hub{
-		cfg:      cfg,
-		broker:   cfg.Broker,
-		log:      cfg.Logger,
-		channels: make(map[string]*Channel),
+		cfg:       cfg,
+		broker:    cfg.Broker,
+		log:       cfg.Logger,
+		channels:  make(map[string]*Channel),
 		sessions:  make(map[string]*Session),
 		notifiers: make(map[string]*notifier),
 		node:      newID(),

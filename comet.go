@@ -220,12 +220,16 @@ func plainError(w http.ResponseWriter, code int, reason string) {
 // Handler returns the hub's client transports, to mount in any mux:
 // POST /comet speaks the Ocsigen_comet protocol (see CometHandler); GET /ws
 // (WebSocket), GET /sse (Server-Sent Events) and POST /poll (JSON
-// long-poll) speak the Halley protocol (docs/protocol.md).
+// long-poll) speak the Halley protocol (docs/protocol.md), with POST
+// /write, /listen and /unlisten for clients of the one-way transports.
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/comet", h.CometHandler())
 	mux.Handle("/poll", h.PollHandler())
 	mux.Handle("/sse", h.SSEHandler())
 	mux.Handle("/ws", h.WSHandler())
+	mux.Handle("/write", h.WriteHandler())
+	mux.Handle("/listen", h.ListenHandler(false))
+	mux.Handle("/unlisten", h.ListenHandler(true))
 	return mux
 }

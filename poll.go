@@ -83,7 +83,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	defer end()
 
-	st := h.newStream()
+	st := h.newSessionStream(s)
 	defer st.close()
 	var frames []byte
 	for _, id := range ids {
@@ -149,7 +149,7 @@ func appendItems(dst []byte, items []item) []byte {
 		if it.ctl != nil {
 			dst = append(dst, it.ctl...)
 		} else {
-			dst = append(dst, it.m.frameOf(it.sub.c.id)...)
+			dst = append(dst, it.frame()...)
 		}
 		dst = append(dst, '\n')
 	}

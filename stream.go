@@ -24,6 +24,10 @@ type start struct {
 
 // streamSub is one channel a stream reads, at its own position.
 type streamSub struct {
+	// name is the id the client subscribed to. It is c's id but for a
+	// session-scoped bus, which the session reads through a queue of its
+	// own.
+	name  string
 	c     *Channel
 	after uint64
 	epoch string
@@ -43,16 +47,24 @@ type item struct {
 // channels it reads, each at the client's position, and the waiter that
 // wakes it. It is used by one goroutine at a time.
 type stream struct {
-	h    *Hub
-	w    *waiter
-	subs []*streamSub
+	h       *Hub
+	session *Session // the client's session, when known
+	w       *waiter
+	subs    []*streamSub
 }
 
 func (h *Hub) newStream() *stream { return &stream{h: h, w: newWaiter(true)} }
 
+// newSessionStream returns a stream of session s.
+func (h *Hub) newSessionStream(s *Session) *stream {
+	st := h.newStream()
+	st.session = s
+	return st
+}
+
 func (st *stream) find(id string) (int, *streamSub) {
 	for i, s := range st.subs {
-		if s.c.id == id {
+		if s.name == id {
 			return i, s
 		}
 	}
@@ -69,7 +81,14 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 	if !ok {
 		return append(frame.AppendEnded(dst, id, reasonUnknownChannel), '\n')
 	}
-	sub := &streamSub{c: c}
+	if c.bus != nil && c.bus.scope == BusSession && st.session != nil {
+		own, err := c.bus.channelFor(st.h.ctx, st.session)
+		if err != nil {
+			return append(frame.AppendEnded(dst, id, reasonChannelEnded), '\n')
+		}
+		c = own
+	}
+	sub := &streamSub{name: id, c: c}
 	var gap bool
 	c.lockRead()
 	top := c.ring.Top()
@@ -96,9 +115,13 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 	kind := c.kind.String()
 	c.unlockRead()
 
-	if i, old := st.find(id); old != nil {
+	if i, old := st.find(id); old != nil && old.c == c {
 		st.subs[i] = sub
 	} else {
+		if old != nil {
+			old.c.removeWaiter(st.w)
+			st.subs = append(st.subs[:i], st.subs[i+1:]...)
+		}
 		if !c.addWaiter(st.w) {
 			return append(frame.AppendEnded(dst, id, reasonChannelEnded), '\n')
 		}
@@ -164,22 +187,22 @@ func (st *stream) pull(items []item, max int) []item {
 		c.unlockRead()
 
 		if reset {
-			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, c.id, reasonUnknownPosition, sub.after, sub.epoch)})
+			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, sub.name, reasonUnknownPosition, sub.after, sub.epoch)})
 		}
 		if gapAt > 0 {
 			sub.after = gapAt
-			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, c.id, reasonChannelFull, gapAt, sub.epoch)})
+			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, sub.name, reasonChannelFull, gapAt, sub.epoch)})
 		}
 		switch err.(type) {
 		case nil:
 		case *GapError: // a dead session channel
 			sub.done = true
-			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, c.id, reasonChannelFull)})
+			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, sub.name, reasonChannelFull)})
 			c.removeWaiter(st.w)
 			continue
 		default: // ErrChannelClosed
 			sub.done = true
-			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, c.id, reasonChannelEnded)})
+			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, sub.name, reasonChannelEnded)})
 			c.removeWaiter(st.w)
 			continue
 		}
@@ -192,6 +215,9 @@ func (st *stream) pull(items []item, max int) []item {
 	}
 	return items
 }
+
+// frame returns the shared msg frame of the item's message.
+func (it *item) frame() []byte { return it.m.frameOf(it.sub.name) }
 
 // frameOf returns the shared msg frame of a message of channel id.
 func (m *message) frameOf(id string) []byte {
@@ -212,7 +238,7 @@ func (st *stream) cursor(dst []byte) []byte {
 		if len(dst) > n {
 			dst = append(dst, ',')
 		}
-		dst = frame.AppendEntry(dst, sub.c.id, sub.after, sub.epoch)
+		dst = frame.AppendEntry(dst, sub.name, sub.after, sub.epoch)
 	}
 	return dst
 }

@@ -27,12 +27,17 @@ const (
 	TypeUnsubscribed = "unsubscribed"
 	TypeError        = "error"
 	TypeClose        = "close"
+	TypeWritten      = "written"
+	TypeListening    = "listening"
 )
 
 // Frame types, client to server.
 const (
 	TypeSubscribe   = "subscribe"
 	TypeUnsubscribe = "unsubscribe"
+	TypeWrite       = "write"
+	TypeListen      = "listen"
+	TypeUnlisten    = "unlisten"
 )
 
 const hex = "0123456789abcdef"
@@ -173,10 +178,47 @@ func appendChannelReason(dst []byte, typ, channel, reason string) []byte {
 
 // AppendError appends an error frame about a client frame.
 func AppendError(dst []byte, reason, message string) []byte {
+	return AppendRefError(dst, "", reason, message)
+}
+
+// AppendRefError appends an error frame about the client frame tagged ref
+// (a write).
+func AppendRefError(dst []byte, ref, reason, message string) []byte {
 	dst = append(dst, `{"type":"error","reason":`...)
 	dst = AppendString(dst, reason)
 	dst = append(dst, `,"message":`...)
 	dst = AppendString(dst, message)
+	if ref != "" {
+		dst = append(dst, `,"ref":`...)
+		dst = AppendString(dst, ref)
+	}
+	return append(dst, '}')
+}
+
+// AppendWritten appends the answer to a client's write: the offset its
+// message got in the bus.
+func AppendWritten(dst []byte, channel string, offset uint64, ref string) []byte {
+	dst = append(dst, `{"type":"written","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendUint(dst, offset, 10)
+	if ref != "" {
+		dst = append(dst, `,"ref":`...)
+		dst = AppendString(dst, ref)
+	}
+	return append(dst, '}')
+}
+
+// AppendListening appends the answer to listen: notifications of that
+// notifier and key come as messages of the session's notification
+// channel.
+func AppendListening(dst []byte, notifier, key, channel string) []byte {
+	dst = append(dst, `{"type":"listening","notifier":`...)
+	dst = AppendString(dst, notifier)
+	dst = append(dst, `,"key":`...)
+	dst = AppendString(dst, key)
+	dst = append(dst, `,"channel":`...)
+	dst = AppendString(dst, channel)
 	return append(dst, '}')
 }
 
@@ -207,7 +249,17 @@ type Frame struct {
 	Version int    `json:"version,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
+
+	// Notifications: listen, unlisten, listening.
+	Notifier string `json:"notifier,omitempty"`
+	Key      string `json:"key,omitempty"`
+	// Ref is a client's tag on a write, echoed by its written or error
+	// frame.
+	Ref string `json:"ref,omitempty"`
 }
+
+// HasData reports whether the frame carries a payload field.
+func (f *Frame) HasData() bool { return f.JSON != nil || f.Text != nil || f.Data64 != nil }
 
 // Data returns the payload bytes of a msg frame.
 func (f *Frame) Data() []byte {

@@ -1,10 +1,337 @@
 package halley
 
-import "net/http"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
 
-// WSHandler returns the WebSocket transport (docs/protocol.md).
-func (h *Hub) WSHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		jsonError(w, http.StatusNotImplemented, "not_implemented", "WebSocket is not implemented yet")
-	})
+	"github.com/coder/websocket"
+
+	"github.com/halleyhq/halley/internal/wire/frame"
+)
+
+// WebSocket close statuses of the Halley protocol (docs/protocol.md),
+// beside websocket.StatusGoingAway (shutdown) and
+// websocket.StatusMessageTooBig (a client message over MaxFrameSize).
+const (
+	wsStatusBadFrame      websocket.StatusCode = 4400
+	wsStatusSlowClient    websocket.StatusCode = 4408
+	wsStatusSessionClosed websocket.StatusCode = 4410
+	wsStatusDeactivated   websocket.StatusCode = 4503
+)
+
+const (
+	// wsPull is the most messages per channel one pull takes.
+	wsPull = 256
+	// wsBufferKeep is the batch buffer capacity a connection keeps between
+	// batches; a buffer grown beyond it by a burst of large messages is
+	// dropped after use rather than pinned for the connection's life.
+	wsBufferKeep = 1 << 20
+	wsBufferInit = 4 << 10
+)
+
+// wsCommand is a client frame the reader decoded, for the writer to apply:
+// the stream belongs to the writer alone.
+type wsCommand struct {
+	typ         string // a frame type: subscribe, write, listen…
+	unsubscribe bool
+	channel     string
+	from        start
+	// write: the payload and the client's tag; listen, unlisten: the
+	// notifier and key.
+	data          []byte
+	ref           string
+	notifier, key string
+	// bad, when set, says why the client's frame was refused; the
+	// connection ends with it.
+	bad string
+}
+
+// WSHandler returns the WebSocket transport of the Halley protocol
+// (docs/protocol.md): GET /ws opens a stream on which the client subscribes
+// to channels and unsubscribes by sending frames, and the server sends
+// batches of frames, each one text message of frames joined by LF.
+//
+// Each connection has two goroutines, both ended before the handler
+// returns: one reads the client's frames, the other (the handler's) owns
+// the stream and does every write, so a connection never waits for
+// another, and a client that takes no data for Config.WriteTimeout is cut
+// off (close status 4408, slow_client).
+func (h *Hub) WSHandler() http.Handler { return http.HandlerFunc(h.serveWS) }
+
+func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+		return
+	}
+	kill, released := h.control.signals()
+	if h.refuse(w) {
+		return
+	}
+	s, end, err := h.transportSession(w, r)
+	if err != nil {
+		jsonError(w, http.StatusServiceUnavailable, Reason(err), err.Error())
+		return
+	}
+	defer end()
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.AllowedOrigins})
+	if err != nil {
+		// Accept has answered (403 for a foreign origin, 400 or 426 for
+		// a request that is not a WebSocket handshake).
+		return
+	}
+	conn.SetReadLimit(h.cfg.MaxFrameSize)
+
+	ctx, cancel := context.WithCancel(r.Context())
+	cmds := make(chan wsCommand)
+	readDone := make(chan error, 1)
+	var wg sync.WaitGroup
+	// Deferred in this order, they run backwards: stop the reader, close
+	// the connection (which ends the reader's Read), wait for it, then
+	// drop the subscriptions.
+	st := h.newSessionStream(s)
+	defer st.close()
+	defer wg.Wait()
+	defer conn.CloseNow()
+	defer cancel()
+	wg.Go(func() { readDone <- wsRead(ctx, conn, cmds) })
+
+	ws := &wsConn{h: h, conn: conn, st: st, remote: r.RemoteAddr, buf: make([]byte, 0, wsBufferInit)}
+	ws.buf = append(frame.AppendHello(ws.buf, s.id), '\n')
+	ws.serve(ctx, wsSignals{kill: kill, released: released, session: s.Done(), readDone: readDone, cmds: cmds})
+}
+
+// wsSignals are what the writer waits on beside the stream's wake-ups.
+type wsSignals struct {
+	kill, released, session <-chan struct{}
+	readDone                <-chan error
+	cmds                    <-chan wsCommand
+}
+
+// wsConn is the writer side of one WebSocket connection.
+type wsConn struct {
+	h      *Hub
+	conn   *websocket.Conn
+	st     *stream
+	remote string
+	buf   []byte // the next batch: frames each followed by LF
+	items []item
+}
+
+// serve writes batches until the connection ends.
+func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
+	heartbeat := time.NewTicker(ws.h.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		// One pull and one batch at a time: when the pull found
+		// something there may be more, so the stream wakes itself up,
+		// but only after the select has had a look at the commands and
+		// signals, which a busy channel must not starve.
+		if ws.batch() > 0 {
+			ws.st.w.notify()
+		}
+		if len(ws.buf) > 0 && !ws.write(ctx) {
+			return
+		}
+		select {
+		case <-ws.st.w.wake:
+		case cmd := <-sig.cmds:
+			if cmd.bad != "" {
+				ws.buf = append(frame.AppendError(ws.buf, "bad_frame", cmd.bad), '\n')
+				if ws.write(ctx) {
+					_ = ws.conn.Close(wsStatusBadFrame, "bad_frame")
+				}
+				return
+			}
+			ws.apply(cmd)
+		case err := <-sig.readDone:
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				// The library sent the 1009 close frame; Close drains the
+				// rest of the message and waits for the client's answer.
+				_ = ws.conn.Close(websocket.StatusMessageTooBig, "frame_too_large")
+			}
+			return
+		case <-heartbeat.C:
+			pctx, cancel := context.WithTimeout(ctx, ws.h.cfg.WriteTimeout)
+			err := ws.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				ws.h.log.Debug("halley: websocket peer did not answer a ping", "err", err)
+				return
+			}
+		case <-sig.kill:
+			ws.end(ctx, "deactivated", wsStatusDeactivated)
+			return
+		case <-sig.released:
+			ws.end(ctx, "shutdown", websocket.StatusGoingAway)
+			return
+		case <-sig.session:
+			// Shutdown closes every session after releasing the
+			// streams: tell those clients to come back, not that their
+			// session is gone.
+			select {
+			case <-sig.released:
+				ws.end(ctx, "shutdown", websocket.StatusGoingAway)
+			default:
+				ws.end(ctx, "session_closed", wsStatusSessionClosed)
+			}
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// apply runs a client frame; its answer goes out with the next batch.
+// Writes run here, one after the other, so a client's writes enter the bus
+// in the order it sent them; a slow filter delays this connection only.
+func (ws *wsConn) apply(cmd wsCommand) {
+	switch cmd.typ {
+	case frame.TypeWrite:
+		o, err := ws.h.clientWrite(ws.h.ctx, ws.st.session, ws.remote, cmd.channel, cmd.data)
+		if err != nil {
+			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), err.Error()), '\n')
+			return
+		}
+		ws.buf = append(frame.AppendWritten(ws.buf, cmd.channel, o.Offset, cmd.ref), '\n')
+		return
+	case frame.TypeListen:
+		ch, err := ws.h.Listen(ws.st.session, cmd.notifier, cmd.key)
+		if err != nil {
+			ws.buf = append(frame.AppendError(ws.buf, Reason(err), err.Error()), '\n')
+			return
+		}
+		ws.buf = append(frame.AppendListening(ws.buf, cmd.notifier, cmd.key, ch), '\n')
+		if _, sub := ws.st.find(ch); sub == nil {
+			ws.buf = ws.st.subscribe(ws.buf, ch, start{}, false)
+		}
+		return
+	case frame.TypeUnlisten:
+		if err := ws.h.Unlisten(ws.st.session, cmd.notifier, cmd.key); err != nil {
+			ws.buf = append(frame.AppendError(ws.buf, Reason(err), err.Error()), '\n')
+		}
+		return
+	}
+	if cmd.unsubscribe {
+		ws.buf = ws.st.unsubscribe(ws.buf, cmd.channel)
+		return
+	}
+	if _, sub := ws.st.find(cmd.channel); sub == nil && len(ws.st.subs) >= MaxSubscriptions {
+		msg := fmt.Sprintf("at most %d channels on one connection", MaxSubscriptions)
+		ws.buf = append(frame.AppendError(ws.buf, "too_many_subscriptions", msg), '\n')
+		return
+	}
+	ws.buf = ws.st.subscribe(ws.buf, cmd.channel, cmd.from, false)
+}
+
+// batch appends one pull's frames to the buffer and returns how many
+// items the pull found. The msg frames are the messages' shared encodings:
+// a batch costs copies into the connection's buffer, not allocations per
+// message.
+func (ws *wsConn) batch() int {
+	ws.items = ws.st.pull(ws.items[:0], wsPull)
+	ws.buf = appendItems(ws.buf, ws.items)
+	n := len(ws.items)
+	clear(ws.items) // let the messages go with the ring
+	return n
+}
+
+// write sends the pending frames as one text message, within the write
+// timeout, and empties the buffer.
+func (ws *wsConn) write(ctx context.Context) bool {
+	wctx, cancel := context.WithTimeout(ctx, ws.h.cfg.WriteTimeout)
+	err := ws.conn.Write(wctx, websocket.MessageText, ws.buf[:len(ws.buf)-1])
+	cancel()
+	ws.buf = ws.buf[:0]
+	if cap(ws.buf) > wsBufferKeep {
+		ws.buf = make([]byte, 0, wsBufferInit)
+	}
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The library has already dropped the connection: the close
+		// frame is a courtesy that usually cannot be sent.
+		ws.h.log.Debug("halley: websocket slow client cut off", "timeout", ws.h.cfg.WriteTimeout)
+		_ = ws.conn.Close(wsStatusSlowClient, "slow_client")
+	}
+	return false
+}
+
+// end sends a close frame and closes the connection with status.
+func (ws *wsConn) end(ctx context.Context, reason string, status websocket.StatusCode) {
+	ws.buf = append(frame.AppendClose(ws.buf, reason), '\n')
+	if ws.write(ctx) {
+		_ = ws.conn.Close(status, reason)
+	}
+}
+
+// wsRead reads the client's frames and hands them to the writer, until the
+// connection fails or a frame is refused.
+func wsRead(ctx context.Context, conn *websocket.Conn, cmds chan<- wsCommand) error {
+	for {
+		typ, b, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		cmd := decodeWSCommand(typ, b)
+		select {
+		case cmds <- cmd:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if cmd.bad != "" {
+			return nil
+		}
+	}
+}
+
+// decodeWSCommand decodes a client message: one subscribe or unsubscribe
+// frame.
+func decodeWSCommand(typ websocket.MessageType, b []byte) wsCommand {
+	if typ != websocket.MessageText {
+		return wsCommand{bad: "frames are text messages"}
+	}
+	f, err := frame.Decode(b)
+	if err != nil {
+		return wsCommand{bad: "not a JSON frame: " + err.Error()}
+	}
+	switch f.Type {
+	case frame.TypeSubscribe, frame.TypeUnsubscribe:
+	case frame.TypeWrite:
+		if f.Channel == "" || !f.HasData() {
+			return wsCommand{bad: "a write needs a channel and a payload (json, data or data64)"}
+		}
+		return wsCommand{typ: f.Type, channel: f.Channel, data: f.Data(), ref: f.Ref}
+	case frame.TypeListen, frame.TypeUnlisten:
+		if f.Notifier == "" || f.Key == "" {
+			return wsCommand{bad: f.Type + " needs a notifier and a key"}
+		}
+		return wsCommand{typ: f.Type, notifier: f.Notifier, key: f.Key}
+	case "":
+		return wsCommand{bad: "missing type"}
+	default:
+		return wsCommand{bad: fmt.Sprintf("unknown frame type %q", f.Type)}
+	}
+	if f.Channel == "" {
+		return wsCommand{bad: "missing channel"}
+	}
+	if f.Type == frame.TypeUnsubscribe {
+		return wsCommand{unsubscribe: true, channel: f.Channel}
+	}
+	cmd := wsCommand{channel: f.Channel, from: start{after: f.After, epoch: f.Epoch}}
+	if f.Last != nil {
+		switch {
+		case *f.Last < 0:
+			return wsCommand{bad: "last must not be negative"}
+		case f.After != nil:
+			return wsCommand{bad: "after and last exclude each other"}
+		}
+		cmd.from.last = *f.Last
+	}
+	return cmd
 }

@@ -118,8 +118,8 @@ type wsConn struct {
 	conn   *websocket.Conn
 	st     *stream
 	remote string
-	buf   []byte // the next batch: frames each followed by LF
-	items []item
+	buf    []byte // the next batch: frames each followed by LF
+	items  []item
 }
 
 // serve writes batches until the connection ends.

@@ -1,10 +1,398 @@
 package halley
 
-import "net/http"
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"time"
 
-// SSEHandler returns the Server-Sent Events transport (docs/protocol.md).
-func (h *Hub) SSEHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		jsonError(w, http.StatusNotImplemented, "not_implemented", "SSE is not implemented yet")
+	"github.com/halleyhq/halley/internal/wire/frame"
+)
+
+const (
+	// sseBatch caps the messages one channel contributes to one batch
+	// (one flush) of an SSE stream.
+	sseBatch = 256
+	// sseChunk is how many bytes of small events are gathered before
+	// they go to the response in one write; larger events go on their
+	// own, without a copy.
+	sseChunk = 32 << 10
+	// sseRetry is the reconnection delay announced to EventSource.
+	sseRetry = "retry: 2000\n"
+	// sseCloseTimeout bounds the best-effort close frame sent to a
+	// client whose socket took no data in time.
+	sseCloseTimeout = 100 * time.Millisecond
+)
+
+// sseReady is always ready to receive: a stream that just sent a batch looks
+// for more at once, while still watching its other signals.
+var sseReady = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// SSEHandler returns the Server-Sent Events transport of the Halley
+// protocol (docs/protocol.md): GET with the query parameters channel
+// (repeated), cursor, last and session. Every event is one frame; the
+// events that move a position carry the stream's full cursor as their id,
+// so a browser EventSource resumes by itself, through Last-Event-ID,
+// exactly after the last event it got.
+//
+// Each connection reads the channels' rings at its own pace and writes
+// what it finds in batches: many events, one flush. A connection whose
+// socket takes no data for Config.WriteTimeout is closed as a slow client;
+// no other connection waits for it.
+func (h *Hub) SSEHandler() http.Handler { return http.HandlerFunc(h.serveSSE) }
+
+// sseRequest is what a GET /sse asks for.
+type sseRequest struct {
+	ids  []string
+	cur  frame.Cursor
+	last int
+}
+
+// sseRefusal is a refused request: its status, reason and message.
+type sseRefusal struct {
+	code    int
+	reason  string
+	message string
+}
+
+func parseSSE(r *http.Request) (sseRequest, *sseRefusal) {
+	var req sseRequest
+	q := r.URL.Query()
+	cursor := q.Get("cursor")
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		cursor = id
+	}
+	cur, err := frame.ParseCursor(cursor)
+	if err != nil {
+		return req, &sseRefusal{http.StatusBadRequest, "bad_cursor", err.Error()}
+	}
+	req.cur = cur
+	if s := q.Get("last"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return req, &sseRefusal{http.StatusBadRequest, "bad_request", "last must be a non-negative integer"}
+		}
+		req.last = n
+	}
+	for _, id := range q["channel"] {
+		if id == "" {
+			return req, &sseRefusal{http.StatusBadRequest, "bad_request", "empty channel id"}
+		}
+		if !slices.Contains(req.ids, id) {
+			req.ids = append(req.ids, id)
+		}
+	}
+	// Channels only in the cursor come after the named ones, sorted, so
+	// that a stream's cursor keeps one order from one connection to the
+	// next.
+	for _, id := range slices.Sorted(maps.Keys(cur)) {
+		if !slices.Contains(req.ids, id) {
+			req.ids = append(req.ids, id)
+		}
+	}
+	switch {
+	case len(req.ids) == 0:
+		return req, &sseRefusal{http.StatusBadRequest, "bad_request", "no channels"}
+	case len(req.ids) > MaxSubscriptions:
+		return req, &sseRefusal{http.StatusBadRequest, "too_many_subscriptions", fmt.Sprintf("at most %d channels", MaxSubscriptions)}
+	}
+	return req, nil
+}
+
+func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+		return
+	}
+	kill, released := h.control.signals()
+	if h.refuse(w) {
+		return
+	}
+	req, bad := parseSSE(r)
+	if bad != nil {
+		jsonError(w, bad.code, bad.reason, bad.message)
+		return
+	}
+	s, end, err := h.transportSession(w, r)
+	if err != nil {
+		jsonError(w, http.StatusServiceUnavailable, Reason(err), err.Error())
+		return
+	}
+	defer end()
+
+	st := h.newSessionStream(s)
+	defer st.close()
+	var lines []byte
+	for _, id := range req.ids {
+		from := start{last: req.last}
+		p, resumed := req.cur[id]
+		if resumed {
+			from = start{after: &p.Offset, epoch: p.Epoch}
+		}
+		lines = st.subscribe(lines, id, from, resumed)
+	}
+
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	c := &sseConn{h: h, w: w, rc: http.NewResponseController(w)}
+	c.track(st)
+	c.put([]byte(sseRetry + "data: "))
+	c.put(frame.AppendHello(nil, s.id))
+	c.put([]byte("\n\n"))
+	// The frames of the subscriptions all carry the cursor of the
+	// positions where the stream starts: nothing was sent yet.
+	for len(lines) > 0 {
+		i := slices.Index(lines, '\n')
+		c.event(lines[:i], true)
+		lines = lines[i+1:]
+	}
+	if err := c.flush(); err != nil {
+		c.fail(err)
+		return
+	}
+
+	ticker := time.NewTicker(h.cfg.Heartbeat)
+	defer ticker.Stop()
+	var items []item
+	for {
+		wake := st.w.wake
+		if items = st.pull(items[:0], sseBatch); len(items) > 0 {
+			for _, it := range items {
+				c.item(it)
+			}
+			if err := c.flush(); err != nil {
+				c.fail(err)
+				return
+			}
+			wake = sseReady
+		}
+		select {
+		case <-wake:
+		case <-ticker.C:
+			c.put([]byte(": ping\n\n"))
+			if err := c.flush(); err != nil {
+				c.fail(err)
+				return
+			}
+		case <-kill:
+			c.close("deactivated", h.cfg.WriteTimeout)
+			return
+		case <-released:
+			c.close("shutdown", h.cfg.WriteTimeout)
+			return
+		case <-s.Done():
+			c.close("session_closed", h.cfg.WriteTimeout)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// ssePos is a subscription's position as the client knows it: up to the
+// last event written. The stream's own position (streamSub.after) runs
+// ahead by a whole batch as soon as the batch is pulled.
+type ssePos struct {
+	sub   *streamSub
+	after uint64
+	epoch string
+	done  bool
+}
+
+// sseConn writes the events of one SSE response. Small pieces are gathered
+// in buf and written sseChunk bytes at a time, each write under the write
+// deadline; the first write error sticks and ends the stream.
+type sseConn struct {
+	h   *Hub
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf []byte
+	err error
+
+	pos  []ssePos
+	live int // subscriptions not done
+	next int // where to look first for the next item's subscription
+}
+
+// track takes the stream's subscriptions and their starting positions.
+func (c *sseConn) track(st *stream) {
+	c.pos = make([]ssePos, len(st.subs))
+	for i, sub := range st.subs {
+		c.pos[i] = ssePos{sub: sub, after: sub.after, epoch: sub.epoch, done: sub.done}
+		if !sub.done {
+			c.live++
+		}
+	}
+}
+
+// find returns the position of sub. pull gives items subscription by
+// subscription, in order, so the search usually stops at once.
+func (c *sseConn) find(sub *streamSub) *ssePos {
+	for range c.pos {
+		if c.next == len(c.pos) {
+			c.next = 0
+		}
+		if p := &c.pos[c.next]; p.sub == sub {
+			return p
+		}
+		c.next++
+	}
+	// Not reached: an SSE stream subscribes only before it starts.
+	c.pos = append(c.pos, ssePos{sub: sub, after: sub.after, epoch: sub.epoch})
+	c.live++
+	c.next = len(c.pos) - 1
+	return &c.pos[c.next]
+}
+
+// item writes one pulled item as an event whose id is the cursor up to
+// and including it.
+func (c *sseConn) item(it item) {
+	p := c.find(it.sub)
+	if it.m != nil {
+		p.after, p.epoch = it.m.offset, it.m.epoch
+		if c.live == 1 {
+			// The cursor is this one position: the event is the same
+			// for every connection.
+			c.put(it.m.sseEventOf(it.sub.name))
+			return
+		}
+		c.event(it.frame(), true)
+		return
+	}
+	switch f, err := frame.Decode(it.ctl); {
+	case err != nil:
+	case f.Type == frame.TypeGap && f.Offset != nil:
+		p.after, p.epoch = *f.Offset, f.Epoch
+	case f.Type == frame.TypeEnded && !p.done:
+		p.done = true
+		c.live--
+	}
+	c.event(it.ctl, true)
+}
+
+// event writes one event holding a frame, with the cursor as id when
+// withID.
+func (c *sseConn) event(f []byte, withID bool) {
+	if withID {
+		c.buf = append(c.buf, "id: "...)
+		c.buf = c.cursor(c.buf)
+		c.buf = append(c.buf, '\n')
+	}
+	c.buf = append(c.buf, "data: "...)
+	c.put(f)
+	c.buf = append(c.buf, "\n\n"...)
+}
+
+// cursor appends the text form of the positions the client has.
+func (c *sseConn) cursor(dst []byte) []byte {
+	n := len(dst)
+	for _, p := range c.pos {
+		if p.done {
+			continue
+		}
+		if len(dst) > n {
+			dst = append(dst, ',')
+		}
+		dst = frame.AppendEntry(dst, p.sub.name, p.after, p.epoch)
+	}
+	return dst
+}
+
+// put queues b, writing what is queued once it is large.
+func (c *sseConn) put(b []byte) {
+	if len(b) < sseChunk {
+		c.buf = append(c.buf, b...)
+		if len(c.buf) >= sseChunk {
+			c.write(c.buf)
+			c.buf = c.buf[:0]
+		}
+		return
+	}
+	c.write(c.buf)
+	c.buf = c.buf[:0]
+	c.write(b)
+}
+
+// write writes b to the response under a fresh write deadline: the
+// deadline bounds how long the socket may take no data, not how long a
+// batch may take.
+func (c *sseConn) write(b []byte) {
+	if c.err != nil || len(b) == 0 {
+		return
+	}
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteTimeout))
+	_, c.err = c.w.Write(b)
+}
+
+// flush writes what is queued and sends it to the client.
+func (c *sseConn) flush() error {
+	c.write(c.buf)
+	if cap(c.buf) > 4*sseChunk {
+		c.buf = nil // an unusually large event: do not keep its memory
+	} else {
+		c.buf = c.buf[:0]
+	}
+	if c.err == nil {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteTimeout))
+		c.err = c.rc.Flush()
+	}
+	return c.err
+}
+
+// close sends a close frame, the last event of the stream.
+func (c *sseConn) close(reason string, timeout time.Duration) {
+	c.buf = append(c.buf[:0], "data: "...)
+	c.buf = frame.AppendClose(c.buf, reason)
+	c.buf = append(c.buf, "\n\n"...)
+	if c.err == nil {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(timeout))
+		if _, c.err = c.w.Write(c.buf); c.err == nil {
+			c.err = c.rc.Flush()
+		}
+	}
+	if c.err != nil {
+		c.h.log.Debug("halley: sse: close frame not sent", "reason", reason, "err", c.err)
+	}
+}
+
+// fail ends a stream whose write failed. A client that took no data
+// before the deadline is a slow client: it is told so if its socket takes
+// the close frame at all.
+func (c *sseConn) fail(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.h.log.Debug("halley: sse: stream ended", "reason", "slow_client", "err", err)
+		c.err = nil
+		c.close("slow_client", sseCloseTimeout)
+		return
+	}
+	c.h.log.Debug("halley: sse: stream ended", "reason", "write_error", "err", err)
+}
+
+// sseEventOf returns the shared SSE event of a message of channel id, as a
+// stream reading only that channel sends it: the id is the channel's
+// position at the message, the data its msg frame.
+func (m *message) sseEventOf(id string) []byte {
+	if b := m.sse.load(); b != nil {
+		return b
+	}
+	return m.sse.make(func() []byte {
+		f := m.frameOf(id)
+		b := make([]byte, 0, len(f)+len(id)+len(m.epoch)+40)
+		b = append(b, "id: "...)
+		b = frame.AppendEntry(b, id, m.offset, m.epoch)
+		b = append(b, "\ndata: "...)
+		b = append(b, f...)
+		return append(b, "\n\n"...)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/hooks"
 )
 
 // DefaultMaxBody is the body limit used when Options.MaxBody is zero.
@@ -25,6 +26,10 @@ type Options struct {
 	MaxBody int64
 	// Logger receives the API's logs. Default: slog.Default().
 	Logger *slog.Logger
+	// Hooks configures the HTTP hooks of the buses and notifiers created
+	// through the API with a filter_url or prepare_url: their HTTP client
+	// (default: 5 s timeout) and headers. Its Logger defaults to Logger.
+	Hooks hooks.Options
 }
 
 // api serves the endpoints of one hub.
@@ -32,18 +37,22 @@ type api struct {
 	hub     *halley.Hub
 	maxBody int64
 	log     *slog.Logger
+	hooks   hooks.Options
 }
 
 // New returns the HTTP API of h, serving the paths under /api/ (mount it
 // at "/api/" without stripping the prefix). The handler is safe for
 // concurrent use and never panics on client input.
 func New(h *halley.Hub, opts Options) http.Handler {
-	a := &api{hub: h, maxBody: opts.MaxBody, log: opts.Logger}
+	a := &api{hub: h, maxBody: opts.MaxBody, log: opts.Logger, hooks: opts.Hooks}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
 	}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	if a.hooks.Logger == nil {
+		a.hooks.Logger = a.log
 	}
 	mux := http.NewServeMux()
 	// Methods are dispatched by hand so that 404 and 405 answers are
@@ -53,6 +62,12 @@ func New(h *halley.Hub, opts Options) http.Handler {
 	mux.Handle("/api/publish", methods{http.MethodPost: a.publish})
 	mux.Handle("/api/sessions", methods{http.MethodPost: a.createSession})
 	mux.Handle("/api/sessions/{id}", methods{http.MethodDelete: a.deleteSession})
+	mux.Handle("/api/buses", methods{http.MethodPost: a.createBus})
+	mux.Handle("/api/notifiers", methods{http.MethodPost: a.createNotifier})
+	mux.Handle("/api/notify", methods{http.MethodPost: a.notify})
+	mux.Handle("/api/listen", methods{http.MethodPost: a.listen})
+	mux.Handle("/api/unlisten", methods{http.MethodPost: a.unlisten})
+	mux.Handle("/api/unlisten_user", methods{http.MethodPost: a.unlistenUser})
 	mux.Handle("/api/command", methods{http.MethodPost: a.command})
 	mux.Handle("/api/stats", methods{http.MethodGet: a.stats})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -25,8 +25,10 @@ type createResponse struct {
 
 // channelInfo is the answer of GET /api/channels/{id}.
 type channelInfo struct {
-	ID        string `json:"id"`
-	Kind      string `json:"kind"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Scope is the scope of a bus (kind "bus").
+	Scope     string `json:"scope,omitempty"`
 	Listeners int    `json:"listeners"`
 	Offset    uint64 `json:"offset"`
 	Size      int    `json:"size"`
@@ -72,20 +74,34 @@ func (a *api) getChannel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown_channel", "no live channel has the id "+id)
 		return
 	}
-	writeJSON(w, http.StatusOK, channelInfo{
+	info := channelInfo{
 		ID:        c.ID(),
 		Kind:      c.Kind().String(),
 		Listeners: c.Listeners(),
 		Offset:    c.Offset(),
 		Size:      c.Size(),
-	})
+	}
+	if b, ok := a.hub.Bus(id); ok {
+		info.Kind, info.Scope = "bus", b.Scope().String()
+	}
+	writeJSON(w, http.StatusOK, info)
 }
 
 func (a *api) deleteChannel(w http.ResponseWriter, r *http.Request) {
 	// The channel is ended as soon as the close begins; finish cleaning
 	// up the broker even if the client goes away.
 	ctx := context.WithoutCancel(r.Context())
-	if err := a.hub.CloseChannel(ctx, r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	if b, ok := a.hub.Bus(id); ok {
+		// A bus also ends the queues of its session-scoped readers.
+		if err := b.Close(ctx); err != nil {
+			a.writeHubError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if err := a.hub.CloseChannel(ctx, id); err != nil {
 		a.writeHubError(w, r, err)
 		return
 	}

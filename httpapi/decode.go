@@ -39,6 +39,12 @@ func (a *api) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return true
 	}
+	return decodeBody(w, r, body, v)
+}
+
+// decodeBody decodes a body already read, which is not empty, like
+// decodeJSON.
+func decodeBody(w http.ResponseWriter, r *http.Request, body []byte, v any) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"the body must be JSON with Content-Type: application/json")

@@ -1,6 +1,8 @@
 // Package httpapi is Halley's JSON HTTP API, for backends written in any
-// language: create and close channels, publish messages, manage sessions,
-// run control commands and read statistics.
+// language: create and close channels and buses, publish messages, manage
+// sessions and their users, create notifiers, notify and manage listeners,
+// run control commands and read statistics. Buses and notifiers created
+// here may call back the backend through HTTP hooks (package hooks).
 //
 // Use New to build the handler and mount it at "/api/" next to the hub's
 // client transports:

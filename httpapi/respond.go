@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/halleyhq/halley"
 	"github.com/halleyhq/halley/broker"
@@ -51,6 +52,10 @@ var statusOf = map[string]int{
 	"deactivated":       http.StatusServiceUnavailable,
 	"shutdown":          http.StatusServiceUnavailable,
 	"unknown_command":   http.StatusBadRequest,
+	"unknown_notifier":  http.StatusNotFound,
+	"rejected":          http.StatusUnprocessableEntity,
+	"message_too_large": http.StatusRequestEntityTooLarge,
+	"not_a_bus":         http.StatusBadRequest,
 }
 
 // writeHubError answers a library error with its reason and status;
@@ -68,5 +73,21 @@ func (a *api) writeHubError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
-	writeError(w, code, reason, err.Error())
+	msg := err.Error()
+	if reason == "rejected" {
+		msg = rejectMessage(msg)
+	}
+	writeError(w, code, reason, msg)
+}
+
+// rejectMessage returns the reason a bus filter gave for refusing a
+// write: what follows "halley: rejected: " in the error (filters wrap
+// halley.ErrRejected as "%w: reason"), so that the writer reads the
+// filter's words rather than our wrapping.
+func rejectMessage(msg string) string {
+	prefix := halley.ErrRejected.Error() + ": "
+	if i := strings.Index(msg, prefix); i >= 0 && i+len(prefix) < len(msg) {
+		return msg[i+len(prefix):]
+	}
+	return "the bus filter rejected the write"
 }

@@ -8,7 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/hooks"
 )
 
 // config is what the serve command runs with: defaults, then the config
@@ -22,6 +27,15 @@ type config struct {
 	CommandPipe        string
 	Demo               bool
 
+	// What exists at start-up (config file only).
+	Channels  []channelDecl
+	Buses     []busDecl
+	Notifiers []notifierDecl
+	// HookTimeout bounds each request of the buses' filters and the
+	// notifiers' prepare hooks; HookHeaders are added to them.
+	HookTimeout time.Duration
+	HookHeaders map[string]string
+
 	// demoTick is the demo's publishing period; tests shorten it.
 	demoTick time.Duration
 }
@@ -33,8 +47,30 @@ func defaultConfig() config {
 		PollTimeout:    20 * time.Second,
 		SessionTimeout: time.Hour,
 		Demo:           true,
+		HookTimeout:    hooks.DefaultTimeout,
 		demoTick:       2 * time.Second,
 	}
+}
+
+// channelDecl is a channel the config file declares.
+type channelDecl struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	Size int    `json:"size"`
+}
+
+// busDecl is a bus the config file declares.
+type busDecl struct {
+	Name      string `json:"name"`
+	Scope     string `json:"scope"`
+	Size      int    `json:"size"`
+	FilterURL string `json:"filter_url"`
+}
+
+// notifierDecl is a notifier the config file declares.
+type notifierDecl struct {
+	Name       string `json:"name"`
+	PrepareURL string `json:"prepare_url"`
 }
 
 // fileConfig is the JSON shape of the config file.
@@ -46,6 +82,12 @@ type fileConfig struct {
 	SessionTimeout     duration `json:"session_timeout"`
 	CommandPipe        string   `json:"command_pipe"`
 	Demo               bool     `json:"demo"`
+
+	Channels    []channelDecl     `json:"channels"`
+	Buses       []busDecl         `json:"buses"`
+	Notifiers   []notifierDecl    `json:"notifiers"`
+	HookTimeout duration          `json:"hook_timeout"`
+	HookHeaders map[string]string `json:"hook_headers"`
 }
 
 // duration is a time.Duration written as a Go duration string ("20s").
@@ -76,6 +118,11 @@ func parseConfig(r io.Reader, base config) (config, error) {
 		SessionTimeout:     duration(base.SessionTimeout),
 		CommandPipe:        base.CommandPipe,
 		Demo:               base.Demo,
+		Channels:           base.Channels,
+		Buses:              base.Buses,
+		Notifiers:          base.Notifiers,
+		HookTimeout:        duration(base.HookTimeout),
+		HookHeaders:        base.HookHeaders,
 	}
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -93,7 +140,113 @@ func parseConfig(r io.Reader, base config) (config, error) {
 	cfg.SessionTimeout = time.Duration(fc.SessionTimeout)
 	cfg.CommandPipe = fc.CommandPipe
 	cfg.Demo = fc.Demo
+	cfg.Channels = fc.Channels
+	cfg.Buses = fc.Buses
+	cfg.Notifiers = fc.Notifiers
+	cfg.HookTimeout = time.Duration(fc.HookTimeout)
+	cfg.HookHeaders = fc.HookHeaders
+	if err := cfg.checkDecls(); err != nil {
+		return base, err
+	}
 	return cfg, nil
+}
+
+// checkDecls reports the first declaration the server could not create,
+// naming it by its place in the file.
+func (c config) checkDecls() error {
+	taken := make(map[string]string) // channel and bus names: one namespace
+	for i, d := range c.Channels {
+		at := fmt.Sprintf("channels[%d]", i)
+		if err := checkName(at, d.Name, taken); err != nil {
+			return err
+		}
+		at = fmt.Sprintf("%s (%q)", at, d.Name)
+		kind, err := halley.ParseKind(d.Kind)
+		if err != nil {
+			return fmt.Errorf("%s: unknown kind %q (want broadcast or newest)", at, d.Kind)
+		}
+		switch kind {
+		case halley.KindSession:
+			return fmt.Errorf("%s: a session channel belongs to a session: it cannot be declared (want broadcast or newest)", at)
+		case halley.KindLazy:
+			return fmt.Errorf("%s: a lazy channel needs a producer written in Go: it cannot be declared (want broadcast or newest)", at)
+		}
+		if d.Size < 0 {
+			return fmt.Errorf("%s: size must be 0 (the default, 1000) or more, got %d", at, d.Size)
+		}
+	}
+	for i, d := range c.Buses {
+		at := fmt.Sprintf("buses[%d]", i)
+		if err := checkName(at, d.Name, taken); err != nil {
+			return err
+		}
+		at = fmt.Sprintf("%s (%q)", at, d.Name)
+		if _, err := halley.ParseBusScope(d.Scope); err != nil {
+			return fmt.Errorf("%s: unknown scope %q (want broadcast or session)", at, d.Scope)
+		}
+		if d.Size < 0 {
+			return fmt.Errorf("%s: size must be 0 (the default, 1000) or more, got %d", at, d.Size)
+		}
+		if d.FilterURL != "" {
+			if err := hooks.CheckURL(d.FilterURL); err != nil {
+				return fmt.Errorf("%s: filter_url: %w", at, err)
+			}
+		}
+	}
+	notifiers := make(map[string]string)
+	for i, d := range c.Notifiers {
+		at := fmt.Sprintf("notifiers[%d]", i)
+		if err := checkName(at, d.Name, notifiers); err != nil {
+			return err
+		}
+		if d.PrepareURL != "" {
+			if err := hooks.CheckURL(d.PrepareURL); err != nil {
+				return fmt.Errorf("%s (%q): prepare_url: %w", at, d.Name, err)
+			}
+		}
+	}
+	if c.HookTimeout <= 0 {
+		return fmt.Errorf("hook_timeout must be positive, got %v", c.HookTimeout)
+	}
+	for k, v := range c.HookHeaders {
+		if !validHeaderName(k) {
+			return fmt.Errorf("hook_headers: %q is not a header name", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fmt.Errorf("hook_headers: the value of %q has a line break or NUL", k)
+		}
+	}
+	return nil
+}
+
+// checkName checks the name of the declaration at, and records it in
+// taken, which maps the names seen to where.
+func checkName(at, name string, taken map[string]string) error {
+	if name == "" {
+		return fmt.Errorf("%s: name is required", at)
+	}
+	if len(name) > halley.MaxNameLen || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("%s: invalid name %q (1 to %d bytes of UTF-8, no control characters)", at, name, halley.MaxNameLen)
+	}
+	if first, ok := taken[name]; ok {
+		return fmt.Errorf("%s: the name %q is already declared by %s", at, name, first)
+	}
+	taken[name] = at
+	return nil
+}
+
+// validHeaderName reports whether k is an HTTP header name (an RFC 9110
+// token).
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // loadConfigFile applies the config file at path to base.
@@ -121,7 +274,31 @@ func (c config) check() error {
 	case c.SessionTimeout <= 0:
 		return fmt.Errorf("session timeout must be positive, got %v", c.SessionTimeout)
 	}
+	declared := len(c.Channels) + len(c.Buses)
+	if c.Demo {
+		for _, name := range c.declaredNames() {
+			if name == demoChannel {
+				return fmt.Errorf("the config file declares %q, which the demo creates: turn the demo off (--demo=false)", demoChannel)
+			}
+		}
+		declared++
+	}
+	if c.MaxVirtualChannels > 0 && declared > c.MaxVirtualChannels {
+		return fmt.Errorf("%d channels and buses exist at start-up, over the cap of %d max virtual channels", declared, c.MaxVirtualChannels)
+	}
 	return nil
+}
+
+// declaredNames returns the names of the declared channels and buses.
+func (c config) declaredNames() []string {
+	names := make([]string, 0, len(c.Channels)+len(c.Buses))
+	for _, d := range c.Channels {
+		names = append(names, d.Name)
+	}
+	for _, d := range c.Buses {
+		names = append(names, d.Name)
+	}
+	return names
 }
 
 // errFlags marks a command-line error the flag package already reported.

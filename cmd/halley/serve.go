@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/hooks"
 	"github.com/halleyhq/halley/httpapi"
 )
 
@@ -64,6 +66,22 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "halley: %v\n", err)
 		return 1
 	}
+	// The hooks' connections are the server's own, closed at exit.
+	hookTransport := http.DefaultTransport.(*http.Transport).Clone()
+	defer hookTransport.CloseIdleConnections()
+	hookOpts := hooks.Options{
+		Client: &http.Client{Timeout: cfg.HookTimeout, Transport: hookTransport},
+		Header: make(http.Header, len(cfg.HookHeaders)),
+		Logger: log,
+	}
+	for k, v := range cfg.HookHeaders {
+		hookOpts.Header.Set(k, v)
+	}
+	if err := declare(ctx, hub, cfg, hookOpts); err != nil {
+		fmt.Fprintf(stderr, "halley: %v\n", err)
+		shutdownHub(hub, log)
+		return 1
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "halley: %v\n", err)
@@ -77,8 +95,11 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 
 	mux := http.NewServeMux()
-	mux.Handle("/comet", hub.Handler())
-	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log}))
+	transports := hub.Handler()
+	for _, path := range transportPaths {
+		mux.Handle(path, transports)
+	}
+	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
@@ -152,6 +173,48 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	logf("stopped")
 	return code
+}
+
+// transportPaths are the paths of the hub's client transports
+// (Hub.Handler): the Ocsigen comet protocol, and the Halley protocol's
+// long-poll, SSE, WebSocket, bus writes and notifier listening.
+var transportPaths = []string{"/comet", "/poll", "/sse", "/ws", "/write", "/listen", "/unlisten"}
+
+// declare creates the channels, buses and notifiers of the config file,
+// with their hooks.
+func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Options) error {
+	for _, d := range cfg.Channels {
+		kind, err := halley.ParseKind(d.Kind)
+		if err != nil {
+			return fmt.Errorf("channel %q: %w", d.Name, err)
+		}
+		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size}); err != nil {
+			return fmt.Errorf("channel %q: %w", d.Name, err)
+		}
+	}
+	for _, d := range cfg.Buses {
+		scope, err := halley.ParseBusScope(d.Scope)
+		if err != nil {
+			return fmt.Errorf("bus %q: %w", d.Name, err)
+		}
+		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size}
+		if d.FilterURL != "" {
+			opts.Filter = hooks.Filter(d.Name, d.FilterURL, hookOpts)
+		}
+		if _, err := hub.NewBus(ctx, opts); err != nil {
+			return fmt.Errorf("bus %q: %w", d.Name, err)
+		}
+	}
+	for _, d := range cfg.Notifiers {
+		opts := halley.NotifierOptions[string, json.RawMessage, json.RawMessage]{Name: d.Name}
+		if d.PrepareURL != "" {
+			opts.Prepare = hooks.Prepare(d.Name, d.PrepareURL, hookOpts)
+		}
+		if _, err := halley.NewNotifier(hub, opts); err != nil {
+			return fmt.Errorf("notifier %q: %w", d.Name, err)
+		}
+	}
+	return nil
 }
 
 // shutdownHub stops a hub on a failed start-up.

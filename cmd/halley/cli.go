@@ -20,6 +20,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the server (the default)", runServe},
+		{"pub", "publish a message through the HTTP API", runPub},
+		{"sub", "read channels and print their messages as JSON lines", runSub},
 		{"help", "show this help", runHelp},
 	}
 }

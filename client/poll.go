@@ -1,0 +1,83 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+
+	"github.com/halleyhq/halley/internal/wire/frame"
+)
+
+// pollAnswer is the answer of POST /poll.
+type pollAnswer struct {
+	Session string        `json:"session"`
+	Cursor  string        `json:"cursor"`
+	Frames  []frame.Frame `json:"frames"`
+}
+
+// runPoll long-polls until a failure or a change of the client. Each poll
+// carries the client's positions, so an answer lost or cut short (by a
+// change, or by the application not taking events) is simply asked again.
+func (c *Client) runPoll(ctx context.Context) (progress bool, err error) {
+	for {
+		p := c.plan()
+		if p.empty() {
+			return progress, errRestart
+		}
+		wctx, stop := watch(ctx, p.changed)
+		ok, err := c.pollOnce(wctx, &p)
+		stop()
+		progress = progress || ok
+		if err != nil {
+			return progress, restartOr(wctx, err)
+		}
+	}
+}
+
+// pollOnce sends one poll and delivers its frames. It reports whether the
+// server answered.
+func (c *Client) pollOnce(ctx context.Context, p *plan) (bool, error) {
+	body, err := json.Marshal(struct {
+		Channels []string `json:"channels"`
+		Cursor   string   `json:"cursor"`
+		Last     int      `json:"last"`
+	}{p.fresh, p.cursor.String(), p.last})
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.JoinPath("poll").String(), bytes.NewReader(body))
+	if err != nil {
+		return false, &protocolError{msg: err.Error(), permanent: true}
+	}
+	c.request(req, p.session)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return false, readAPIError(res)
+	}
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "application/json" {
+		return false, &protocolError{msg: fmt.Sprintf("poll: answer of type %q, want application/json", mt), permanent: true}
+	}
+	c.setSession(res.Header.Get(sessionHeader))
+	var ans pollAnswer
+	if err := json.NewDecoder(res.Body).Decode(&ans); err != nil {
+		return false, fmt.Errorf("client: poll: bad answer: %w", err)
+	}
+	c.setSession(ans.Session)
+	for i := range ans.Frames {
+		if _, err := c.deliver(ctx, &ans.Frames[i]); err != nil {
+			return true, err
+		}
+	}
+	if cur, err := frame.ParseCursor(ans.Cursor); err == nil {
+		c.adoptEpochs(cur)
+	}
+	return true, nil
+}

@@ -1,0 +1,170 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/halleyhq/halley/internal/wire/frame"
+)
+
+// maxSSELine bounds one line of an SSE stream (a frame is one line).
+const maxSSELine = 16 << 20
+
+// runSSE reads one Server-Sent Events stream until it ends, fails, or the
+// client changes (SSE cannot add a channel to a live stream: the client
+// reconnects with the new set, from its positions).
+func (c *Client) runSSE(ctx context.Context) (progress bool, err error) {
+	p := c.plan()
+	if p.empty() {
+		return false, errRestart
+	}
+	ctx, stop := watch(ctx, p.changed)
+	defer stop()
+	progress, err = c.readSSE(ctx, &p)
+	return progress, restartOr(ctx, err)
+}
+
+func (c *Client) readSSE(ctx context.Context, p *plan) (progress bool, err error) {
+	u := c.base.JoinPath("sse")
+	q := url.Values{}
+	for _, id := range p.fresh {
+		q.Add("channel", id)
+	}
+	if len(p.cursor) > 0 {
+		q.Set("cursor", p.cursor.String())
+	}
+	if p.last > 0 {
+		q.Set("last", strconv.Itoa(p.last))
+	}
+	if p.session != "" {
+		q.Set("session", p.session)
+	}
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return false, &protocolError{msg: err.Error(), permanent: true}
+	}
+	c.request(req, p.session)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-store")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return false, readAPIError(res)
+	}
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
+		return false, &protocolError{msg: fmt.Sprintf("sse: answer of type %q, want text/event-stream", mt), permanent: true}
+	}
+	c.setSession(res.Header.Get(sessionHeader))
+
+	r := newSSEReader(res.Body)
+	for {
+		data, id, err := r.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // a stream ends with a close frame
+			}
+			return progress, fmt.Errorf("client: sse: %w", err)
+		}
+		for line := range bytes.SplitSeq(data, []byte{'\n'}) {
+			if len(line) == 0 {
+				continue
+			}
+			f, err := frame.Decode(line)
+			if err != nil {
+				return progress, fmt.Errorf("client: sse: bad frame: %w", err)
+			}
+			ok, err := c.deliver(ctx, &f)
+			progress = progress || ok
+			if err != nil {
+				return progress, err
+			}
+		}
+		// The id is the server's cursor after the event: it tells the
+		// epochs that msg frames leave out.
+		if id != "" {
+			if cur, err := frame.ParseCursor(id); err == nil {
+				c.adoptEpochs(cur)
+			}
+		}
+		// A request has one "last": channels that want another start
+		// come in once this stream has placed its own.
+		if !p.complete && c.positioned(p.fresh) {
+			return progress, errRestart
+		}
+	}
+}
+
+// sseReader parses a text/event-stream: it returns the data of each event
+// (its "data" lines joined by LF) and its id, and skips comments, retry
+// fields and events without data.
+type sseReader struct {
+	r    *bufio.Reader
+	line []byte
+}
+
+func newSSEReader(r io.Reader) *sseReader { return &sseReader{r: bufio.NewReaderSize(r, 64<<10)} }
+
+// next returns the data and the id of the next event.
+func (s *sseReader) next() (data []byte, id string, err error) {
+	has := false
+	for {
+		line, err := s.readLine()
+		if err != nil {
+			return nil, "", err
+		}
+		if len(line) == 0 {
+			if has {
+				return data, id, nil
+			}
+			id = ""
+			continue
+		}
+		name, value, _ := bytes.Cut(line, []byte{':'})
+		value = bytes.TrimPrefix(value, []byte{' '})
+		switch string(name) {
+		case "": // a comment, such as a heartbeat
+		case "data":
+			if has {
+				data = append(data, '\n')
+			}
+			data = append(data, value...)
+			has = true
+		case "id":
+			id = string(value)
+		}
+	}
+}
+
+// readLine returns the next line without its LF or CRLF. The line is
+// valid until the next call.
+func (s *sseReader) readLine() ([]byte, error) {
+	s.line = s.line[:0]
+	for {
+		chunk, err := s.r.ReadSlice('\n')
+		if len(s.line)+len(chunk) > maxSSELine {
+			return nil, errors.New("line too long")
+		}
+		s.line = append(s.line, chunk...)
+		switch {
+		case err == nil:
+			s.line = bytes.TrimSuffix(s.line[:len(s.line)-1], []byte{'\r'})
+			return s.line, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			return nil, err
+		}
+	}
+}

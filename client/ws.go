@@ -1,0 +1,163 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+
+	"github.com/halleyhq/halley/internal/wire/frame"
+)
+
+// clientFrame is a frame the client sends over a WebSocket.
+type clientFrame struct {
+	Type    string  `json:"type"`
+	Channel string  `json:"channel"`
+	After   *uint64 `json:"after,omitempty"`
+	Epoch   string  `json:"epoch,omitempty"`
+	Last    int     `json:"last,omitempty"`
+}
+
+// runWS runs one WebSocket connection: a goroutine reads and delivers
+// frames while this one sends a subscribe or unsubscribe frame for every
+// change of the client's channels, until a failure or a change of
+// transport.
+func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
+	c.mu.Lock()
+	session := c.session
+	c.mu.Unlock()
+	u := c.base.JoinPath("ws")
+	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+	if session != "" {
+		u.RawQuery = url.Values{"session": {session}}.Encode()
+	}
+	h := c.header.Clone()
+	if session != "" {
+		h.Set(sessionHeader, session)
+	}
+	conn, res, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: c.hc, HTTPHeader: h})
+	if err != nil {
+		if res != nil && res.StatusCode != 101 {
+			return false, readAPIError(res)
+		}
+		return false, err
+	}
+	defer conn.CloseNow()
+	// The server batches frames in one message; a batch has no bound the
+	// client could know.
+	conn.SetReadLimit(-1)
+	c.setSession(res.Header.Get(sessionHeader))
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg         sync.WaitGroup
+		progressed atomic.Bool
+	)
+	wg.Go(func() { cancel(c.readWS(ctx, conn, &progressed)) })
+	cancel(c.writeWS(ctx, conn))
+	conn.CloseNow() // unblocks the reader
+	wg.Wait()
+	// Whichever side stopped first says why.
+	return progressed.Load(), context.Cause(ctx)
+}
+
+// readWS delivers the frames of the server's messages.
+func (c *Client) readWS(ctx context.Context, conn *websocket.Conn, progressed *atomic.Bool) error {
+	for {
+		_, msg, err := conn.Read(ctx)
+		if err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return cause
+			}
+			return fmt.Errorf("client: ws: %w", err)
+		}
+		for line := range bytes.SplitSeq(msg, []byte{'\n'}) {
+			if len(line) == 0 {
+				continue
+			}
+			f, err := frame.Decode(line)
+			if err != nil {
+				return fmt.Errorf("client: ws: bad frame: %w", err)
+			}
+			ok, err := c.deliver(ctx, &f)
+			if ok {
+				progressed.Store(true)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// writeWS keeps the connection's subscriptions equal to the client's, and
+// returns errRestart when the transport changes.
+func (c *Client) writeWS(ctx context.Context, conn *websocket.Conn) error {
+	sent := map[string]*sub{}
+	for {
+		frames, changed, ok := c.syncWS(sent)
+		if !ok {
+			return errRestart
+		}
+		for _, f := range frames {
+			b, err := json.Marshal(f)
+			if err != nil {
+				return err
+			}
+			if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+				if cause := context.Cause(ctx); cause != nil {
+					return cause
+				}
+				return fmt.Errorf("client: ws: %w", err)
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// syncWS returns the frames that make the connection's subscriptions,
+// sent, equal to the client's, and records them in sent. It returns false
+// when the transport is no longer WebSocket.
+func (c *Client) syncWS(sent map[string]*sub) ([]clientFrame, <-chan struct{}, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.transport != WebSocket {
+		return nil, nil, false
+	}
+	var frames []clientFrame
+	for _, id := range slices.Sorted(maps.Keys(c.subs)) {
+		s := c.subs[id]
+		if sent[id] == s {
+			continue
+		}
+		sent[id] = s
+		f := clientFrame{Type: frame.TypeSubscribe, Channel: id}
+		switch {
+		case s.pos != nil:
+			off := s.pos.Offset
+			f.After, f.Epoch = &off, s.pos.Epoch
+		default:
+			f.Last = s.from.Last
+		}
+		frames = append(frames, f)
+	}
+	for _, id := range slices.Sorted(maps.Keys(sent)) {
+		if _, ok := c.subs[id]; !ok {
+			delete(sent, id)
+			frames = append(frames, clientFrame{Type: frame.TypeUnsubscribe, Channel: id})
+		}
+	}
+	return frames, c.changed, true
+}

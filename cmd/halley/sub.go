@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/halleyhq/halley/client"
+)
+
+func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: halley sub [flags] CHANNEL...
+
+Reads the channels and prints one JSON object per line:
+
+  {"channel":"news","offset":42,"data":{"title":"hello"}}   a message
+  {"channel":"news","offset":43,"data":"plain text"}        (data: the payload
+                                                           as JSON when it is
+                                                           JSON, else a string)
+  {"channel":"news","offset":57,"gap":"channel_full"}      messages up to offset
+                                                           were lost; reading
+                                                           goes on after it
+  {"channel":"news","ended":"channel_ended"}               the channel is over
+
+Reconnects by itself, resuming where it stopped, and runs until it is
+interrupted or every channel has ended (exit 0).
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	server := fs.String("server", defaultServer, "base `URL` of the server")
+	transport := fs.String("transport", string(client.WebSocket), "`transport`: ws, sse or poll")
+	last := fs.Int("last", 0, "start with the last `N` retained messages (default: from now)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	tr, err := client.ParseTransport(*transport)
+	if err != nil {
+		fmt.Fprintf(stderr, "halley sub: %v\n", err)
+		return 2
+	}
+	if *last < 0 {
+		fmt.Fprintln(stderr, "halley sub: --last must not be negative")
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "halley sub: no channel")
+		fs.Usage()
+		return 2
+	}
+
+	c := client.New(*server, client.Options{
+		Transport: tr,
+		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: stderr}, nil)),
+	})
+	live := map[string]bool{}
+	for _, id := range fs.Args() {
+		if id == "" {
+			fmt.Fprintln(stderr, "halley sub: empty channel name")
+			return 2
+		}
+		c.Subscribe(id, client.From{Last: *last})
+		live[id] = true
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	code := 0
+	emit := func(ev client.Event) {
+		if code != 0 {
+			return
+		}
+		line, ok := subLine(ev)
+		if !ok {
+			return
+		}
+		if err := enc.Encode(line); err != nil {
+			fmt.Fprintf(stderr, "halley sub: %v\n", err)
+			code = 1
+			cancel()
+			return
+		}
+		if ev.Type == client.EventEnded {
+			delete(live, ev.Channel)
+			if len(live) == 0 {
+				cancel()
+			}
+		}
+	}
+	for {
+		select {
+		case ev := <-c.Events():
+			emit(ev)
+		case err := <-done:
+			// Run has stopped: what it handed over is still printed.
+			for n := len(c.Events()); n > 0; n-- {
+				emit(<-c.Events())
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "halley sub: %s\n", describe(err))
+				return 1
+			}
+			return code
+		}
+	}
+}
+
+// subLine returns the output line of ev, false for events not printed.
+func subLine(ev client.Event) (any, bool) {
+	switch ev.Type {
+	case client.EventMsg:
+		return struct {
+			Channel string          `json:"channel"`
+			Offset  uint64          `json:"offset"`
+			Data    json.RawMessage `json:"data"`
+		}{ev.Channel, ev.Offset, payloadJSON(ev.Data)}, true
+	case client.EventGap:
+		return struct {
+			Channel string `json:"channel"`
+			Offset  uint64 `json:"offset"`
+			Gap     string `json:"gap"`
+		}{ev.Channel, ev.Offset, ev.Reason}, true
+	case client.EventEnded:
+		return struct {
+			Channel string `json:"channel"`
+			Ended   string `json:"ended"`
+		}{ev.Channel, ev.Reason}, true
+	}
+	return nil, false
+}
+
+// payloadJSON returns data itself when it is JSON, else data as a JSON
+// string (invalid UTF-8 becomes U+FFFD).
+func payloadJSON(data []byte) json.RawMessage {
+	if json.Valid(data) {
+		return data // Encode compacts it onto one line
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(string(data)) // a string always encodes
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'})
+}

@@ -40,8 +40,10 @@ func ParseBusScope(s string) (BusScope, error) {
 	return 0, fmt.Errorf("%w: unknown bus scope %q", ErrInvalidOptions, s)
 }
 
-// Writer tells a bus filter who writes.
+// Writer tells a bus filter who writes, and where.
 type Writer struct {
+	// Bus is the id of the bus written to.
+	Bus string
 	// Session is the writing client's session; nil when the server writes.
 	Session *Session
 	// User is the session's user, if the application set one.
@@ -56,8 +58,8 @@ func (w Writer) Server() bool { return w.Session == nil }
 // Filter runs on every write to a bus, by the server or a client, before
 // the value enters the bus. It returns what enters (the same bytes, or
 // enriched ones: the writer's session, user, address…), or an error to
-// refuse the write; wrap ErrRejected (fmt.Errorf("%w: reason", ErrRejected))
-// so that the client is told "rejected" and the reason.
+// refuse the write: return Reject(reason) (or wrap ErrRejected) so that the
+// client is told "rejected" and the reason.
 type Filter func(ctx context.Context, w Writer, data []byte) ([]byte, error)
 
 // BusOptions describe a bus to create.
@@ -144,6 +146,7 @@ func (b *Bus) WriteAs(ctx context.Context, w Writer, data []byte) (Outcome, erro
 }
 
 func (b *Bus) write(ctx context.Context, w Writer, data []byte) (Outcome, error) {
+	w.Bus = b.ch.id
 	if b.filter != nil {
 		out, err := b.filter(ctx, w, data)
 		if err != nil {
@@ -171,8 +174,12 @@ func (b *Bus) write(ctx context.Context, w Writer, data []byte) (Outcome, error)
 // Channel.Reader): Reader(b.Channel().Offset()) reads what comes next.
 func (b *Bus) Reader(after uint64) *Reader { return b.ch.Reader(after) }
 
-// Close ends the bus: its readers are told it ended.
-func (b *Bus) Close(ctx context.Context) error {
+// Close ends the bus: its readers are told it ended. Closing its channel
+// (Hub.CloseChannel with the bus id) does the same.
+func (b *Bus) Close(ctx context.Context) error { return b.ch.Close(ctx) }
+
+// closeSessions ends the sessions' queues of a closing bus.
+func (b *Bus) closeSessions(ctx context.Context) {
 	b.mu.Lock()
 	chans := make([]*Channel, 0, len(b.sessions))
 	for _, c := range b.sessions {
@@ -183,7 +190,6 @@ func (b *Bus) Close(ctx context.Context) error {
 	for _, c := range chans {
 		_ = c.Close(ctx)
 	}
-	return b.ch.Close(ctx)
 }
 
 // channelFor returns the channel a session reads the bus through: the

@@ -325,6 +325,9 @@ func (c *Channel) Close(ctx context.Context) error {
 	if c.session != nil {
 		c.session.forget(c)
 	}
+	if c.bus != nil {
+		c.bus.closeSessions(ctx)
+	}
 	if c.kind == KindBroadcast || c.kind == KindNewest {
 		if err := c.hub.broker.Unsubscribe(ctx, c.id); err != nil {
 			return fmt.Errorf("close %q: %w", c.id, err)

@@ -93,13 +93,13 @@ func (h *Hub) WriteHandler() http.Handler {
 		}
 		s, end, err := h.transportSession(w, r)
 		if err != nil {
-			jsonError(w, statusOf(err), Reason(err), err.Error())
+			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 			return
 		}
 		defer end()
 		o, err := h.clientWrite(r.Context(), s, r.RemoteAddr, f.Channel, f.Data())
 		if err != nil {
-			jsonError(w, statusOf(err), Reason(err), err.Error())
+			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"session": s.id, "offset": o.Offset})
@@ -121,13 +121,13 @@ func (h *Hub) ListenHandler(unlisten bool) http.Handler {
 		}
 		s, end, err := h.transportSession(w, r)
 		if err != nil {
-			jsonError(w, statusOf(err), Reason(err), err.Error())
+			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 			return
 		}
 		defer end()
 		if unlisten {
 			if err := h.Unlisten(s, f.Notifier, f.Key); err != nil {
-				jsonError(w, statusOf(err), Reason(err), err.Error())
+				jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 				return
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"session": s.id})
@@ -135,7 +135,7 @@ func (h *Hub) ListenHandler(unlisten bool) http.Handler {
 		}
 		ch, err := h.Listen(s, f.Notifier, f.Key)
 		if err != nil {
-			jsonError(w, statusOf(err), Reason(err), err.Error())
+			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"session": s.id, "channel": ch})

@@ -2,6 +2,7 @@ package halley
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/halleyhq/halley/broker"
 )
@@ -89,4 +90,44 @@ func Reason(err error) string {
 		}
 	}
 	return "internal"
+}
+
+// RejectedError is a write that a bus filter refused, with the reason its
+// writer is told. It matches ErrRejected with errors.Is.
+type RejectedError struct{ Reason string }
+
+// Error implements error.
+func (e *RejectedError) Error() string { return ErrRejected.Error() + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrRejected) true.
+func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
+
+// Reject returns the error a Filter returns to refuse a write, with the
+// reason the writer is told.
+func Reject(reason string) error { return &RejectedError{Reason: reason} }
+
+// RejectReason returns the reason of a refused write: that of a
+// *RejectedError, or the text after "halley: rejected: " when a filter
+// wrapped ErrRejected with fmt.Errorf. It reports false for other errors.
+func RejectReason(err error) (string, bool) {
+	if re, ok := errors.AsType[*RejectedError](err); ok {
+		return re.Reason, true
+	}
+	if !errors.Is(err, ErrRejected) {
+		return "", false
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ErrRejected.Error()+": "); i >= 0 {
+		return msg[i+len(ErrRejected.Error())+2:], true
+	}
+	return "rejected", true
+}
+
+// clientMessage is the text a client is told about err: a rejected
+// write's reason, else the error.
+func clientMessage(err error) string {
+	if reason, ok := RejectReason(err); ok {
+		return reason
+	}
+	return err.Error()
 }

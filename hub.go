@@ -165,7 +165,7 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 	}
 	if c.kind == KindSession || c.kind == KindLazy {
 		// Local channels have their life here; broker-backed ones take
-		// the epoch of their stream, known from its first message.
+		// the epoch of their stream from the broker.
 		c.epoch = newID()
 	}
 	if err := h.register(c, opts.Name); err != nil {
@@ -244,6 +244,9 @@ func (h *Hub) attach(ctx context.Context, c *Channel) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.epoch == "" {
+		c.epoch = hist.Position.Epoch
+	}
 	if c.ring.Top() == 0 && hist.Position.Offset > 0 {
 		c.epoch = hist.Position.Epoch
 		if len(hist.Messages) == 0 {

@@ -308,12 +308,16 @@ func TestSSE_Wire(t *testing.T) {
 		s := openSSE(t, srv, "channel=news&channel=chat%3Aroom&last=1", "")
 		session := s.hello(t)
 		e1 := s.subscribed(t, "news", 1)
-		if e := s.subscribed(t, "chat:room", 0); e != "" {
-			t.Fatalf("epoch %q before the first message", e)
+		// A channel knows its epoch before its first message.
+		e2 := s.subscribed(t, "chat:room", 0)
+		if e2 == "" {
+			t.Fatal("no epoch before the first message")
 		}
 		s.msg(t, "news", 2, "plain text")
 		write(t, chat, `{"n":1}`)
-		e2 := epochOf(t, s.msg(t, "chat:room", 1, `{"n":1}`).id, "chat:room")
+		if e := epochOf(t, s.msg(t, "chat:room", 1, `{"n":1}`).id, "chat:room"); e != e2 {
+			t.Fatalf("epoch changed from %q to %q at the first message", e2, e)
+		}
 		got := strings.NewReplacer(session, "SESSION", e1, "EPOCH1", e2, "EPOCH2").Replace(s.raw.String())
 		sseGolden(t, "two-channels.txt", got)
 	})
@@ -813,7 +817,7 @@ func TestSSE_SharedEncoding(t *testing.T) {
 	if e1 != e2 || e1.id != entry("a", 1, ea) {
 		t.Fatalf("one-channel events differ: %+v, %+v", e1, e2)
 	}
-	if want := entry("a", 1, ea) + "," + entry("b", 0, ""); e3.id != want {
+	if want := entry("a", 1, ea) + "," + entry("b", 0, epochOf(t, e3.id, "b")); e3.id != want || epochOf(t, e3.id, "b") == "" {
 		t.Fatalf("two-channel id %q, want %q", e3.id, want)
 	}
 	write(t, b, "y")

@@ -194,7 +194,7 @@ func (ws *wsConn) apply(cmd wsCommand) {
 	case frame.TypeWrite:
 		o, err := ws.h.clientWrite(ws.h.ctx, ws.st.session, ws.remote, cmd.channel, cmd.data)
 		if err != nil {
-			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), err.Error()), '\n')
+			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), clientMessage(err)), '\n')
 			return
 		}
 		ws.buf = append(frame.AppendWritten(ws.buf, cmd.channel, o.Offset, cmd.ref), '\n')

@@ -101,7 +101,9 @@ type Broker interface {
 	// History returns retained messages after since, up to limit (0 means
 	// every retained message).
 	History(ctx context.Context, stream string, since uint64, limit int) (HistoryResult, error)
-	// Subscribe makes this node receive the stream's messages.
+	// Subscribe makes this node receive the stream's messages. It creates
+	// the stream if needed (empty, with a new epoch), so that History tells
+	// its epoch before the first message.
 	Subscribe(ctx context.Context, stream string) error
 	// Unsubscribe undoes Subscribe.
 	Unsubscribe(ctx context.Context, stream string) error

@@ -213,6 +213,9 @@ var suite = []struct {
 		{"Concurrent", testConcurrent},
 		{"CancelledContext", testPublishCancelled},
 	}},
+	{"Subscribe", []testCase{
+		{"CreatesEpoch", testSubscribeCreatesEpoch},
+	}},
 	{"Deliver", []testCase{
 		{"InOrder", testDeliverInOrder},
 		{"NotSubscribed", testDeliverNotSubscribed},
@@ -659,6 +662,26 @@ func testHistorySizeZero(t *testing.T, f *fixture) {
 	}
 	if h.First != last.Offset+1 {
 		t.Errorf("History first %d; want %d (position + 1: nothing retained)", h.First, last.Offset+1)
+	}
+}
+
+// testSubscribeCreatesEpoch: a subscribed stream has an epoch before its
+// first message, and keeps it when the first message comes.
+func testSubscribeCreatesEpoch(t *testing.T, f *fixture) {
+	s := f.name("s")
+	if err := f.b.Subscribe(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	h := f.history(t, s, 0, 0)
+	if h.Position.Epoch == "" || h.Position.Offset != 0 || len(h.Messages) != 0 {
+		t.Fatalf("History after Subscribe: %+v; want an epoch and no message", h)
+	}
+	res, err := f.b.Publish(t.Context(), s, []byte("x"), broker.PublishOptions{HistorySize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Position.Epoch != h.Position.Epoch || res.Position.Offset != 1 {
+		t.Fatalf("first Publish at %+v; want offset 1 in epoch %q", res.Position, h.Position.Epoch)
 	}
 }
 

@@ -143,6 +143,9 @@ func (b *Broker) Subscribe(_ context.Context, name string) error {
 		return broker.ErrClosed
 	}
 	b.subs[name] = true
+	if b.streams[name] == nil {
+		b.streams[name] = &stream{epoch: newEpoch(), hist: ring.New[broker.Message](1)}
+	}
 	return nil
 }
 

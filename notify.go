@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
@@ -48,6 +49,11 @@ type NotifierOptions[K comparable, S, C any] struct {
 	// C for clients. Default: JSON.
 	ServerCodec Codec[S]
 	ClientCodec Codec[C]
+	// Concurrency is how many listeners Prepare runs for at once. Default
+	// 1; raise it for a slow Prepare (one that asks another service). A
+	// listener still gets the notifications of successive Notify calls in
+	// order.
+	Concurrency int
 }
 
 // Notifier lets clients listen on keys (resources) and the server notify
@@ -76,8 +82,9 @@ type notifier struct {
 	// deliver prepares and queues a notification for the listeners of key
 	// on this node, and returns how many got it.
 	deliver func(ctx context.Context, key string, payload []byte, nf NotFor) (int, error)
-	// check validates a key's text form.
-	check func(key string) error
+	// check validates a key's text form, and decode a notification.
+	check  func(key string) error
+	decode func(payload []byte) error
 }
 
 // NewNotifier creates a notifier. It fails with ErrInvalidOptions for a
@@ -117,6 +124,16 @@ func NewNotifier[K comparable, S, C any](h *Hub, opts NotifierOptions[K, S, C]) 
 			_, err := opts.ParseKey(key)
 			return err
 		},
+		decode: func(payload []byte) error {
+			var v S
+			if err := opts.ServerCodec.Unmarshal(payload, &v); err != nil {
+				return fmt.Errorf("%w: notification of %q does not decode: %w", ErrInvalidOptions, opts.Name, err)
+			}
+			return nil
+		},
+	}
+	if opts.Concurrency < 1 {
+		n.opts.Concurrency = 1
 	}
 	if err := h.addNotifier(n.core); err != nil {
 		return nil, err
@@ -200,37 +217,66 @@ func (n *Notifier[K, S, C]) deliver(ctx context.Context, key string, payload []b
 	}
 	var v S
 	if err := n.opts.ServerCodec.Unmarshal(payload, &v); err != nil {
-		return 0, fmt.Errorf("notify %q: %w", n.core.name, err)
+		return 0, fmt.Errorf("notify %q: %w: the notification does not decode: %w", n.core.name, ErrInvalidOptions, err)
 	}
-	sent := 0
-	var buf []byte
-	for _, s := range listeners {
-		if nf.excludes(s) {
-			continue
+	var sent atomic.Int64
+	forEach(len(listeners), n.opts.Concurrency, func(i int, buf *[]byte) {
+		if n.deliverOne(ctx, listeners[i], key, k, v, nf, buf) {
+			sent.Add(1)
 		}
-		c, send, err := n.opts.Prepare(ctx, Identity{Session: s, User: s.User()}, k, v)
-		if err != nil {
-			n.core.h.log.Warn("halley: notifier prepare failed", "notifier", n.core.name, "key", key, "err", err)
-			continue
-		}
-		if !send {
-			continue
-		}
-		data, err := n.opts.ClientCodec.Marshal(c)
-		if err != nil {
-			n.core.h.log.Warn("halley: notifier encode failed", "notifier", n.core.name, "key", key, "err", err)
-			continue
-		}
-		buf = appendNotification(buf[:0], n.core.name, key, data)
-		ch, err := s.notifications()
-		if err != nil {
-			continue // the session closed meanwhile
-		}
-		if _, err := ch.writeLocal(append([]byte(nil), buf...)); err == nil {
-			sent++
-		}
+	})
+	return int(sent.Load()), nil
+}
+
+// deliverOne prepares and queues one listener's notification, reporting
+// whether it was sent.
+func (n *Notifier[K, S, C]) deliverOne(ctx context.Context, s *Session, key string, k K, v S, nf NotFor, buf *[]byte) bool {
+	if nf.excludes(s) {
+		return false
 	}
-	return sent, nil
+	c, send, err := n.opts.Prepare(ctx, Identity{Session: s, User: s.User()}, k, v)
+	if err != nil {
+		n.core.h.log.Warn("halley: notifier prepare failed", "notifier", n.core.name, "key", key, "err", err)
+		return false
+	}
+	if !send {
+		return false
+	}
+	data, err := n.opts.ClientCodec.Marshal(c)
+	if err != nil {
+		n.core.h.log.Warn("halley: notifier encode failed", "notifier", n.core.name, "key", key, "err", err)
+		return false
+	}
+	*buf = appendNotification((*buf)[:0], n.core.name, key, data)
+	ch, err := s.notifications()
+	if err != nil {
+		return false // the session closed meanwhile
+	}
+	_, err = ch.writeLocal(append([]byte(nil), *buf...))
+	return err == nil
+}
+
+// forEach calls f for 0..n-1 on up to workers goroutines, each with a
+// scratch buffer of its own, and returns when all calls did.
+func forEach(n, workers int, f func(i int, buf *[]byte)) {
+	if workers <= 1 || n <= 1 {
+		var buf []byte
+		for i := range n {
+			f(i, &buf)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Go(func() {
+			var buf []byte
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i, &buf)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // appendNotification appends the payload of a notification message:
@@ -421,6 +467,9 @@ func (h *Hub) Notify(ctx context.Context, name, key string, payload []byte, nf N
 		return 0, fmt.Errorf("notify: %w: %q", ErrUnknownNotifier, name)
 	}
 	if err := n.check(key); err != nil {
+		return 0, err
+	}
+	if err := n.decode(payload); err != nil {
 		return 0, err
 	}
 	return n.notify(ctx, key, payload, nf)

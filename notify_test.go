@@ -207,3 +207,45 @@ func TestNotifier_ByName(t *testing.T) {
 		t.Fatalf("the notification ring counts as a user channel: %d", h.ChannelCount())
 	}
 }
+
+func TestNotifier_ConcurrentPrepareKeepsOrder(t *testing.T) {
+	h := newHub(t, halley.Config{})
+	n, err := halley.NewNotifier(h, halley.NotifierOptions[string, int, int]{
+		Name:        "slow",
+		Concurrency: 8,
+		Prepare: func(_ context.Context, _ halley.Identity, _ string, v int) (int, bool, error) {
+			return v * 10, true, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chans []string
+	for range 50 {
+		s, _ := h.NewSession()
+		ch, _ := n.Listen(s, "k")
+		chans = append(chans, ch)
+	}
+	for i := 1; i <= 3; i++ {
+		if sent, err := n.Notify(testCtx(t), "k", i, halley.NotFor{}); sent != 50 || err != nil {
+			t.Fatalf("notify %d: %d %v", i, sent, err)
+		}
+	}
+	for _, ch := range chans {
+		got := notifications(t, h, ch, 0)
+		if len(got) != 3 || !strings.Contains(got[0], `"json":10`) || !strings.Contains(got[2], `"json":30`) {
+			t.Fatalf("listener got %v, want 10, 20, 30 in order", got)
+		}
+	}
+}
+
+func TestHub_NotifyBadPayload(t *testing.T) {
+	h := newHub(t, halley.Config{})
+	if _, err := halley.NewSimpleNotifier[string, int](h, "count"); err != nil {
+		t.Fatal(err)
+	}
+	// No listener yet: the payload is checked all the same.
+	if _, err := h.Notify(testCtx(t), "count", "k", []byte(`"not a number"`), halley.NotFor{}); !errors.Is(err, halley.ErrInvalidOptions) {
+		t.Fatalf("undecodable notification: %v", err)
+	}
+}

@@ -166,6 +166,11 @@ func appendFilterRequest(dst []byte, busID string, w halley.Writer, data []byte)
 	return append(dst, '}')
 }
 
+// Concurrency is how many listeners a notifier with a Prepare hook asks
+// the backend about at once (halley.NotifierOptions.Concurrency): each
+// listener is one request.
+const Concurrency = 16
+
 // Prepare returns a Prepare function, for a notifier over string keys and
 // JSON notifications, that asks url what each listener gets. It POSTs the
 // JSON object

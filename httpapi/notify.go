@@ -74,6 +74,7 @@ func (a *api) createNotifier(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		opts.Prepare = hooks.Prepare(req.Name, req.PrepareURL, a.hooks)
+		opts.Concurrency = hooks.Concurrency
 	}
 	n, err := halley.NewNotifier(a.hub, opts)
 	if err != nil {

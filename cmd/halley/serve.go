@@ -209,6 +209,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		opts := halley.NotifierOptions[string, json.RawMessage, json.RawMessage]{Name: d.Name}
 		if d.PrepareURL != "" {
 			opts.Prepare = hooks.Prepare(d.Name, d.PrepareURL, hookOpts)
+			opts.Concurrency = hooks.Concurrency
 		}
 		if _, err := halley.NewNotifier(hub, opts); err != nil {
 			return fmt.Errorf("notifier %q: %w", d.Name, err)

@@ -91,9 +91,8 @@ func (h *Hub) WriteHandler() http.Handler {
 			jsonError(w, http.StatusBadRequest, "bad_request", "want a channel and a payload (json, data or data64)")
 			return
 		}
-		s, end, err := h.transportSession(w, r)
-		if err != nil {
-			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
+		s, end, ok := h.openSession(w, r)
+		if !ok {
 			return
 		}
 		defer end()
@@ -119,9 +118,8 @@ func (h *Hub) ListenHandler(unlisten bool) http.Handler {
 			jsonError(w, http.StatusBadRequest, "bad_request", "want a notifier and a key")
 			return
 		}
-		s, end, err := h.transportSession(w, r)
-		if err != nil {
-			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
+		s, end, ok := h.openSession(w, r)
+		if !ok {
 			return
 		}
 		defer end()

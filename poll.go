@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
@@ -34,23 +35,19 @@ type pollRequest struct {
 func (h *Hub) PollHandler() http.Handler { return http.HandlerFunc(h.servePoll) }
 
 func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
-		return
+	if r.Method == http.MethodPost {
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			jsonError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want application/json")
+			return
+		}
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		jsonError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want application/json")
-		return
-	}
-	kill, released := h.control.signals()
-	if h.refuse(w) {
+	kill, released, ok := h.gate(w, r, http.MethodPost)
+	if !ok {
 		return
 	}
 	req, err := decodePoll(w, r, h.cfg.MaxRequestBody)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
 			jsonError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
 			return
 		}
@@ -64,36 +61,23 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := req.Channels
 	for id := range cur {
-		if !containsString(ids, id) {
+		if !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
-	switch {
-	case len(ids) == 0:
-		jsonError(w, http.StatusBadRequest, "bad_request", "no channels")
-		return
-	case len(ids) > MaxSubscriptions:
-		jsonError(w, http.StatusBadRequest, "too_many_subscriptions", fmt.Sprintf("at most %d channels", MaxSubscriptions))
+	if code, reason, msg := checkChannels(ids); code != 0 {
+		jsonError(w, code, reason, msg)
 		return
 	}
-	s, end, err := h.transportSession(w, r)
-	if err != nil {
-		jsonError(w, http.StatusServiceUnavailable, Reason(err), err.Error())
+	s, end, ok := h.openSession(w, r)
+	if !ok {
 		return
 	}
 	defer end()
 
 	st := h.newSessionStream(s)
 	defer st.close()
-	var frames []byte
-	for _, id := range ids {
-		from := start{last: req.Last}
-		p, resumed := cur[id]
-		if resumed {
-			from = start{after: &p.Offset, epoch: p.Epoch}
-		}
-		frames = st.subscribe(frames, id, from, resumed)
-	}
+	frames := st.subscribeAll(nil, ids, cur, req.Last)
 
 	timer := time.NewTimer(h.PollTimeout())
 	defer timer.Stop()
@@ -179,13 +163,4 @@ func writePollAnswer(w http.ResponseWriter, s *Session, st *stream, lines []byte
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -2,7 +2,6 @@ package halley
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"os"
@@ -98,23 +97,15 @@ func parseSSE(r *http.Request) (sseRequest, *sseRefusal) {
 			req.ids = append(req.ids, id)
 		}
 	}
-	switch {
-	case len(req.ids) == 0:
-		return req, &sseRefusal{http.StatusBadRequest, "bad_request", "no channels"}
-	case len(req.ids) > MaxSubscriptions:
-		return req, &sseRefusal{http.StatusBadRequest, "too_many_subscriptions", fmt.Sprintf("at most %d channels", MaxSubscriptions)}
+	if code, reason, msg := checkChannels(req.ids); code != 0 {
+		return req, &sseRefusal{code, reason, msg}
 	}
 	return req, nil
 }
 
 func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
-		return
-	}
-	kill, released := h.control.signals()
-	if h.refuse(w) {
+	kill, released, ok := h.gate(w, r, http.MethodGet)
+	if !ok {
 		return
 	}
 	req, bad := parseSSE(r)
@@ -122,24 +113,15 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, bad.code, bad.reason, bad.message)
 		return
 	}
-	s, end, err := h.transportSession(w, r)
-	if err != nil {
-		jsonError(w, http.StatusServiceUnavailable, Reason(err), err.Error())
+	s, end, ok := h.openSession(w, r)
+	if !ok {
 		return
 	}
 	defer end()
 
 	st := h.newSessionStream(s)
 	defer st.close()
-	var lines []byte
-	for _, id := range req.ids {
-		from := start{last: req.last}
-		p, resumed := req.cur[id]
-		if resumed {
-			from = start{after: &p.Offset, epoch: p.Epoch}
-		}
-		lines = st.subscribe(lines, id, from, resumed)
-	}
+	lines := st.subscribeAll(nil, req.ids, req.cur, req.last)
 
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")

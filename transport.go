@@ -2,7 +2,10 @@ package halley
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+
+	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
 // MaxSubscriptions bounds the channels one connection reads.
@@ -50,4 +53,58 @@ func (h *Hub) refuse(w http.ResponseWriter) bool {
 		return false
 	}
 	return true
+}
+
+// gate admits a Halley-protocol request: the method, then the hub's state.
+// It returns the kill and release signals to wait on, taken before the
+// state is checked so that a Deactivate in between is not missed, or
+// answers the refusal itself and reports false.
+func (h *Hub) gate(w http.ResponseWriter, r *http.Request, method string) (kill, released <-chan struct{}, ok bool) {
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+method)
+		return nil, nil, false
+	}
+	kill, released = h.control.signals()
+	if h.refuse(w) {
+		return nil, nil, false
+	}
+	return kill, released, true
+}
+
+// openSession is transportSession answering its error itself.
+func (h *Hub) openSession(w http.ResponseWriter, r *http.Request) (*Session, func(), bool) {
+	s, end, err := h.transportSession(w, r)
+	if err != nil {
+		jsonError(w, http.StatusServiceUnavailable, Reason(err), err.Error())
+		return nil, nil, false
+	}
+	return s, end, true
+}
+
+// checkChannels validates the channel list of a request, returning the
+// refusal's status, reason and message, or 0.
+func checkChannels(ids []string) (int, string, string) {
+	switch {
+	case len(ids) == 0:
+		return http.StatusBadRequest, "bad_request", "no channels"
+	case len(ids) > MaxSubscriptions:
+		return http.StatusBadRequest, "too_many_subscriptions", fmt.Sprintf("at most %d channels", MaxSubscriptions)
+	}
+	return 0, "", ""
+}
+
+// subscribeAll subscribes the stream to ids: those with a position in cur
+// resume from it (quietly: the client knows where it stands), the others
+// start with their last n messages (0: from now). It appends the frames to
+// send, each followed by LF.
+func (st *stream) subscribeAll(dst []byte, ids []string, cur frame.Cursor, last int) []byte {
+	for _, id := range ids {
+		if p, resumed := cur[id]; resumed {
+			dst = st.subscribe(dst, id, start{after: &p.Offset, epoch: p.Epoch}, true)
+		} else {
+			dst = st.subscribe(dst, id, start{last: last}, false)
+		}
+	}
+	return dst
 }

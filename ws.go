@@ -63,18 +63,12 @@ type wsCommand struct {
 func (h *Hub) WSHandler() http.Handler { return http.HandlerFunc(h.serveWS) }
 
 func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+	kill, released, ok := h.gate(w, r, http.MethodGet)
+	if !ok {
 		return
 	}
-	kill, released := h.control.signals()
-	if h.refuse(w) {
-		return
-	}
-	s, end, err := h.transportSession(w, r)
-	if err != nil {
-		jsonError(w, http.StatusServiceUnavailable, Reason(err), err.Error())
+	s, end, ok := h.openSession(w, r)
+	if !ok {
 		return
 	}
 	defer end()

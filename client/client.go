@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
@@ -78,28 +79,36 @@ const (
 	EventEnded      = "ended"
 	EventSubscribed = "subscribed"
 	EventClose      = "close"
+	EventNotify     = "notify"
 )
 
 // Event is what a subscription delivers.
 type Event struct {
-	// Type is EventMsg, EventGap, EventEnded, EventSubscribed or
-	// EventClose. Subscribed events may come again at each reconnection
-	// (depending on the transport): they repeat the position, and never
-	// move it backwards unless Subscribe restarted the channel. Close
-	// events say why the server ended a stream; the client reconnects by
-	// itself.
+	// Type is EventMsg, EventNotify, EventGap, EventEnded,
+	// EventSubscribed or EventClose. Subscribed events may come again at
+	// each reconnection (depending on the transport): they repeat the
+	// position, and never move it backwards unless Subscribe restarted the
+	// channel. Close events say why the server ended a stream; the client
+	// reconnects by itself. Notify events are the notifications of the
+	// keys the client listens to (see Listen), in place of the msg events
+	// of the session's notification channel that carries them.
 	Type string
-	// Channel is the channel id (empty for EventClose).
+	// Channel is the channel id (empty for EventClose; the session's
+	// notification channel for EventNotify).
 	Channel string
-	// Offset is the message's offset (msg), the offset after which the
-	// subscription starts (subscribed) or goes on (gap).
+	// Offset is the message's offset (msg, notify), the offset after
+	// which the subscription starts (subscribed) or goes on (gap).
 	Offset uint64
 	// Epoch is the channel's epoch (subscribed, gap, and msg once known).
 	Epoch string
-	// Data is the payload of a msg.
+	// Data is the payload of a msg, or the notification of a notify
+	// event: the bytes the notifier made for this client (for notifiers
+	// of JSON values, the JSON text).
 	Data []byte
 	// Reason says why (gap, ended, close): see docs/protocol.md.
 	Reason string
+	// Notifier and Key name what a notify event is about.
+	Notifier, Key string
 }
 
 // Options configure a Client. The zero value works.
@@ -149,9 +158,10 @@ type sub struct {
 	pos *Position
 }
 
-// Client reads channels of a Halley hub. Create it with New, name
-// channels with Subscribe, and call Run. Its methods are safe for
-// concurrent use.
+// Client reads channels of a Halley hub, writes to its buses and listens
+// to its notifiers, as one session. Create it with New, name channels with
+// Subscribe (or keys with Listen), and call Run; Write works with or
+// without Run. Its methods are safe for concurrent use.
 type Client struct {
 	base    *url.URL
 	baseErr error
@@ -172,6 +182,19 @@ type Client struct {
 	// subs or transport; gen counts these changes.
 	changed chan struct{}
 	gen     uint64
+
+	// listens holds the keys the application listens to.
+	listens map[listenKey]*listenState
+	// notif is the session's notification channel, once known; it
+	// belongs to the session notifSession.
+	notif, notifSession string
+	// lost holds events to hand over before any other: the notification
+	// channel of a session that was lost.
+	lost []Event
+	// ws is the live WebSocket connection, nil when there is none.
+	ws *wsLink
+	// refs numbers the client's WebSocket writes.
+	refs atomic.Uint64
 }
 
 // New returns a client of the hub whose Handler is served at serverURL
@@ -184,6 +207,7 @@ func New(serverURL string, opts Options) *Client {
 		maxB:      opts.MaxBackoff,
 		log:       opts.Logger,
 		subs:      make(map[string]*sub),
+		listens:   make(map[listenKey]*listenState),
 		session:   opts.Session,
 		transport: opts.Transport,
 		changed:   make(chan struct{}),
@@ -331,6 +355,11 @@ func (c *Client) Session() string {
 	return c.session
 }
 
+// setSession records the session the server says the client has. A
+// session other than the one the notification channel belongs to means
+// that session is gone (it expired, or was closed): its notification
+// channel goes with it, and the keys listened to must be listened to again
+// in the new one.
 func (c *Client) setSession(id string) {
 	if id == "" {
 		return
@@ -338,6 +367,9 @@ func (c *Client) setSession(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.session = id
+	if c.notif != "" && c.notifSession != id {
+		c.loseNotificationsLocked()
+	}
 }
 
 // plan is what one connection (an SSE stream, a poll) asks for.
@@ -425,6 +457,9 @@ func (c *Client) request(req *http.Request, session string) {
 // position. It reports whether the frame showed progress (anything but
 // hello, close and error) and returns a *closeError for a close frame.
 func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
+	if err := c.flushLost(ctx); err != nil {
+		return false, err
+	}
 	switch f.Type {
 	case frame.TypeHello:
 		c.setSession(f.Session)
@@ -436,6 +471,9 @@ func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
 		if f.Reason == "session_closed" {
 			c.mu.Lock()
 			c.session = ""
+			if c.notif != "" {
+				c.loseNotificationsLocked()
+			}
 			c.mu.Unlock()
 		}
 		if err := c.send(ctx, Event{Type: EventClose, Reason: f.Reason}); err != nil {
@@ -456,6 +494,14 @@ func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
 		// Unsubscribed meanwhile.
 		c.mu.Unlock()
 		return true, nil
+	}
+	notif := f.Channel == c.notif
+	if notif && f.Type == frame.TypeEnded {
+		// The notification channel ends with its session: the client
+		// listens again in a new one.
+		c.loseNotificationsLocked()
+		c.mu.Unlock()
+		return true, c.flushLost(ctx)
 	}
 	ev := Event{Type: f.Type, Channel: f.Channel, Epoch: f.Epoch, Reason: f.Reason}
 	if f.Offset != nil {
@@ -487,6 +533,9 @@ func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
 	}
 	c.mu.Unlock()
 
+	if notif && ev.Type == EventMsg {
+		c.notification(&ev)
+	}
 	if err := c.send(ctx, ev); err != nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()

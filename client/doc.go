@@ -5,8 +5,9 @@
 //
 // Use New to make a Client, Subscribe to name the channels to read, Run to
 // connect (it reconnects by itself until its context is done), and Events
-// to receive what the channels carry. Use API to create channels and
-// publish from a backend.
+// to receive what the channels carry. Use Write to write to a bus as the
+// client's session, and Listen to receive a notifier's notifications as
+// "notify" events. Use API to create channels and publish from a backend.
 //
 // # Delivery
 //
@@ -19,6 +20,20 @@
 // next connection. Lost history is reported, never hidden: a "gap" event
 // says which offsets are gone, an "ended" event that a subscription is
 // over.
+//
+// Notifications travel on the session's notification channel, a channel
+// like the others: they are delivered as EventNotify events, at most once
+// and in the order they were sent, and a client that falls behind gets a
+// gap event of that channel. When the session itself is lost (it expired,
+// or the server closed it), a gap event with reason "session_closed" says
+// so, and the client listens again in its new session.
+//
+// # Writes
+//
+// Writes of one client enter a bus in the order its Write calls return;
+// concurrent Write calls have no order. Write never resends: a write whose
+// answer was lost (ErrConnectionLost, or ctx done) may or may not be in the
+// bus.
 //
 // # Backpressure
 //

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -44,4 +45,63 @@ func ExampleClient() {
 	// news 1 hello
 	// news 2 {"title":"world"}
 	// <nil> 2
+}
+
+func ExampleClient_Write() {
+	hub, _ := halley.New(halley.Config{Logger: discard})
+	defer hub.Shutdown(context.Background())
+	// A bus whose filter sees who writes.
+	_, _ = hub.NewBus(context.Background(), halley.BusOptions{
+		Name: "chat",
+		Filter: func(_ context.Context, w halley.Writer, data []byte) ([]byte, error) {
+			if w.Session == nil {
+				return nil, halley.Reject("clients only")
+			}
+			return data, nil
+		},
+	})
+	srv := httptest.NewServer(hub.Handler())
+	defer srv.Close()
+
+	c := client.New(srv.URL, client.Options{Logger: discard})
+	off, err := c.Write(context.Background(), "chat", []byte(`{"text":"hi"}`))
+	fmt.Println(off, err)
+	_, err = c.Write(context.Background(), "nope", []byte("hi"))
+	var re *client.RefusedError
+	if errors.As(err, &re) {
+		fmt.Println(re.Reason)
+	}
+	// Output:
+	// 1 <nil>
+	// unknown_channel
+}
+
+func ExampleClient_Listen() {
+	hub, _ := halley.New(halley.Config{Logger: discard})
+	defer hub.Shutdown(context.Background())
+	docs, _ := halley.NewSimpleNotifier[string, string](hub, "docs")
+	srv := httptest.NewServer(hub.Handler())
+	defer srv.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := client.New(srv.URL, client.Options{Transport: client.SSE, Logger: discard})
+	if err := c.Listen(ctx, "docs", "42"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	_, _ = docs.Notify(ctx, "42", "edited", halley.NotFor{})
+	for ev := range c.Events() {
+		if ev.Type == client.EventNotify {
+			fmt.Printf("%s %s %s\n", ev.Notifier, ev.Key, ev.Data)
+			break
+		}
+	}
+	cancel()
+	fmt.Println(<-done)
+	// Output:
+	// docs 42 "edited"
+	// <nil>
 }

@@ -23,6 +23,14 @@ type pollAnswer struct {
 // change, or by the application not taking events) is simply asked again.
 func (c *Client) runPoll(ctx context.Context) (progress bool, err error) {
 	for {
+		// The events of a lost session first: the next answer may be
+		// long in coming.
+		if err := c.flushLost(ctx); err != nil {
+			return progress, err
+		}
+		if err := c.relistenHTTP(ctx); err != nil {
+			return progress, err
+		}
 		p := c.plan()
 		if p.empty() {
 			return progress, errRestart

@@ -31,7 +31,8 @@ func (e *closeError) Error() string { return "client: the server closed the stre
 // server URL, or a refusal with a 4xx status other than 408 and 429
 // (such as 404 for a URL that serves no hub), or 501 for a transport the
 // server lacks; the error is then an *APIError when the server said why.
-// While no channel is subscribed, Run waits without connecting.
+// While no channel is subscribed (and no key is to be listened to again),
+// Run waits without connecting.
 func (c *Client) Run(ctx context.Context) error {
 	if c.baseErr != nil {
 		return c.baseErr
@@ -55,7 +56,8 @@ func (c *Client) Run(ctx context.Context) error {
 	attempt := 0
 	for ctx.Err() == nil {
 		c.mu.Lock()
-		t, changed, idle := c.transport, c.changed, len(c.subs) == 0
+		t, changed := c.transport, c.changed
+		idle := len(c.subs) == 0 && len(c.staleLocked()) == 0
 		c.mu.Unlock()
 		if idle {
 			select {

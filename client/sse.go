@@ -22,6 +22,12 @@ const maxSSELine = 16 << 20
 // client changes (SSE cannot add a channel to a live stream: the client
 // reconnects with the new set, from its positions).
 func (c *Client) runSSE(ctx context.Context) (progress bool, err error) {
+	if err := c.flushLost(ctx); err != nil {
+		return false, err
+	}
+	if err := c.relistenHTTP(ctx); err != nil {
+		return false, err
+	}
 	p := c.plan()
 	if p.empty() {
 		return false, errRestart

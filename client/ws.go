@@ -54,6 +54,8 @@ func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
 	// client could know.
 	conn.SetReadLimit(-1)
 	c.setSession(res.Header.Get(sessionHeader))
+	l := c.openLink()
+	defer c.closeLink(l)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -61,8 +63,8 @@ func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
 		wg         sync.WaitGroup
 		progressed atomic.Bool
 	)
-	wg.Go(func() { cancel(c.readWS(ctx, conn, &progressed)) })
-	cancel(c.writeWS(ctx, conn))
+	wg.Go(func() { cancel(c.readWS(ctx, conn, l, &progressed)) })
+	cancel(c.writeWS(ctx, conn, l))
 	conn.CloseNow() // unblocks the reader
 	wg.Wait()
 	// Whichever side stopped first says why.
@@ -70,7 +72,7 @@ func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
 }
 
 // readWS delivers the frames of the server's messages.
-func (c *Client) readWS(ctx context.Context, conn *websocket.Conn, progressed *atomic.Bool) error {
+func (c *Client) readWS(ctx context.Context, conn *websocket.Conn, l *wsLink, progressed *atomic.Bool) error {
 	for {
 		_, msg, err := conn.Read(ctx)
 		if err != nil {
@@ -87,6 +89,9 @@ func (c *Client) readWS(ctx context.Context, conn *websocket.Conn, progressed *a
 			if err != nil {
 				return fmt.Errorf("client: ws: bad frame: %w", err)
 			}
+			if c.answerWS(l, &f) {
+				continue
+			}
 			ok, err := c.deliver(ctx, &f)
 			if ok {
 				progressed.Store(true)
@@ -98,29 +103,43 @@ func (c *Client) readWS(ctx context.Context, conn *websocket.Conn, progressed *a
 	}
 }
 
-// writeWS keeps the connection's subscriptions equal to the client's, and
-// returns errRestart when the transport changes.
-func (c *Client) writeWS(ctx context.Context, conn *websocket.Conn) error {
-	sent := map[string]*sub{}
+// writeWS keeps the connection's subscriptions equal to the client's,
+// sends the frames of Write and Listen calls, and returns errRestart when
+// the transport changes.
+func (c *Client) writeWS(ctx context.Context, conn *websocket.Conn, l *wsLink) error {
+	send := func(b []byte) error {
+		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return cause
+			}
+			return fmt.Errorf("client: ws: %w", err)
+		}
+		return nil
+	}
 	for {
-		frames, changed, ok := c.syncWS(sent)
+		frames, changed, ok := c.syncWS(l)
 		if !ok {
 			return errRestart
+		}
+		// Listens first: a session found anew listens again before the
+		// connection resumes its other channels.
+		for _, op := range l.take() {
+			if err := send(op.frame); err != nil {
+				return err
+			}
 		}
 		for _, f := range frames {
 			b, err := json.Marshal(f)
 			if err != nil {
 				return err
 			}
-			if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
-				if cause := context.Cause(ctx); cause != nil {
-					return cause
-				}
-				return fmt.Errorf("client: ws: %w", err)
+			if err := send(b); err != nil {
+				return err
 			}
 		}
 		select {
 		case <-changed:
+		case <-l.wake:
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
@@ -128,21 +147,32 @@ func (c *Client) writeWS(ctx context.Context, conn *websocket.Conn) error {
 }
 
 // syncWS returns the frames that make the connection's subscriptions,
-// sent, equal to the client's, and records them in sent. It returns false
-// when the transport is no longer WebSocket.
-func (c *Client) syncWS(sent map[string]*sub) ([]clientFrame, <-chan struct{}, bool) {
+// l.sent, equal to the client's, and records them in l.sent. It queues a
+// listen frame for every key to listen to again in the connection's
+// session. It returns false when the transport is no longer WebSocket.
+func (c *Client) syncWS(l *wsLink) ([]clientFrame, <-chan struct{}, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.transport != WebSocket {
 		return nil, nil, false
 	}
+	if l.session == c.session {
+		keys := c.staleLocked()
+		slices.SortFunc(keys, compareKeys)
+		for _, k := range keys {
+			if !l.relistened[k] {
+				l.relistened[k] = true
+				l.enqueue(&wsOp{frame: listenFrame(k), key: k, listen: true})
+			}
+		}
+	}
 	var frames []clientFrame
 	for _, id := range slices.Sorted(maps.Keys(c.subs)) {
 		s := c.subs[id]
-		if sent[id] == s {
+		if l.sent[id] == s {
 			continue
 		}
-		sent[id] = s
+		l.sent[id] = s
 		f := clientFrame{Type: frame.TypeSubscribe, Channel: id}
 		switch {
 		case s.pos != nil:
@@ -153,9 +183,9 @@ func (c *Client) syncWS(sent map[string]*sub) ([]clientFrame, <-chan struct{}, b
 		}
 		frames = append(frames, f)
 	}
-	for _, id := range slices.Sorted(maps.Keys(sent)) {
+	for _, id := range slices.Sorted(maps.Keys(l.sent)) {
 		if _, ok := c.subs[id]; !ok {
-			delete(sent, id)
+			delete(l.sent, id)
 			frames = append(frames, clientFrame{Type: frame.TypeUnsubscribe, Channel: id})
 		}
 	}

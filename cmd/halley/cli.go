@@ -22,6 +22,8 @@ func commands() []command {
 		{"serve", "run the server (the default)", runServe},
 		{"pub", "publish a message through the HTTP API", runPub},
 		{"sub", "read channels and print their messages as JSON lines", runSub},
+		{"write", "write to a bus as a client does, in a session", runWrite},
+		{"listen", "listen on keys of a notifier and print the notifications", runListen},
 		{"help", "show this help", runHelp},
 	}
 }

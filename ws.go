@@ -196,18 +196,20 @@ func (ws *wsConn) apply(cmd wsCommand) {
 	case frame.TypeListen:
 		ch, err := ws.h.Listen(ws.st.session, cmd.notifier, cmd.key)
 		if err != nil {
-			ws.buf = append(frame.AppendError(ws.buf, Reason(err), err.Error()), '\n')
+			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), clientMessage(err)), '\n')
 			return
 		}
-		ws.buf = append(frame.AppendListening(ws.buf, cmd.notifier, cmd.key, ch), '\n')
+		ws.buf = append(frame.AppendListening(ws.buf, cmd.notifier, cmd.key, ch, cmd.ref), '\n')
 		if _, sub := ws.st.find(ch); sub == nil {
 			ws.buf = ws.st.subscribe(ws.buf, ch, start{}, false)
 		}
 		return
 	case frame.TypeUnlisten:
 		if err := ws.h.Unlisten(ws.st.session, cmd.notifier, cmd.key); err != nil {
-			ws.buf = append(frame.AppendError(ws.buf, Reason(err), err.Error()), '\n')
+			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), clientMessage(err)), '\n')
+			return
 		}
+		ws.buf = append(frame.AppendUnlistened(ws.buf, cmd.notifier, cmd.key, cmd.ref), '\n')
 		return
 	}
 	if cmd.unsubscribe {
@@ -305,7 +307,7 @@ func decodeWSCommand(typ websocket.MessageType, b []byte) wsCommand {
 		if f.Notifier == "" || f.Key == "" {
 			return wsCommand{bad: f.Type + " needs a notifier and a key"}
 		}
-		return wsCommand{typ: f.Type, notifier: f.Notifier, key: f.Key}
+		return wsCommand{typ: f.Type, notifier: f.Notifier, key: f.Key, ref: f.Ref}
 	case "":
 		return wsCommand{bad: "missing type"}
 	default:

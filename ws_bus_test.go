@@ -97,13 +97,15 @@ func TestWS_Listen(t *testing.T) {
 		t.Fatalf("sent %d", sent)
 	}
 	c.msg(l.Channel, 1, `{"notifier":"docs","key":"42","json":"edited for `+c.session[:4]+`"}`)
-	c.send(`{"type":"unlisten","notifier":"docs","key":"42"}`)
-	c.send(`{"type":"listen","notifier":"nope","key":"1"}`)
-	if f := c.next(); f.Type != frame.TypeError || f.Reason != "unknown_notifier" {
-		t.Fatalf("listen to an unknown notifier: %s", show(f))
+	c.send(`{"type":"unlisten","notifier":"docs","key":"42","ref":"u"}`)
+	if f := c.next(); f.Type != frame.TypeUnlistened || f.Key != "42" || f.Ref != "u" {
+		t.Fatalf("unlisten answer: %s", show(f))
 	}
-	// The unlisten was applied before the failed listen was answered.
 	if n.Listeners("42") != 0 {
 		t.Fatal("still listening after unlisten")
+	}
+	c.send(`{"type":"listen","notifier":"nope","key":"1","ref":"n"}`)
+	if f := c.next(); f.Type != frame.TypeError || f.Reason != "unknown_notifier" || f.Ref != "n" {
+		t.Fatalf("listen to an unknown notifier: %s %q", show(f), f.Message)
 	}
 }

@@ -29,6 +29,7 @@ const (
 	TypeClose        = "close"
 	TypeWritten      = "written"
 	TypeListening    = "listening"
+	TypeUnlistened   = "unlistened"
 )
 
 // Frame types, client to server.
@@ -212,13 +213,30 @@ func AppendWritten(dst []byte, channel string, offset uint64, ref string) []byte
 // AppendListening appends the answer to listen: notifications of that
 // notifier and key come as messages of the session's notification
 // channel.
-func AppendListening(dst []byte, notifier, key, channel string) []byte {
+func AppendListening(dst []byte, notifier, key, channel, ref string) []byte {
 	dst = append(dst, `{"type":"listening","notifier":`...)
 	dst = AppendString(dst, notifier)
 	dst = append(dst, `,"key":`...)
 	dst = AppendString(dst, key)
 	dst = append(dst, `,"channel":`...)
 	dst = AppendString(dst, channel)
+	return appendRef(dst, ref)
+}
+
+// AppendUnlistened appends the answer to unlisten.
+func AppendUnlistened(dst []byte, notifier, key, ref string) []byte {
+	dst = append(dst, `{"type":"unlistened","notifier":`...)
+	dst = AppendString(dst, notifier)
+	dst = append(dst, `,"key":`...)
+	dst = AppendString(dst, key)
+	return appendRef(dst, ref)
+}
+
+func appendRef(dst []byte, ref string) []byte {
+	if ref != "" {
+		dst = append(dst, `,"ref":`...)
+		dst = AppendString(dst, ref)
+	}
 	return append(dst, '}')
 }
 

@@ -31,7 +31,9 @@ Reads the channels and prints one JSON object per line:
   {"channel":"news","ended":"channel_ended"}               the channel is over
 
 Reconnects by itself, resuming where it stopped, and runs until it is
-interrupted or every channel has ended (exit 0).
+interrupted or every channel has ended (exit 0). On the way out it prints
+its position on stderr as "halley sub: resume with --cursor '...'": a new
+"halley sub --cursor '...'" goes on exactly after the last message printed.
 
 flags:
 `)
@@ -40,6 +42,7 @@ flags:
 	server := fs.String("server", defaultServer, "base `URL` of the server")
 	transport := fs.String("transport", string(client.WebSocket), "`transport`: ws, sse or poll")
 	last := fs.Int("last", 0, "start with the last `N` retained messages (default: from now)")
+	cursorFlag := fs.String("cursor", "", "resume from `CURSOR` (as printed on exit); its channels are read too")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -55,7 +58,12 @@ flags:
 		fmt.Fprintln(stderr, "halley sub: --last must not be negative")
 		return 2
 	}
-	if fs.NArg() == 0 {
+	cur, err := client.ParseCursor(*cursorFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "halley sub: --cursor: %v\n", err)
+		return 2
+	}
+	if fs.NArg() == 0 && len(cur) == 0 {
 		fmt.Fprintln(stderr, "halley sub: no channel")
 		fs.Usage()
 		return 2
@@ -71,9 +79,20 @@ flags:
 			fmt.Fprintln(stderr, "halley sub: empty channel name")
 			return 2
 		}
-		c.Subscribe(id, client.From{Last: *last})
+		if _, resumed := cur[id]; !resumed {
+			c.Subscribe(id, client.From{Last: *last})
+			live[id] = true
+		}
+	}
+	for id, p := range cur {
+		c.Subscribe(id, client.FromPosition(p))
 		live[id] = true
 	}
+	defer func() {
+		if pos := c.Positions(); len(pos) > 0 {
+			fmt.Fprintf(stderr, "halley sub: resume with --cursor '%s'\n", pos.String())
+		}
+	}()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

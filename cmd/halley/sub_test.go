@@ -220,3 +220,32 @@ func TestSub_Serve(t *testing.T) {
 		})
 	}
 }
+
+// TestSub_ResumeWithCursor: a sub that is stopped prints its cursor; a new
+// one started with it gets exactly what came meanwhile.
+func TestSub_ResumeWithCursor(t *testing.T) {
+	h := newHubServer(t)
+	if _, err := h.api.CreateChannel(t.Context(), "news", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	pub(t, h.url, "news", "one")
+	s := startSub(t, "--server", h.url, "--transport", "sse", "--last", "10", "news")
+	s.expectLines(`{"channel":"news","offset":1,"data":"one"}`)
+	if code := s.stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	_, cur, ok := strings.Cut(s.stderr.String(), "resume with --cursor '")
+	cur, _, _ = strings.Cut(cur, "'")
+	if !ok || !strings.HasPrefix(cur, "news:1:") {
+		t.Fatalf("no cursor on exit: %q", s.stderr.String())
+	}
+	pub(t, h.url, "news", "two")
+	pub(t, h.url, "news", "three")
+	// Lines are checked in order from the first: a repeat of "one" would
+	// fail the first comparison.
+	again := startSub(t, "--server", h.url, "--transport", "poll", "--cursor", cur)
+	again.expectLines(
+		`{"channel":"news","offset":2,"data":"two"}`,
+		`{"channel":"news","offset":3,"data":"three"}`,
+	)
+}

@@ -24,6 +24,7 @@ func commands() []command {
 		{"sub", "read channels and print their messages as JSON lines", runSub},
 		{"write", "write to a bus as a client does, in a session", runWrite},
 		{"listen", "listen on keys of a notifier and print the notifications", runListen},
+		{"bench", "measure a server on this machine: fan-out, latency, CPU, memory", runBench},
 		{"help", "show this help", runHelp},
 	}
 }

@@ -1,0 +1,685 @@
+// Package bench is the load generator of "halley bench": it connects many
+// subscribers (Go clients) to a Halley server on the same machine,
+// publishes through the server's HTTP API, and measures connection time,
+// throughput, delivery latency, losses, and the server's CPU time and
+// memory.
+//
+// Use Run with a Config; it returns a Result.
+//
+// # Cost
+//
+// The bench shares the machine with the server, so it keeps to what the
+// client library costs: its own work per delivery is a payload scan
+// without allocation, two atomic additions and a clock read; latencies go
+// to a fixed-size histogram. Result reports its CPU time beside the
+// server's.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/halleyhq/halley/client"
+)
+
+// eventBuffer is the capacity of each subscriber's Events channel: small,
+// since the subscriber reads it at once and thousands of them exist.
+const eventBuffer = 64
+
+// cleanupTimeout bounds the deletion of the channels at the end.
+const cleanupTimeout = 10 * time.Second
+
+// Run runs the benchmark cfg describes and returns its figures. It writes
+// a progress line to progress (nil: nowhere) every second. It returns an
+// error, wrapping ErrConfig for a bad cfg, when the run could not take
+// place: the channels could not be made, a subscriber was refused. Losses
+// and timeouts are figures of the Result, not errors. Run stops
+// everything it started before it returns, within cfg.Timeout plus a few
+// seconds of clean-up.
+func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	r := &runner{
+		cfg:          cfg,
+		out:          &lockedWriter{w: progress},
+		hist:         new(hist),
+		allConnected: make(chan struct{}),
+		allDone:      make(chan struct{}),
+		failed:       make(chan error, 1),
+	}
+	if cfg.ServerPID > 0 {
+		if _, err := procCPU(cfg.ServerPID); err != nil {
+			return Result{}, fmt.Errorf("%w: server pid %d: %v", ErrConfig, cfg.ServerPID, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	return r.run(ctx)
+}
+
+// runner is one run.
+type runner struct {
+	cfg Config
+	out io.Writer
+	// lanes is the number of publishers whose messages a channel gets:
+	// the k-th message of a channel (its seq) is message
+	// i = (k-1)·Channels + c, published by publisher i % Publishers, so
+	// the lane of seq k is (k-1) % lanes, and a lane's seqs go up by
+	// lanes.
+	lanes uint64
+	log   *slog.Logger
+	api   *client.API
+	ids   []string
+	subs  []*subscriber
+	sem   chan struct{}
+	hist  *hist
+
+	connected    atomic.Int64
+	allConnected chan struct{}
+	remaining    atomic.Int64 // subscribers still waiting for messages
+	allDone      chan struct{}
+	delivered    atomic.Uint64
+	published    atomic.Int64
+	pubErrors    atomic.Int64
+	failed       chan error // the first subscriber refused for good
+
+	pubStart time.Time
+	errMu    sync.Mutex
+	firstErr string
+}
+
+// subscriber is one client. Its counters belong to its consume
+// goroutine until the run has stopped it.
+type subscriber struct {
+	id      int
+	channel int
+	c       *client.Client
+	pending atomic.Bool // holds a slot of runner.sem
+
+	want       uint64   // messages its channel gets
+	next       []uint64 // per lane, the seq expected next
+	resync     []bool   // per lane, after a gap: any later seq is next
+	offset     uint64   // the last offset delivered or skipped
+	got        uint64
+	dup        uint64
+	ooo        uint64
+	bad        uint64
+	gaps       uint64
+	ended      uint64
+	closes     uint64
+	deliveries uint64
+	last       int64 // unix nanoseconds of the last delivery
+	maxLat     int64
+	connected  bool
+	finished   bool
+}
+
+// cpu is a CPU-time reading of the server (when its pid is known) and of
+// the bench.
+type cpu struct {
+	server, bench time.Duration
+	serverOK      bool
+	benchOK       bool
+}
+
+func (r *runner) readCPU() cpu {
+	var c cpu
+	var err error
+	if r.cfg.ServerPID > 0 {
+		c.server, err = procCPU(r.cfg.ServerPID)
+		c.serverOK = err == nil
+	}
+	c.bench, err = procCPU(os.Getpid())
+	c.benchOK = err == nil
+	return c
+}
+
+// readRSS returns the server's resident memory, nil when unknown.
+func (r *runner) readRSS() *int64 {
+	if r.cfg.ServerPID <= 0 {
+		return nil
+	}
+	kb, err := procStatusKB(r.cfg.ServerPID, "VmRSS")
+	if err != nil {
+		return nil
+	}
+	return &kb
+}
+
+// perChannel returns the number of messages channel c gets.
+func (r *runner) perChannel(c int) uint64 {
+	m, n := r.cfg.Messages, r.cfg.Channels
+	k := m / n
+	if c < m%n {
+		k++
+	}
+	return uint64(k)
+}
+
+func (r *runner) run(ctx context.Context) (res Result, err error) {
+	cfg := r.cfg
+	res = Result{
+		Transport:   string(cfg.Transport),
+		Subscribers: cfg.Subscribers,
+		Channels:    cfg.Channels,
+		Messages:    cfg.Messages,
+		Size:        cfg.Size,
+		Rate:        cfg.Rate,
+		Publishers:  cfg.Publishers,
+	}
+	r.log = slog.New(slog.NewTextHandler(r.out, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: cfg.Publishers + 4,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	defer tr.CloseIdleConnections()
+	r.api = &client.API{URL: cfg.Server, Key: cfg.APIKey, HTTPClient: &http.Client{Transport: tr}}
+
+	// Set-up: the channels, deleted at the end whatever happens.
+	created, err := r.createChannels(ctx)
+	defer r.deleteChannels(ctx, created)
+	if err != nil {
+		return res, err
+	}
+	r.lanes = uint64(cfg.Publishers / gcd(cfg.Publishers, cfg.Channels))
+	for j := range cfg.Subscribers {
+		s := &subscriber{id: j, channel: j % cfg.Channels}
+		s.want = r.perChannel(s.channel)
+		if cfg.Messages > 0 {
+			s.next = make([]uint64, r.lanes)
+			s.resync = make([]bool, r.lanes)
+			for l := range s.next {
+				s.next[l] = uint64(l) + 1
+			}
+		}
+		res.ExpectedDeliveries += s.want
+		if s.want > 0 {
+			r.remaining.Add(1)
+		}
+		r.subs = append(r.subs, s)
+	}
+	if cfg.Messages == 0 {
+		res.ExpectedDeliveries = 0
+	}
+
+	// Each subscriber holds a socket: warn when they cannot all be open.
+	if l := fdLimit(); l > 0 && uint64(cfg.Subscribers)+64 > l {
+		fmt.Fprintf(r.out, "bench: warning: %d subscribers need as many open files, and the limit is %d\n", cfg.Subscribers, l)
+	}
+
+	start := time.Now()
+	stopProgress := r.startProgress(start, res.ExpectedDeliveries)
+	defer stopProgress()
+
+	// The subscribers run under subCtx until stopSubs, which waits for
+	// them; their counters are read after that.
+	subCtx, cancelSubs := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	stopSubs := sync.OnceFunc(func() {
+		cancelSubs()
+		wg.Wait()
+	})
+	defer stopSubs()
+
+	// Connection.
+	res.ServerRSSBeforeKB = r.readRSS()
+	cpu0 := r.readCPU()
+	t0 := time.Now()
+	if err := r.connect(ctx, subCtx, &wg); err != nil {
+		return res, err
+	}
+	res.ConnectMS = round(float64(time.Since(t0))/1e6, 1)
+	res.Connected = int(r.connected.Load())
+	res.ServerRSSConnectedKB = r.readRSS()
+	cpu1 := r.readCPU()
+	if cpu0.serverOK && cpu1.serverOK {
+		res.ServerCPUConnectS = ptr(round((cpu1.server - cpu0.server).Seconds(), 2))
+	}
+	if cpu0.benchOK && cpu1.benchOK {
+		res.BenchCPUConnectS = ptr(round((cpu1.bench - cpu0.bench).Seconds(), 2))
+	}
+	if res.ServerRSSBeforeKB != nil && res.ServerRSSConnectedKB != nil && res.Connected > 0 {
+		d := float64(*res.ServerRSSConnectedKB - *res.ServerRSSBeforeKB)
+		res.ServerRSSKBPerConn = ptr(round(d/float64(res.Connected), 1))
+	}
+	res.TimedOut = ctx.Err() != nil
+
+	// Publication and delivery.
+	var cpu2 cpu
+	if cfg.Messages > 0 && !res.TimedOut {
+		var pubEnd time.Time
+		pubEnd, res.QuietEnd, err = r.publishAll(ctx)
+		if err != nil {
+			return res, err
+		}
+		cpu2 = r.readCPU()
+		res.TimedOut = ctx.Err() != nil
+		res.Published = int(r.published.Load())
+		res.PublishErrors = int(r.pubErrors.Load())
+		res.Error = r.firstErr
+		if !pubEnd.IsZero() {
+			res.PublishS = round(pubEnd.Sub(r.pubStart).Seconds(), 3)
+			if d := pubEnd.Sub(r.pubStart).Seconds(); d > 0 {
+				res.PublishesPerS = round(float64(res.Published)/d, 1)
+			}
+		}
+	}
+	res.ServerRSSEndKB = r.readRSS()
+	stopSubs()
+	stopProgress()
+
+	// The figures.
+	var last, maxLat int64
+	for _, s := range r.subs {
+		res.Deliveries += s.deliveries
+		res.Duplicated += s.dup
+		res.OutOfOrder += s.ooo
+		res.BadPayloads += s.bad
+		res.Gaps += s.gaps
+		res.Ended += s.ended
+		res.Reconnects += s.closes
+		if cfg.Messages > 0 && s.got < s.want {
+			res.Lost += s.want - s.got
+		}
+		last = max(last, s.last)
+		maxLat = max(maxLat, s.maxLat)
+	}
+	if res.Deliveries > 0 {
+		d := time.Unix(0, last).Sub(r.pubStart).Seconds()
+		res.DeliverS = round(d, 3)
+		if d > 0 {
+			res.DeliveriesPerS = round(float64(res.Deliveries)/d, 1)
+		}
+		q := r.hist.Quantiles(0.50, 0.90, 0.99)
+		ms := func(ns int64) float64 { return round(float64(ns)/1e6, 3) }
+		res.LatencyMS = &Latency{P50: ms(q[0]), P90: ms(q[1]), P99: ms(q[2]), Max: ms(maxLat)}
+	}
+	if cfg.Messages > 0 && cpu1.serverOK && cpu2.serverOK {
+		s := (cpu2.server - cpu1.server).Seconds()
+		res.ServerCPUS = ptr(round(s, 2))
+		if res.Deliveries > 0 {
+			res.ServerCPUUsPerDelivery = ptr(round(s*1e6/float64(res.Deliveries), 2))
+		}
+		if res.Published > 0 {
+			res.ServerCPUUsPerPublish = ptr(round(s*1e6/float64(res.Published), 2))
+		}
+	}
+	if cfg.Messages > 0 && cpu1.benchOK && cpu2.benchOK {
+		s := (cpu2.bench - cpu1.bench).Seconds()
+		res.BenchCPUS = ptr(round(s, 2))
+		if res.Deliveries > 0 {
+			res.BenchCPUUsPerDelivery = ptr(round(s*1e6/float64(res.Deliveries), 2))
+		}
+	}
+	if kb, err := procStatusKB(os.Getpid(), "VmHWM"); err == nil {
+		res.BenchRSSPeakKB = &kb
+	}
+	return res, nil
+}
+
+// createChannels makes the broadcast channels, with rings that hold every
+// message of the run, and returns the ids of those it made.
+func (r *runner) createChannels(ctx context.Context) ([]string, error) {
+	cfg := r.cfg
+	size := max(1000, cfg.Messages/cfg.Channels+100)
+	prefix := "bench-" + strconv.FormatUint(rand.Uint64()>>1, 36) + "-"
+	r.ids = make([]string, cfg.Channels)
+	ok := make([]bool, cfg.Channels)
+	err := parallel(ctx, cfg.Channels, cfg.Publishers, func(ctx context.Context, i int) error {
+		id, err := r.api.CreateChannel(ctx, prefix+strconv.Itoa(i), "broadcast", size)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		r.ids[i], ok[i] = id, true
+		return nil
+	})
+	var created []string
+	for i, id := range r.ids {
+		if ok[i] {
+			created = append(created, id)
+		}
+	}
+	return created, err
+}
+
+// deleteChannels deletes the channels, even when ctx is done.
+func (r *runner) deleteChannels(ctx context.Context, ids []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	err := parallel(ctx, len(ids), r.cfg.Publishers, func(ctx context.Context, i int) error {
+		return r.api.DeleteChannel(ctx, ids[i])
+	})
+	if err != nil {
+		fmt.Fprintf(r.out, "bench: deleting the channels: %v\n", err)
+	}
+}
+
+// connect starts the subscribers and waits until all have subscribed, ctx
+// is done, or one was refused.
+func (r *runner) connect(ctx, subCtx context.Context, wg *sync.WaitGroup) error {
+	r.sem = make(chan struct{}, r.cfg.MaxPending)
+	for _, s := range r.subs {
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		case err := <-r.failed:
+			return err
+		}
+		s.pending.Store(true)
+		r.start(subCtx, wg, s)
+	}
+	select {
+	case <-r.allConnected:
+	case <-ctx.Done():
+	case err := <-r.failed:
+		return err
+	}
+	return nil
+}
+
+// start starts subscriber s: its client and the goroutine that reads its
+// events.
+func (r *runner) start(ctx context.Context, wg *sync.WaitGroup, s *subscriber) {
+	s.c = client.New(r.cfg.Server, client.Options{
+		Transport: r.cfg.Transport,
+		Buffer:    eventBuffer,
+		Logger:    r.log,
+	})
+	s.c.Subscribe(r.ids[s.channel], client.From{})
+	wg.Go(func() {
+		err := s.c.Run(ctx)
+		r.release(s)
+		if err != nil {
+			select {
+			case r.failed <- fmt.Errorf("bench: subscriber %d: %w", s.id, err):
+			default:
+			}
+		}
+	})
+	wg.Go(func() { r.consume(ctx, s) })
+}
+
+// release gives back s's connection slot, once.
+func (r *runner) release(s *subscriber) {
+	if s.pending.CompareAndSwap(true, false) {
+		<-r.sem
+	}
+}
+
+// consume reads s's events until ctx is done.
+func (r *runner) consume(ctx context.Context, s *subscriber) {
+	events := s.c.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-events:
+			r.handle(s, &ev)
+		}
+	}
+}
+
+// handle accounts for one event of s.
+func (r *runner) handle(s *subscriber, ev *client.Event) {
+	switch ev.Type {
+	case client.EventMsg:
+		now := time.Now().UnixNano()
+		seq, t, ok := parsePayload(ev.Data)
+		if !ok || seq == 0 || s.next == nil {
+			s.bad++
+			return
+		}
+		s.deliveries++
+		s.last = now
+		r.delivered.Add(1)
+		lat := now - t
+		r.hist.Record(lat)
+		s.maxLat = max(s.maxLat, lat)
+		s.offset = max(s.offset, ev.Offset)
+		lane := (seq - 1) % r.lanes
+		switch next := s.next[lane]; {
+		case seq == next:
+		case seq > next:
+			if !s.resync[lane] {
+				s.ooo++
+			}
+		default:
+			s.dup++
+			r.checkDone(s)
+			return
+		}
+		s.next[lane] = seq + r.lanes
+		s.resync[lane] = false
+		s.got++
+		r.checkDone(s)
+	case client.EventGap:
+		// The gap skips every message up to its offset; they count as
+		// lost at the end. Which seqs they were is unknown (lanes
+		// interleave), so each lane takes its next seq as it comes.
+		s.gaps++
+		s.offset = max(s.offset, ev.Offset)
+		for l := range s.resync {
+			s.resync[l] = true
+		}
+		r.checkDone(s)
+	case client.EventEnded:
+		s.ended++
+		r.finish(s)
+	case client.EventSubscribed:
+		if !s.connected {
+			s.connected = true
+			r.release(s)
+			if r.connected.Add(1) == int64(r.cfg.Subscribers) {
+				close(r.allConnected)
+			}
+		}
+	case client.EventClose:
+		s.closes++
+	}
+}
+
+// checkDone finishes s once it expects nothing more: the channel is new,
+// so its last message has the offset want.
+func (r *runner) checkDone(s *subscriber) {
+	if s.offset >= s.want {
+		r.finish(s)
+	}
+}
+
+// finish records that s waits for no more messages.
+func (r *runner) finish(s *subscriber) {
+	if s.finished || s.want == 0 || r.cfg.Messages == 0 {
+		return
+	}
+	s.finished = true
+	if r.remaining.Add(-1) == 0 {
+		close(r.allDone)
+	}
+}
+
+// publishAll publishes the messages and waits until every subscriber has
+// its messages, or nothing came for cfg.Quiet after the last publication
+// (quiet), or ctx is done. It returns when the last publication ended
+// (zero if they did not all end).
+func (r *runner) publishAll(ctx context.Context) (pubEnd time.Time, quiet bool, err error) {
+	cfg := r.cfg
+	pubCtx, cancelPub := context.WithCancel(ctx)
+	defer cancelPub()
+	var pwg sync.WaitGroup
+	pubDone := make(chan struct{})
+	r.pubStart = time.Now()
+	for p := range cfg.Publishers {
+		pwg.Go(func() { r.publish(pubCtx, p) })
+	}
+	go func() {
+		pwg.Wait()
+		close(pubDone)
+	}()
+	// Whatever happens, the publishers are stopped and waited for.
+	defer func() {
+		cancelPub()
+		<-pubDone
+	}()
+
+	tick := time.NewTicker(max(min(time.Second, cfg.Quiet/4), time.Millisecond))
+	defer tick.Stop()
+	waitPub := pubDone
+	lastCount, lastChange := uint64(0), time.Now()
+	for {
+		select {
+		case <-waitPub:
+			pubEnd, waitPub = time.Now(), nil
+		case <-r.allDone:
+			select {
+			case <-pubDone:
+				if pubEnd.IsZero() {
+					pubEnd = time.Now()
+				}
+			case <-ctx.Done():
+			}
+			return pubEnd, false, nil
+		case <-ctx.Done():
+			return pubEnd, false, nil
+		case err := <-r.failed:
+			return pubEnd, false, err
+		case now := <-tick.C:
+			if n := r.delivered.Load(); n != lastCount {
+				lastCount, lastChange = n, now
+			} else if waitPub == nil && now.Sub(lastChange) >= cfg.Quiet && now.Sub(pubEnd) >= cfg.Quiet {
+				return pubEnd, true, nil
+			}
+		}
+	}
+}
+
+// publish publishes the messages of publisher p, in order: message i,
+// for i % Publishers == p, is the (i / Channels + 1)-th of channel
+// i % Channels.
+func (r *runner) publish(ctx context.Context, p int) {
+	cfg := r.cfg
+	var buf []byte
+	var timer *time.Timer
+	for i := p; i < cfg.Messages; i += cfg.Publishers {
+		c := i % cfg.Channels
+		if cfg.Rate > 0 {
+			due := r.pubStart.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				if timer == nil {
+					timer = time.NewTimer(d)
+				} else {
+					timer.Reset(d)
+				}
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					timer.Stop()
+					return
+				}
+			}
+		}
+		seq := uint64(i/cfg.Channels + 1)
+		buf = appendPayload(buf[:0], seq, time.Now().UnixNano(), cfg.Size)
+		if _, _, err := r.api.Publish(ctx, r.ids[c], buf); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if r.pubErrors.Add(1) == 1 {
+				r.errMu.Lock()
+				r.firstErr = err.Error()
+				r.errMu.Unlock()
+			}
+			continue
+		}
+		r.published.Add(1)
+	}
+}
+
+// startProgress prints a progress line every second until the returned
+// function is called (which may be called again).
+func (r *runner) startProgress(start time.Time, expected uint64) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		var prev uint64
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				n := r.delivered.Load()
+				fmt.Fprintf(r.out, "bench: %3.0fs connected %d/%d published %d/%d delivered %d/%d (%d/s)\n",
+					now.Sub(start).Seconds(), r.connected.Load(), r.cfg.Subscribers,
+					r.published.Load(), r.cfg.Messages, n, expected, n-prev)
+				prev = n
+			}
+		}
+	}()
+	return sync.OnceFunc(func() {
+		close(stop)
+		<-done
+	})
+}
+
+// parallel calls f(ctx, i) for i in [0, n) on up to workers goroutines,
+// and returns the first error, which stops the others.
+func parallel(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(max(workers, 1), n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := f(ctx, i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// lockedWriter serializes writes.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/halleyhq/halley/client"
+)
+
+// Defaults used where a Config field is zero.
+const (
+	DefaultChannels   = 1
+	DefaultPublishers = 4
+	DefaultTransport  = client.SSE
+	DefaultSize       = 100
+	DefaultTimeout    = 5 * time.Minute
+	DefaultQuiet      = 10 * time.Second
+	DefaultMaxPending = 256
+)
+
+// ErrConfig is wrapped by the errors of a Config that cannot run: a bad
+// value, or a server that is not on a loopback address.
+var ErrConfig = errors.New("bench: invalid configuration")
+
+// Config is what to measure. Subscribers and Server must be set; the zero
+// value of every other field works.
+type Config struct {
+	// Server is the base URL of the server, such as
+	// "http://127.0.0.1:8080". Its host must be a loopback address
+	// (127.0.0.0/8, ::1) or "localhost": latencies compare the clock of
+	// the publisher with the clock of the subscriber, and the load is not
+	// meant to leave the machine.
+	Server string
+	// APIKey is sent to the HTTP API, when set.
+	APIKey string
+	// Subscribers is the number of clients, each on a connection of its
+	// own; subscriber j reads channel j % Channels, from now.
+	Subscribers int
+	// Messages is the number of messages published, message i to
+	// channel i % Channels. Zero measures idle connections only: connect
+	// time and the server's memory per connection.
+	Messages int
+	// Channels is the number of broadcast channels. Default: 1.
+	Channels int
+	// Rate is the number of publications per second. Zero: as fast as
+	// the server takes them.
+	Rate float64
+	// Publishers is the number of goroutines publishing concurrently:
+	// publisher p publishes the messages i with i % Publishers == p, in
+	// order and one at a time, so a channel's messages from one publisher
+	// (a lane) reach the subscribers in order, which they check. Lanes
+	// interleave: with one channel and 4 publishers, the server has up to
+	// 4 publications in hand at once. One publisher keeps every channel
+	// in strict order, but then each publication waits for the previous
+	// one's answer, which with many subscribers waits for the fan-out.
+	// Default: 4.
+	Publishers int
+	// Transport is what the subscribers use. Default: SSE.
+	Transport client.Transport
+	// ServerPID, when positive, is the server's process id: its CPU time
+	// and resident memory are read from /proc (Linux).
+	ServerPID int
+	// Size is the payload's size in bytes (it is larger when the seq and
+	// time fields do not fit). Default: 100.
+	Size int
+	// Timeout bounds the whole run, set-up and clean-up included.
+	// Default: 5 minutes.
+	Timeout time.Duration
+	// Quiet ends the run when no message was delivered for this long
+	// after the last publication; the missing messages count as lost.
+	// Default: 10 seconds.
+	Quiet time.Duration
+	// MaxPending bounds the subscribers connecting at the same time, so
+	// that thousands do not overflow the server's accept queue.
+	// Default: 256.
+	MaxPending int
+}
+
+// withDefaults checks c and fills in the defaults.
+func (c Config) withDefaults() (Config, error) {
+	if err := checkLoopback(c.Server); err != nil {
+		return c, err
+	}
+	if c.Transport == "" {
+		c.Transport = DefaultTransport
+	}
+	if _, err := client.ParseTransport(string(c.Transport)); err != nil {
+		return c, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"channels", &c.Channels, DefaultChannels},
+		{"publishers", &c.Publishers, DefaultPublishers},
+		{"size", &c.Size, DefaultSize},
+		{"max pending", &c.MaxPending, DefaultMaxPending},
+	} {
+		switch {
+		case *f.v < 0:
+			return c, fmt.Errorf("%w: %s must not be negative", ErrConfig, f.name)
+		case *f.v == 0:
+			*f.v = f.def
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"timeout", &c.Timeout, DefaultTimeout},
+		{"quiet", &c.Quiet, DefaultQuiet},
+	} {
+		switch {
+		case *f.v < 0:
+			return c, fmt.Errorf("%w: %s must not be negative", ErrConfig, f.name)
+		case *f.v == 0:
+			*f.v = f.def
+		}
+	}
+	switch {
+	case c.Subscribers < 1:
+		return c, fmt.Errorf("%w: want at least one subscriber", ErrConfig)
+	case c.Messages < 0:
+		return c, fmt.Errorf("%w: messages must not be negative", ErrConfig)
+	case c.Rate < 0:
+		return c, fmt.Errorf("%w: rate must not be negative", ErrConfig)
+	case c.ServerPID < 0:
+		return c, fmt.Errorf("%w: server pid must not be negative", ErrConfig)
+	}
+	return c, nil
+}
+
+// checkLoopback refuses a server URL whose host is not a loopback
+// address.
+func checkLoopback(server string) error {
+	u, err := url.Parse(server)
+	if err != nil {
+		return fmt.Errorf("%w: server URL: %v", ErrConfig, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%w: server URL %q: want http://host[:port]", ErrConfig, server)
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w: server %q is not on a loopback address (127.0.0.0/8, ::1, localhost): "+
+		"the benchmark runs on the server's machine only", ErrConfig, host)
+}

@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// userHZ is the unit of the CPU times in /proc/PID/stat. The kernel
+// exports USER_HZ to user space as 100 on every architecture Go runs
+// Linux on; reading it would take sysconf(_SC_CLK_TCK), that is cgo, for
+// a value that does not vary.
+const userHZ = 100
+
+// procCPU returns the CPU time (user + system) process pid has used, from
+// /proc/PID/stat, to the 10 ms of a clock tick.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(b)
+}
+
+// parseStatCPU returns utime + stime of a /proc/PID/stat line. The
+// command name, in parentheses, may hold spaces and parentheses: the
+// fields are counted from the last ')'.
+func parseStatCPU(b []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("bench: /proc stat: no command name")
+	}
+	// After ')': state (field 3), ppid … utime (field 14), stime (15).
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("bench: /proc stat: too few fields")
+	}
+	var ticks uint64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseUint(string(s), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: /proc stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// procStatusKB returns a "kB" field of /proc/PID/status, such as VmRSS
+// (resident memory) or VmHWM (its peak).
+func procStatusKB(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatusKB(b, field)
+}
+
+func parseStatusKB(b []byte, field string) (int64, error) {
+	for line := range bytes.Lines(b) {
+		name, rest, ok := bytes.Cut(line, []byte{':'})
+		if !ok || string(name) != field {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0, fmt.Errorf("bench: /proc status: %s: %q", field, bytes.TrimSpace(rest))
+		}
+		n, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: /proc status: %s: %w", field, err)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("bench: /proc status: no %s", field)
+}

@@ -1,0 +1,174 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// Result is what a run measured. Figures that could not be measured (the
+// server's, without Config.ServerPID; latencies, without deliveries) are
+// nil, and null in JSON.
+type Result struct {
+	// The configuration, defaults filled in.
+	Transport   string  `json:"transport"`
+	Subscribers int     `json:"subscribers"`
+	Channels    int     `json:"channels"`
+	Messages    int     `json:"messages"`
+	Size        int     `json:"size"`
+	Rate        float64 `json:"rate"`
+	Publishers  int     `json:"publishers"`
+
+	// Connected counts the subscribers whose subscription started;
+	// ConnectMS is the time until all of them had (or until the run
+	// stopped waiting).
+	Connected int     `json:"connected"`
+	ConnectMS float64 `json:"connect_ms"`
+
+	// Published counts the publications the server accepted, in
+	// PublishS seconds from the first to the end of the last.
+	Published     int     `json:"published"`
+	PublishErrors int     `json:"publish_errors"`
+	PublishS      float64 `json:"publish_s"`
+	PublishesPerS float64 `json:"publishes_per_s"`
+
+	// Deliveries counts the messages the subscribers received, in
+	// DeliverS seconds from the first publication to the last delivery.
+	Deliveries         uint64   `json:"deliveries"`
+	ExpectedDeliveries uint64   `json:"expected_deliveries"`
+	DeliverS           float64  `json:"deliver_s"`
+	DeliveriesPerS     float64  `json:"deliveries_per_s"`
+	LatencyMS          *Latency `json:"latency_ms"`
+
+	// Lost counts the messages a subscriber never got (skipped by a gap,
+	// after an ended event, or still missing at the end); Duplicated
+	// those it got again or late, OutOfOrder the ones that came before
+	// an earlier one. BadPayloads are messages that were not the bench's.
+	Lost        uint64 `json:"lost"`
+	Duplicated  uint64 `json:"duplicated"`
+	OutOfOrder  uint64 `json:"out_of_order"`
+	BadPayloads uint64 `json:"bad_payloads"`
+	// Gaps and Ended count those events; Reconnects the streams the
+	// server closed (each followed by a resume).
+	Gaps       uint64 `json:"gaps"`
+	Ended      uint64 `json:"ended"`
+	Reconnects uint64 `json:"reconnects"`
+	// TimedOut: Config.Timeout, or the end of Run's context, stopped the
+	// run. QuietEnd: the run ended after Config.Quiet without a delivery,
+	// messages missing.
+	TimedOut bool `json:"timed_out"`
+	QuietEnd bool `json:"quiet_end"`
+	// Error is the first publication error, if any.
+	Error string `json:"error,omitempty"`
+
+	// CPU times (user + system) in seconds: the connection phase, then
+	// the delivery phase (first publication to last delivery). The
+	// server's come from /proc/PID/stat in ticks of 10 ms (USER_HZ=100),
+	// the bench's from /proc/self/stat.
+	ServerCPUConnectS      *float64 `json:"server_cpu_connect_s"`
+	ServerCPUS             *float64 `json:"server_cpu_s"`
+	ServerCPUUsPerDelivery *float64 `json:"server_cpu_us_per_delivery"`
+	ServerCPUUsPerPublish  *float64 `json:"server_cpu_us_per_publish"`
+	BenchCPUConnectS       *float64 `json:"bench_cpu_connect_s"`
+	BenchCPUS              *float64 `json:"bench_cpu_s"`
+	BenchCPUUsPerDelivery  *float64 `json:"bench_cpu_us_per_delivery"`
+
+	// The server's resident memory (VmRSS) before the subscribers
+	// connect, once all are connected, and at the end; the growth per
+	// connection. BenchRSSPeakKB is the bench's own peak (VmHWM).
+	ServerRSSBeforeKB    *int64   `json:"server_rss_before_kb"`
+	ServerRSSConnectedKB *int64   `json:"server_rss_connected_kb"`
+	ServerRSSEndKB       *int64   `json:"server_rss_end_kb"`
+	ServerRSSKBPerConn   *float64 `json:"server_rss_kb_per_conn"`
+	BenchRSSPeakKB       *int64   `json:"bench_rss_peak_kb"`
+}
+
+// Latency holds delivery latencies in milliseconds: receive time minus
+// publication time, on the machine's one clock. The percentiles are
+// exact to within 1%.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// OK reports whether the run went through: every subscriber connected,
+// every message published and delivered once and in order, within the
+// timeout.
+func (r *Result) OK() bool {
+	return r.Connected == r.Subscribers && !r.TimedOut &&
+		r.Lost == 0 && r.Duplicated == 0 && r.OutOfOrder == 0 &&
+		r.BadPayloads == 0 && r.PublishErrors == 0
+}
+
+// WriteSummary writes the result for humans.
+func (r *Result) WriteSummary(w io.Writer) {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("halley bench: %s, %d subscribers on %d channels", r.Transport, r.Subscribers, r.Channels)
+	if r.Messages > 0 {
+		p(", %d messages of %d bytes", r.Messages, r.Size)
+	}
+	p("\n  connect:    %d/%d in %.0f ms", r.Connected, r.Subscribers, r.ConnectMS)
+	if r.ServerRSSKBPerConn != nil {
+		p("; server RSS %d -> %d kB, %.1f kB per connection", *r.ServerRSSBeforeKB, *r.ServerRSSConnectedKB, *r.ServerRSSKBPerConn)
+	}
+	if r.ServerCPUConnectS != nil {
+		p("\n              CPU: server %.2f s, bench %.2f s", *r.ServerCPUConnectS, deref(r.BenchCPUConnectS))
+	}
+	if r.Messages > 0 {
+		p("\n  publish:    %d in %.3f s: %.0f/s (%d publishers", r.Published, r.PublishS, r.PublishesPerS, r.Publishers)
+		if r.Rate > 0 {
+			p(", rate %.0f/s", r.Rate)
+		}
+		p(")")
+		if r.PublishErrors > 0 {
+			p(", %d errors: %s", r.PublishErrors, r.Error)
+		}
+		p("\n  deliver:    %d/%d in %.3f s: %.0f/s", r.Deliveries, r.ExpectedDeliveries, r.DeliverS, r.DeliveriesPerS)
+		if l := r.LatencyMS; l != nil {
+			p("\n  latency:    p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms", l.P50, l.P90, l.P99, l.Max)
+		}
+		p("\n  errors:     lost %d, duplicated %d, out of order %d, bad payloads %d (gaps %d, ended %d, reconnects %d)",
+			r.Lost, r.Duplicated, r.OutOfOrder, r.BadPayloads, r.Gaps, r.Ended, r.Reconnects)
+		if r.ServerCPUS != nil {
+			p("\n  server CPU: %.2f s: %.2f µs per delivery, %.1f µs per publish", *r.ServerCPUS, deref(r.ServerCPUUsPerDelivery), deref(r.ServerCPUUsPerPublish))
+		}
+		if r.BenchCPUS != nil {
+			p("\n  bench CPU:  %.2f s: %.2f µs per delivery", *r.BenchCPUS, deref(r.BenchCPUUsPerDelivery))
+		}
+	}
+	if r.BenchRSSPeakKB != nil {
+		p("\n  bench RSS:  peak %d kB", *r.BenchRSSPeakKB)
+	}
+	switch {
+	case r.TimedOut:
+		p("\n  stopped by the timeout")
+	case r.QuietEnd:
+		p("\n  stopped: nothing delivered for a while after the last publication")
+	}
+	if r.OK() {
+		p("\n  OK\n")
+	} else {
+		p("\n  FAILED\n")
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// round rounds x to d decimals, for readable JSON.
+func round(x float64, d int) float64 {
+	p := math.Pow10(d)
+	return math.Round(x*p) / p
+}

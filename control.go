@@ -21,6 +21,14 @@ type control struct {
 	// released is closed at Shutdown: waiting requests answer as at a
 	// timeout.
 	released chan struct{}
+
+	// Streams (SSE, WebSocket) do not wait on the shared channels above,
+	// whose locks a thousand goroutines would contend for at every
+	// message: they register their waiter, get woken, and compare
+	// generations. killGen counts kills; down is set at Shutdown.
+	killGen atomic.Uint64
+	down    atomic.Bool
+	streams map[*waiter]struct{} // guarded by mu
 }
 
 func (c *control) init(timeout time.Duration) {
@@ -28,6 +36,43 @@ func (c *control) init(timeout time.Duration) {
 	c.timeout.Store(int64(timeout))
 	c.kill = make(chan struct{})
 	c.released = make(chan struct{})
+	c.streams = make(map[*waiter]struct{})
+}
+
+// generation returns the kill generation for a stream about to start; take
+// it before checking that the hub is active, so a kill in between is seen.
+func (c *control) generation() uint64 { return c.killGen.Load() }
+
+// watch registers a stream's waiter, to be woken by kills and Shutdown.
+func (c *control) watch(w *waiter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.streams[w] = struct{}{}
+}
+
+func (c *control) unwatch(w *waiter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.streams, w)
+}
+
+// stopReason tells a stream that started at generation gen whether it
+// must end: "shutdown", "deactivated" (a kill), or "".
+func (c *control) stopReason(gen uint64) string {
+	switch {
+	case c.down.Load():
+		return "shutdown"
+	case c.killGen.Load() != gen:
+		return "deactivated"
+	}
+	return ""
+}
+
+// wakeStreamsLocked wakes every registered stream. c.mu is held.
+func (c *control) wakeStreamsLocked() {
+	for w := range c.streams {
+		w.notify()
+	}
 }
 
 // signals returns the current kill and release channels for a request
@@ -43,12 +88,16 @@ func (c *control) killAll() {
 	defer c.mu.Unlock()
 	close(c.kill)
 	c.kill = make(chan struct{})
+	c.killGen.Add(1)
+	c.wakeStreamsLocked()
 }
 
 func (c *control) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	close(c.released)
+	c.down.Store(true)
+	c.wakeStreamsLocked()
 }
 
 // Activate resumes client activity after Deactivate; clients reconnect by

@@ -41,7 +41,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	kill, released, ok := h.gate(w, r, http.MethodPost)
+	sig, ok := h.gate(w, r, http.MethodPost)
 	if !ok {
 		return
 	}
@@ -92,10 +92,10 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 		case <-timer.C:
 			writePollAnswer(w, s, st, nil)
 			return
-		case <-released:
+		case <-sig.released:
 			writePollAnswer(w, s, st, nil)
 			return
-		case <-kill:
+		case <-sig.kill:
 			jsonError(w, http.StatusServiceUnavailable, "deactivated", "the request was ended by the server")
 			return
 		case <-r.Context().Done():

@@ -27,14 +27,6 @@ const (
 	sseCloseTimeout = 100 * time.Millisecond
 )
 
-// sseReady is always ready to receive: a stream that just sent a batch looks
-// for more at once, while still watching its other signals.
-var sseReady = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
-
 // SSEHandler returns the Server-Sent Events transport of the Halley
 // protocol (docs/protocol.md): GET with the query parameters channel
 // (repeated), cursor, last and session. Every event is one frame; the
@@ -104,7 +96,7 @@ func parseSSE(r *http.Request) (sseRequest, *sseRefusal) {
 }
 
 func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
-	kill, released, ok := h.gate(w, r, http.MethodGet)
+	sig, ok := h.gate(w, r, http.MethodGet)
 	if !ok {
 		return
 	}
@@ -121,6 +113,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 
 	st := h.newSessionStream(s)
 	defer st.close()
+	st.watch(sig.gen)
 	lines := st.subscribeAll(nil, req.ids, req.cur, req.last)
 
 	hd := w.Header()
@@ -148,7 +141,10 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	defer ticker.Stop()
 	var items []item
 	for {
-		wake := st.w.wake
+		if reason := st.stopped(); reason != "" {
+			c.close(reason, h.cfg.WriteTimeout)
+			return
+		}
 		if items = st.pull(items[:0], sseBatch); len(items) > 0 {
 			for _, it := range items {
 				c.item(it)
@@ -157,22 +153,30 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 				c.fail(err)
 				return
 			}
-			wake = sseReady
+			// Under load, pull again at once; look only at what is
+			// cheap to look at without blocking (one-case selects take
+			// no lock).
+			select {
+			case <-s.Done():
+				c.close("session_closed", h.cfg.WriteTimeout)
+				return
+			default:
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			default:
+			}
+			continue
 		}
 		select {
-		case <-wake:
+		case <-st.w.wake:
 		case <-ticker.C:
 			c.put([]byte(": ping\n\n"))
 			if err := c.flush(); err != nil {
 				c.fail(err)
 				return
 			}
-		case <-kill:
-			c.close("deactivated", h.cfg.WriteTimeout)
-			return
-		case <-released:
-			c.close("shutdown", h.cfg.WriteTimeout)
-			return
 		case <-s.Done():
 			c.close("session_closed", h.cfg.WriteTimeout)
 			return
@@ -201,6 +205,8 @@ type sseConn struct {
 	rc  *http.ResponseController
 	buf []byte
 	err error
+
+	deadline time.Time // the write deadline set last (see arm)
 
 	pos  []ssePos
 	live int // subscriptions not done
@@ -313,8 +319,19 @@ func (c *sseConn) write(b []byte) {
 	if c.err != nil || len(b) == 0 {
 		return
 	}
-	_ = c.rc.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteTimeout))
+	c.arm()
 	_, c.err = c.w.Write(b)
+}
+
+// arm keeps a write deadline ahead: it moves it only once half of it has
+// passed, since setting it costs a system call. A socket that takes no data
+// is thus given between half and all of WriteTimeout.
+func (c *sseConn) arm() {
+	now := time.Now()
+	if c.deadline.Sub(now) < c.h.cfg.WriteTimeout/2 {
+		c.deadline = now.Add(c.h.cfg.WriteTimeout)
+		_ = c.rc.SetWriteDeadline(c.deadline)
+	}
 }
 
 // flush writes what is queued and sends it to the client.
@@ -326,7 +343,7 @@ func (c *sseConn) flush() error {
 		c.buf = c.buf[:0]
 	}
 	if c.err == nil {
-		_ = c.rc.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteTimeout))
+		c.arm()
 		c.err = c.rc.Flush()
 	}
 	return c.err

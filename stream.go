@@ -51,6 +51,8 @@ type stream struct {
 	session *Session // the client's session, when known
 	w       *waiter
 	subs    []*streamSub
+	gen     uint64 // kill generation when the stream started (see watch)
+	watched bool
 }
 
 func (h *Hub) newStream() *stream { return &stream{h: h, w: newWaiter(true)} }
@@ -147,8 +149,25 @@ func (st *stream) unsubscribe(dst []byte, id string) []byte {
 	return append(frame.AppendUnsubscribed(dst, id), '\n')
 }
 
+// watch makes kills and the hub's shutdown wake the stream, which then
+// finds the reason with stopped. Streams call it; long-polls wait on the
+// shared signals instead.
+func (st *stream) watch(gen uint64) {
+	st.gen = gen
+	st.watched = true
+	st.h.control.watch(st.w)
+}
+
+// stopped returns why a watched stream must end ("shutdown",
+// "deactivated"), or "".
+func (st *stream) stopped() string { return st.h.control.stopReason(st.gen) }
+
 // close stops reading every channel.
 func (st *stream) close() {
+	if st.watched {
+		st.h.control.unwatch(st.w)
+		st.watched = false
+	}
 	for _, sub := range st.subs {
 		sub.c.removeWaiter(st.w)
 	}

@@ -56,20 +56,29 @@ func (h *Hub) refuse(w http.ResponseWriter) bool {
 }
 
 // gate admits a Halley-protocol request: the method, then the hub's state.
-// It returns the kill and release signals to wait on, taken before the
-// state is checked so that a Deactivate in between is not missed, or
+// It returns the kill and release signals a long-poll waits on, and the
+// kill generation a stream watches (see stream.watch), both taken before
+// the state is checked so that a Deactivate in between is not missed; or it
 // answers the refusal itself and reports false.
-func (h *Hub) gate(w http.ResponseWriter, r *http.Request, method string) (kill, released <-chan struct{}, ok bool) {
+func (h *Hub) gate(w http.ResponseWriter, r *http.Request, method string) (sig signals, ok bool) {
 	if r.Method != method {
 		w.Header().Set("Allow", method)
 		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+method)
-		return nil, nil, false
+		return sig, false
 	}
-	kill, released = h.control.signals()
+	sig.gen = h.control.generation()
+	sig.kill, sig.released = h.control.signals()
 	if h.refuse(w) {
-		return nil, nil, false
+		return sig, false
 	}
-	return kill, released, true
+	return sig, true
+}
+
+// signals are what ends a request besides its own end: a kill or the
+// hub's shutdown.
+type signals struct {
+	kill, released <-chan struct{}
+	gen            uint64
 }
 
 // openSession is transportSession answering its error itself.

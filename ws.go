@@ -63,7 +63,7 @@ type wsCommand struct {
 func (h *Hub) WSHandler() http.Handler { return http.HandlerFunc(h.serveWS) }
 
 func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
-	kill, released, ok := h.gate(w, r, http.MethodGet)
+	sig, ok := h.gate(w, r, http.MethodGet)
 	if !ok {
 		return
 	}
@@ -89,6 +89,7 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	// drop the subscriptions.
 	st := h.newSessionStream(s)
 	defer st.close()
+	st.watch(sig.gen)
 	defer wg.Wait()
 	defer conn.CloseNow()
 	defer cancel()
@@ -96,14 +97,16 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 
 	ws := &wsConn{h: h, conn: conn, st: st, remote: r.RemoteAddr, buf: make([]byte, 0, wsBufferInit)}
 	ws.buf = append(frame.AppendHello(ws.buf, s.id), '\n')
-	ws.serve(ctx, wsSignals{kill: kill, released: released, session: s.Done(), readDone: readDone, cmds: cmds})
+	defer ws.stopWriting()
+	ws.serve(ctx, wsSignals{session: s.Done(), readDone: readDone, cmds: cmds})
 }
 
-// wsSignals are what the writer waits on beside the stream's wake-ups.
+// wsSignals are what the writer waits on beside the stream's wake-ups
+// (kills and the hub's shutdown come through those: see stream.watch).
 type wsSignals struct {
-	kill, released, session <-chan struct{}
-	readDone                <-chan error
-	cmds                    <-chan wsCommand
+	session  <-chan struct{}
+	readDone <-chan error
+	cmds     <-chan wsCommand
 }
 
 // wsConn is the writer side of one WebSocket connection.
@@ -114,6 +117,12 @@ type wsConn struct {
 	remote string
 	buf    []byte // the next batch: frames each followed by LF
 	items  []item
+
+	// wctx bounds writes; it is made anew only once half of its time has
+	// passed (see writeContext).
+	wctx     context.Context
+	wcancel  context.CancelFunc
+	deadline time.Time
 }
 
 // serve writes batches until the connection ends.
@@ -121,27 +130,44 @@ func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
 	heartbeat := time.NewTicker(ws.h.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	for {
-		// One pull and one batch at a time: when the pull found
-		// something there may be more, so the stream wakes itself up,
-		// but only after the select has had a look at the commands and
-		// signals, which a busy channel must not starve.
-		if ws.batch() > 0 {
-			ws.st.w.notify()
+		if reason := ws.st.stopped(); reason != "" {
+			ws.stop(ctx, reason)
+			return
 		}
+		n := ws.batch()
 		if len(ws.buf) > 0 && !ws.write(ctx) {
 			return
+		}
+		if n > 0 {
+			// Under load, pull again at once, after a look at what is
+			// cheap to look at without blocking (one-case selects take
+			// no lock): a busy channel must not starve the commands.
+			select {
+			case cmd := <-sig.cmds:
+				if !ws.command(ctx, cmd) {
+					return
+				}
+			default:
+			}
+			select {
+			case <-sig.session:
+				ws.sessionEnded(ctx)
+				return
+			default:
+			}
+			select {
+			case <-ctx.Done():
+				return
+			default:
+			}
+			continue
 		}
 		select {
 		case <-ws.st.w.wake:
 		case cmd := <-sig.cmds:
-			if cmd.bad != "" {
-				ws.buf = append(frame.AppendError(ws.buf, "bad_frame", cmd.bad), '\n')
-				if ws.write(ctx) {
-					_ = ws.conn.Close(wsStatusBadFrame, "bad_frame")
-				}
+			if !ws.command(ctx, cmd) {
 				return
 			}
-			ws.apply(cmd)
 		case err := <-sig.readDone:
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				// The library sent the 1009 close frame; Close drains the
@@ -157,27 +183,46 @@ func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
 				ws.h.log.Debug("halley: websocket peer did not answer a ping", "err", err)
 				return
 			}
-		case <-sig.kill:
-			ws.end(ctx, "deactivated", wsStatusDeactivated)
-			return
-		case <-sig.released:
-			ws.end(ctx, "shutdown", websocket.StatusGoingAway)
-			return
 		case <-sig.session:
-			// Shutdown closes every session after releasing the
-			// streams: tell those clients to come back, not that their
-			// session is gone.
-			select {
-			case <-sig.released:
-				ws.end(ctx, "shutdown", websocket.StatusGoingAway)
-			default:
-				ws.end(ctx, "session_closed", wsStatusSessionClosed)
-			}
+			ws.sessionEnded(ctx)
 			return
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// command applies a client frame; false means the connection ends.
+func (ws *wsConn) command(ctx context.Context, cmd wsCommand) bool {
+	if cmd.bad != "" {
+		ws.buf = append(frame.AppendError(ws.buf, "bad_frame", cmd.bad), '\n')
+		if ws.write(ctx) {
+			_ = ws.conn.Close(wsStatusBadFrame, "bad_frame")
+		}
+		return false
+	}
+	ws.apply(cmd)
+	return true
+}
+
+// stop ends the connection for a kill or the hub's shutdown.
+func (ws *wsConn) stop(ctx context.Context, reason string) {
+	if reason == "shutdown" {
+		ws.end(ctx, "shutdown", websocket.StatusGoingAway)
+	} else {
+		ws.end(ctx, "deactivated", wsStatusDeactivated)
+	}
+}
+
+// sessionEnded ends the connection of a closed session. Shutdown closes
+// every session after stopping the streams: tell those clients to come
+// back, not that their session is gone.
+func (ws *wsConn) sessionEnded(ctx context.Context) {
+	if ws.st.stopped() == "shutdown" {
+		ws.end(ctx, "shutdown", websocket.StatusGoingAway)
+		return
+	}
+	ws.end(ctx, "session_closed", wsStatusSessionClosed)
 }
 
 // apply runs a client frame; its answer goes out with the next batch.
@@ -239,9 +284,7 @@ func (ws *wsConn) batch() int {
 // write sends the pending frames as one text message, within the write
 // timeout, and empties the buffer.
 func (ws *wsConn) write(ctx context.Context) bool {
-	wctx, cancel := context.WithTimeout(ctx, ws.h.cfg.WriteTimeout)
-	err := ws.conn.Write(wctx, websocket.MessageText, ws.buf[:len(ws.buf)-1])
-	cancel()
+	err := ws.conn.Write(ws.writeContext(ctx), websocket.MessageText, ws.buf[:len(ws.buf)-1])
 	ws.buf = ws.buf[:0]
 	if cap(ws.buf) > wsBufferKeep {
 		ws.buf = make([]byte, 0, wsBufferInit)
@@ -256,6 +299,27 @@ func (ws *wsConn) write(ctx context.Context) bool {
 		_ = ws.conn.Close(wsStatusSlowClient, "slow_client")
 	}
 	return false
+}
+
+// writeContext returns the context bounding a write. Making one costs a
+// timer, so it is made anew only once half of WriteTimeout has passed: a
+// client that takes no data is given between half and all of it.
+func (ws *wsConn) writeContext(ctx context.Context) context.Context {
+	now := time.Now()
+	if ws.wctx == nil || ws.deadline.Sub(now) < ws.h.cfg.WriteTimeout/2 {
+		ws.stopWriting()
+		ws.deadline = now.Add(ws.h.cfg.WriteTimeout)
+		ws.wctx, ws.wcancel = context.WithDeadline(ctx, ws.deadline)
+	}
+	return ws.wctx
+}
+
+// stopWriting releases the write context.
+func (ws *wsConn) stopWriting() {
+	if ws.wcancel != nil {
+		ws.wcancel()
+		ws.wctx, ws.wcancel = nil, nil
+	}
 }
 
 // end sends a close frame and closes the connection with status.

@@ -660,7 +660,7 @@ func TestSSE_SlowClientCutOff(t *testing.T) {
 	h := newHub(t, halley.Config{
 		// Short enough to keep the test short, long enough that a
 		// reader descheduled on a loaded machine is not cut off.
-		WriteTimeout: time.Second,
+		WriteTimeout: 4 * time.Second,
 		Logger:       slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	srv := cometServer(t, h)

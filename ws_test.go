@@ -632,7 +632,7 @@ func rawSubscribe(t testing.TB, srv *httptest.Server, channel string) net.Conn {
 
 func TestWS_SlowClientCutOff(t *testing.T) {
 	const n, size = 200, 64 << 10
-	h := newHub(t, halley.Config{WriteTimeout: 500 * time.Millisecond})
+	h := newHub(t, halley.Config{WriteTimeout: 4 * time.Second})
 	srv := cometServer(t, h)
 	big := newChannel(t, h, halley.ChannelOptions{Name: "big", Size: n})
 

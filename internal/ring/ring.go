@@ -1,15 +1,21 @@
 // Package ring is a bounded buffer of values addressed by a monotonically
 // increasing offset: it keeps the last Size values and forgets older ones.
 //
-// A Ring is not safe for concurrent use; its owner locks around it. Memory
-// is fixed at creation (one slot per retained value) and never depends on how
-// many readers hold positions in it: readers keep their own offsets.
+// A Ring is not safe for concurrent use; its owner locks around it. Its
+// memory grows with what it holds, by doubling, up to one slot per value it
+// may retain, and never depends on how many readers hold positions in it:
+// readers keep their own offsets.
 package ring
+
+// initialSlots is the capacity of a new ring: many channels never hold
+// more than a few messages.
+const initialSlots = 8
 
 // Ring holds the values with offsets First() through Top().
 type Ring[T any] struct {
-	buf   []T
-	first uint64 // offset of the oldest retained value; top+1 when empty
+	buf   []T // value of offset o at buf[o % len(buf)]
+	size  int // the most values retained
+	first uint64
 	top   uint64 // offset of the newest value; 0 before the first
 }
 
@@ -18,11 +24,11 @@ func New[T any](size int) *Ring[T] {
 	if size < 1 {
 		size = 1
 	}
-	return &Ring[T]{buf: make([]T, size), first: 1}
+	return &Ring[T]{buf: make([]T, min(size, initialSlots)), size: size, first: 1}
 }
 
 // Size returns how many values the ring retains at most.
-func (r *Ring[T]) Size() int { return len(r.buf) }
+func (r *Ring[T]) Size() int { return r.size }
 
 // Top returns the offset of the newest value, or the offset before the first
 // value to come when nothing was stored yet.
@@ -52,12 +58,24 @@ func (r *Ring[T]) Put(off uint64, v T) bool {
 	if off != r.top+1 {
 		r.Reset(off - 1)
 	}
+	if r.Len() == len(r.buf) && len(r.buf) < r.size {
+		r.grow()
+	}
 	r.buf[off%uint64(len(r.buf))] = v
 	r.top = off
 	if r.top-r.first+1 > uint64(len(r.buf)) {
 		r.first = r.top - uint64(len(r.buf)) + 1
 	}
 	return true
+}
+
+// grow doubles the slots (up to size), keeping the values in place.
+func (r *Ring[T]) grow() {
+	buf := make([]T, min(2*len(r.buf), r.size))
+	for off := r.first; off <= r.top; off++ {
+		buf[off%uint64(len(buf))] = r.buf[off%uint64(len(r.buf))]
+	}
+	r.buf = buf
 }
 
 // Reset forgets every value; the next Push gets offset top+1.

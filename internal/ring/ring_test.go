@@ -80,3 +80,22 @@ func TestRing_Put(t *testing.T) {
 		t.Fatal("Reset(10) should make the next offset 11")
 	}
 }
+
+func TestRing_Grows(t *testing.T) {
+	r := ring.New[int](100)
+	for i := 1; i <= 250; i++ {
+		r.Push(i)
+		// Whatever the slots, the ring holds exactly the last min(i, 100).
+		want := min(i, 100)
+		if r.Len() != want || r.First() != uint64(i-want+1) {
+			t.Fatalf("after %d pushes: len %d first %d", i, r.Len(), r.First())
+		}
+	}
+	got, lost := r.AppendSince(nil, 150, 0)
+	if lost || len(got) != 100 || got[0] != 151 || got[99] != 250 {
+		t.Fatalf("AppendSince(150): %d values from %v, lost %v", len(got), got[:1], lost)
+	}
+	if r.Size() != 100 {
+		t.Fatalf("Size %d", r.Size())
+	}
+}

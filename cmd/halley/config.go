@@ -26,6 +26,9 @@ type config struct {
 	SessionTimeout     time.Duration
 	CommandPipe        string
 	Demo               bool
+	// DebugAddr, when set, serves net/http/pprof there (loopback only;
+	// flag only).
+	DebugAddr string
 
 	// What exists at start-up (config file only).
 	Channels  []channelDecl
@@ -325,6 +328,7 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 	fs.StringVar(&fl.CommandPipe, "command-pipe", "", "`path` of a FIFO to read commands such as comet:deactivate from (created if missing)")
 	fs.StringVar(&file, "config", "", "JSON config `file`; flags given on the command line override it")
 	fs.BoolVar(&fl.Demo, "demo", def.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
+	fs.StringVar(&fl.DebugAddr, "debug-addr", "", "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return def, err
@@ -361,6 +365,8 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 			cfg.CommandPipe = fl.CommandPipe
 		case "demo":
 			cfg.Demo = fl.Demo
+		case "debug-addr":
+			cfg.DebugAddr = fl.DebugAddr
 		}
 	})
 	if err := cfg.check(); err != nil {

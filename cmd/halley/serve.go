@@ -89,6 +89,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	var dbg *http.Server
+	var dln net.Listener
+	if cfg.DebugAddr != "" {
+		if dbg, dln, err = debugServer(cfg.DebugAddr, log); err != nil {
+			fmt.Fprintf(stderr, "halley: --debug-addr: %v\n", err)
+			_ = ln.Close()
+			shutdownHub(hub, log)
+			return 2
+		}
+	}
+
 	// Goroutines the server owns: stopped and waited for at shutdown.
 	bg, stopBg := context.WithCancel(context.Background())
 	defer stopBg()
@@ -117,6 +128,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	if pipe != nil {
 		wg.Go(func() { readCommands(pipe, hub, logf) })
+	}
+	if dbg != nil {
+		wg.Go(func() { _ = dbg.Serve(dln) })
+		wg.Go(func() {
+			<-bg.Done()
+			_ = dbg.Close()
+		})
+		logf("profiler at http://%s/debug/pprof/", dln.Addr())
 	}
 
 	srv := &http.Server{

@@ -139,6 +139,8 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 
 	ticker := time.NewTicker(h.cfg.Heartbeat)
 	defer ticker.Stop()
+	pace := newPacer(h.cfg.WriteDelay)
+	defer pace.stop()
 	var items []item
 	for {
 		if reason := st.stopped(); reason != "" {
@@ -153,6 +155,9 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 				c.fail(err)
 				return
 			}
+			// A false hold means the stream ends: the checks below see
+			// why.
+			pace.hold(s.Done(), r.Context().Done())
 			// Under load, pull again at once; look only at what is
 			// cheap to look at without blocking (one-case selects take
 			// no lock).
@@ -171,6 +176,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-st.w.wake:
+			pace.hold(s.Done(), r.Context().Done())
 		case <-ticker.C:
 			c.put([]byte(": ping\n\n"))
 			if err := c.flush(); err != nil {

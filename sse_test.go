@@ -826,3 +826,20 @@ func TestSSE_SharedEncoding(t *testing.T) {
 		t.Fatalf("two-channel id %q, want %q", e4.id, want)
 	}
 }
+
+// TestSSE_WriteDelay: with a write delay, a stream still gets every
+// message, in order, and ends cleanly.
+func TestSSE_WriteDelay(t *testing.T) {
+	h := newHub(t, halley.Config{WriteDelay: 5 * time.Millisecond})
+	srv := cometServer(t, h)
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	s := openSSE(t, srv, "channel=news", "")
+	s.hello(t)
+	s.subscribed(t, "news", 0)
+	for i := 1; i <= 50; i++ {
+		write(t, c, fmt.Sprint(i))
+	}
+	for i := 1; i <= 50; i++ {
+		s.msg(t, "news", uint64(i), fmt.Sprint(i))
+	}
+}

@@ -1,6 +1,8 @@
 package halley
 
 import (
+	"time"
+
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
@@ -260,4 +262,44 @@ func (st *stream) cursor(dst []byte) []byte {
 		dst = frame.AppendEntry(dst, sub.name, sub.after, sub.epoch)
 	}
 	return dst
+}
+
+// pacer holds a stream back for Config.WriteDelay after it wakes, so that
+// a busy stream gathers messages into fewer writes. With no delay it
+// does nothing.
+type pacer struct {
+	delay time.Duration
+	timer *time.Timer
+}
+
+func newPacer(delay time.Duration) *pacer {
+	p := &pacer{delay: delay}
+	if delay > 0 {
+		p.timer = time.NewTimer(delay)
+		p.timer.Stop()
+	}
+	return p
+}
+
+// hold waits for the delay, or until one of the channels is ready (the
+// stream must end), which it reports as false.
+func (p *pacer) hold(a, b <-chan struct{}) bool {
+	if p.delay <= 0 {
+		return true
+	}
+	p.timer.Reset(p.delay)
+	select {
+	case <-p.timer.C:
+		return true
+	case <-a:
+	case <-b:
+	}
+	p.timer.Stop()
+	return false
+}
+
+func (p *pacer) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
 }

@@ -129,6 +129,8 @@ type wsConn struct {
 func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
 	heartbeat := time.NewTicker(ws.h.cfg.Heartbeat)
 	defer heartbeat.Stop()
+	pace := newPacer(ws.h.cfg.WriteDelay)
+	defer pace.stop()
 	for {
 		if reason := ws.st.stopped(); reason != "" {
 			ws.stop(ctx, reason)
@@ -139,6 +141,9 @@ func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
 			return
 		}
 		if n > 0 {
+			// A false hold means the stream ends: the checks below see
+			// why.
+			pace.hold(sig.session, ctx.Done())
 			// Under load, pull again at once, after a look at what is
 			// cheap to look at without blocking (one-case selects take
 			// no lock): a busy channel must not starve the commands.
@@ -164,6 +169,7 @@ func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
 		}
 		select {
 		case <-ws.st.w.wake:
+			pace.hold(sig.session, ctx.Done())
 		case cmd := <-sig.cmds:
 			if !ws.command(ctx, cmd) {
 				return

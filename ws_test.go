@@ -676,3 +676,23 @@ func TestWS_SlowClientCutOff(t *testing.T) {
 		t.Fatalf("the slow client is still a listener: %v", err)
 	}
 }
+
+// TestWS_WriteDelay: with a write delay, a connection still gets every
+// message, in order, and its commands are still answered.
+func TestWS_WriteDelay(t *testing.T) {
+	h := newHub(t, halley.Config{WriteDelay: 5 * time.Millisecond})
+	srv := cometServer(t, h)
+	news := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	c := dialWS(t, srv, "", nil)
+	c.subscribed("news", "", 0)
+	for i := 1; i <= 50; i++ {
+		write(t, news, fmt.Sprint(i))
+	}
+	for i := 1; i <= 50; i++ {
+		c.msg("news", uint64(i), fmt.Sprint(i))
+	}
+	c.send(`{"type":"unsubscribe","channel":"news"}`)
+	if f := c.next(); f.Type != frame.TypeUnsubscribed {
+		t.Fatalf("unsubscribe answer %s", show(f))
+	}
+}

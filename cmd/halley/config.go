@@ -29,6 +29,8 @@ type config struct {
 	// DebugAddr, when set, serves net/http/pprof there (loopback only;
 	// flag only).
 	DebugAddr string
+	// WriteDelay is halley.Config.WriteDelay.
+	WriteDelay time.Duration
 
 	// What exists at start-up (config file only).
 	Channels  []channelDecl
@@ -328,6 +330,7 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 	fs.StringVar(&fl.CommandPipe, "command-pipe", "", "`path` of a FIFO to read commands such as comet:deactivate from (created if missing)")
 	fs.StringVar(&file, "config", "", "JSON config `file`; flags given on the command line override it")
 	fs.BoolVar(&fl.Demo, "demo", def.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
+	fs.DurationVar(&fl.WriteDelay, "write-delay", 0, "let streams gather messages this long after they wake (e.g. 5ms): fewer writes under load, at most that much more latency")
 	fs.StringVar(&fl.DebugAddr, "debug-addr", "", "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -367,6 +370,8 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 			cfg.Demo = fl.Demo
 		case "debug-addr":
 			cfg.DebugAddr = fl.DebugAddr
+		case "write-delay":
+			cfg.WriteDelay = fl.WriteDelay
 		}
 	})
 	if err := cfg.check(); err != nil {

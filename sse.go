@@ -1,12 +1,15 @@
 package halley
 
 import (
+	"bytes"
 	"errors"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
@@ -109,10 +112,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer end()
-
 	st := h.newSessionStream(s)
-	defer st.close()
 	st.watch(sig.gen)
 	lines := st.subscribeAll(nil, req.ids, req.cur, req.last)
 
@@ -120,7 +120,72 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no")
-	c := &sseConn{h: h, w: w, rc: http.NewResponseController(w)}
+	c := &sseConn{h: h, s: s, st: st}
+	if conn := takeOver(w, r); conn != nil {
+		// The stream leaves net/http, its buffers and this goroutine's
+		// stack behind: two goroutines of the hub's carry it on, one
+		// writing, one reading only to see the client go.
+		c.out, c.pooled = connSink{conn}, true
+		gone := make(chan struct{})
+		h.wg.Add(2)
+		go func() {
+			defer h.wg.Done()
+			defer close(gone)
+			var b [1]byte
+			for {
+				if _, err := conn.Read(b[:]); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer h.wg.Done()
+			defer end()
+			defer st.close()
+			c.serve(lines, gone)
+			_ = conn.Close()
+			<-gone
+		}()
+		return
+	}
+	defer end()
+	defer st.close()
+	c.out = httpSink{w: w, rc: http.NewResponseController(w)}
+	c.serve(lines, r.Context().Done())
+}
+
+// takeOver takes an HTTP/1 connection over from net/http for an SSE
+// stream and writes the answer's head on it, the body then running until
+// the connection closes. It returns nil where it cannot (HTTP/2, a writer
+// that cannot be hijacked): the stream then goes through w.
+func takeOver(w http.ResponseWriter, r *http.Request) net.Conn {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil
+	}
+	_ = brw // its buffers stay behind: nothing more is read through them
+	head := make([]byte, 0, 256)
+	head = append(head, "HTTP/1.1 200 OK\r\n"...)
+	var hb bytes.Buffer
+	_ = w.Header().Write(&hb)
+	head = append(head, hb.Bytes()...)
+	head = append(head, "Connection: close\r\n\r\n"...)
+	_ = conn.SetWriteDeadline(time.Now().Add(sseCloseTimeout * 50))
+	if _, err := conn.Write(head); err != nil {
+		_ = conn.Close()
+		return nil
+	}
+	return conn
+}
+
+// serve sends the stream's first events (lines: the subscriptions'
+// frames), then its messages until it ends: a stop of the hub, the end of
+// the session, a failed write, or gone (the client left).
+func (c *sseConn) serve(lines []byte, gone <-chan struct{}) {
+	h, s, st := c.h, c.s, c.st
 	c.track(st)
 	c.put([]byte(sseRetry + "data: "))
 	c.put(frame.AppendHello(nil, s.id))
@@ -151,13 +216,14 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			for _, it := range items {
 				c.item(it)
 			}
+			clear(items) // let the messages go with the ring
 			if err := c.flush(); err != nil {
 				c.fail(err)
 				return
 			}
 			// A false hold means the stream ends: the checks below see
 			// why.
-			pace.hold(s.Done(), r.Context().Done())
+			pace.hold(s.Done(), gone)
 			// Under load, pull again at once; look only at what is
 			// cheap to look at without blocking (one-case selects take
 			// no lock).
@@ -168,7 +234,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			default:
 			}
 			select {
-			case <-r.Context().Done():
+			case <-gone:
 				return
 			default:
 			}
@@ -176,7 +242,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-st.w.wake:
-			pace.hold(s.Done(), r.Context().Done())
+			pace.hold(s.Done(), gone)
 		case <-ticker.C:
 			c.put([]byte(": ping\n\n"))
 			if err := c.flush(); err != nil {
@@ -186,11 +252,37 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		case <-s.Done():
 			c.close("session_closed", h.cfg.WriteTimeout)
 			return
-		case <-r.Context().Done():
+		case <-gone:
 			return
 		}
 	}
 }
+
+// sseSink is where an SSE stream's bytes go: the response, or the
+// connection taken over from net/http.
+type sseSink interface {
+	Write(b []byte) (int, error)
+	Flush() error
+	SetWriteDeadline(t time.Time) error
+}
+
+type httpSink struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s httpSink) Write(b []byte) (int, error)        { return s.w.Write(b) }
+func (s httpSink) Flush() error                       { return s.rc.Flush() }
+func (s httpSink) SetWriteDeadline(t time.Time) error { return s.rc.SetWriteDeadline(t) }
+
+// connSink writes straight to the connection: each write is sent.
+type connSink struct{ net.Conn }
+
+func (connSink) Flush() error { return nil }
+
+// sseBuffers keep the write buffers of idle taken-over streams: an idle
+// stream holds none.
+var sseBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // ssePos is a subscription's position as the client knows it: up to the
 // last event written. The stream's own position (streamSub.after) runs
@@ -207,10 +299,13 @@ type ssePos struct {
 // deadline; the first write error sticks and ends the stream.
 type sseConn struct {
 	h   *Hub
-	w   http.ResponseWriter
-	rc  *http.ResponseController
+	s   *Session
+	st  *stream
+	out sseSink
 	buf []byte
 	err error
+	// pooled streams give their buffer back after each flush.
+	pooled bool
 
 	deadline time.Time // the write deadline set last (see arm)
 
@@ -278,6 +373,7 @@ func (c *sseConn) item(it item) {
 // event writes one event holding a frame, with the cursor as id when
 // withID.
 func (c *sseConn) event(f []byte, withID bool) {
+	c.grab()
 	if withID {
 		c.buf = append(c.buf, "id: "...)
 		c.buf = c.cursor(c.buf)
@@ -303,8 +399,16 @@ func (c *sseConn) cursor(dst []byte) []byte {
 	return dst
 }
 
+// grab gives a pooled stream a buffer for its next batch.
+func (c *sseConn) grab() {
+	if c.buf == nil && c.pooled {
+		c.buf = (*sseBuffers.Get().(*[]byte))[:0]
+	}
+}
+
 // put queues b, writing what is queued once it is large.
 func (c *sseConn) put(b []byte) {
+	c.grab()
 	if len(b) < sseChunk {
 		c.buf = append(c.buf, b...)
 		if len(c.buf) >= sseChunk {
@@ -326,7 +430,7 @@ func (c *sseConn) write(b []byte) {
 		return
 	}
 	c.arm()
-	_, c.err = c.w.Write(b)
+	_, c.err = c.out.Write(b)
 }
 
 // arm keeps a write deadline ahead: it moves it only once half of it has
@@ -336,21 +440,26 @@ func (c *sseConn) arm() {
 	now := time.Now()
 	if c.deadline.Sub(now) < c.h.cfg.WriteTimeout/2 {
 		c.deadline = now.Add(c.h.cfg.WriteTimeout)
-		_ = c.rc.SetWriteDeadline(c.deadline)
+		_ = c.out.SetWriteDeadline(c.deadline)
 	}
 }
 
 // flush writes what is queued and sends it to the client.
 func (c *sseConn) flush() error {
 	c.write(c.buf)
-	if cap(c.buf) > 4*sseChunk {
+	switch {
+	case cap(c.buf) > 4*sseChunk:
 		c.buf = nil // an unusually large event: do not keep its memory
-	} else {
+	case c.pooled && c.buf != nil:
+		b := c.buf[:0]
+		sseBuffers.Put(&b)
+		c.buf = nil
+	default:
 		c.buf = c.buf[:0]
 	}
 	if c.err == nil {
 		c.arm()
-		c.err = c.rc.Flush()
+		c.err = c.out.Flush()
 	}
 	return c.err
 }
@@ -361,9 +470,9 @@ func (c *sseConn) close(reason string, timeout time.Duration) {
 	c.buf = frame.AppendClose(c.buf, reason)
 	c.buf = append(c.buf, "\n\n"...)
 	if c.err == nil {
-		_ = c.rc.SetWriteDeadline(time.Now().Add(timeout))
-		if _, c.err = c.w.Write(c.buf); c.err == nil {
-			c.err = c.rc.Flush()
+		_ = c.out.SetWriteDeadline(time.Now().Add(timeout))
+		if _, c.err = c.out.Write(c.buf); c.err == nil {
+			c.err = c.out.Flush()
 		}
 	}
 	if c.err != nil {

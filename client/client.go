@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,9 +153,13 @@ var ErrRunning = errors.New("client: already running")
 
 // sub is one channel the application wants.
 type sub struct {
+	// id is the channel id: events take it from here rather than from
+	// the frame, which saves a string per event.
+	id   string
 	from From
 	// pos is the client's position, nil until the server has said where
-	// the subscription starts (or From gave a position).
+	// the subscription starts (or From gave a position). Once set, it is
+	// changed in place, under the client's mu.
 	pos *Position
 }
 
@@ -195,6 +200,11 @@ type Client struct {
 	ws *wsLink
 	// refs numbers the client's WebSocket writes.
 	refs atomic.Uint64
+	// epochless is true when some position may lack its epoch, which
+	// SSE event ids tell (see adoptEpochs): the SSE reader parses ids
+	// only then. It is set, under mu, whenever such a position may
+	// arise, and cleared only by adoptEpochs when none is left.
+	epochless atomic.Bool
 }
 
 // New returns a client of the hub whose Handler is served at serverURL
@@ -282,13 +292,14 @@ func (c *Client) Subscribe(channel string, from From) {
 	if channel == "" {
 		return
 	}
-	s := &sub{from: from}
+	s := &sub{id: channel, from: from}
 	if from.After != nil {
 		s.pos = &Position{Offset: *from.After, Epoch: from.Epoch}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.subs[channel] = s
+	c.noteEpochLocked(s.pos)
 	c.notify()
 }
 
@@ -441,6 +452,20 @@ func (c *Client) adoptEpochs(cur Cursor) {
 			s.pos.Epoch = p.Epoch
 		}
 	}
+	for _, s := range c.subs {
+		if s.pos != nil && s.pos.Epoch == "" {
+			return
+		}
+	}
+	c.epochless.Store(false)
+}
+
+// noteEpochLocked records that a subscription now stands at p, which
+// may lack its epoch. c.mu is held.
+func (c *Client) noteEpochLocked(p *Position) {
+	if p != nil && p.Epoch == "" {
+		c.epochless.Store(true)
+	}
 }
 
 // request sets the headers every request carries.
@@ -457,6 +482,10 @@ func (c *Client) request(req *http.Request, session string) {
 // position. It reports whether the frame showed progress (anything but
 // hello, close and error) and returns a *closeError for a close frame.
 func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
+	if f.Type == frame.TypeMsg && f.Offset != nil {
+		// The payload of a decoded frame is its own.
+		return c.deliverMsg(ctx, []byte(f.Channel), *f.Offset, f.Epoch, f.Data(), true)
+	}
 	if err := c.flushLost(ctx); err != nil {
 		return false, err
 	}
@@ -507,17 +536,6 @@ func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
 	if f.Offset != nil {
 		ev.Offset = *f.Offset
 	}
-	if f.Type == frame.TypeMsg {
-		if s.pos != nil && ev.Offset <= s.pos.Offset {
-			// Already delivered: a resume repeats what it must.
-			c.mu.Unlock()
-			return true, nil
-		}
-		ev.Data = f.Data()
-		if s.pos != nil {
-			ev.Epoch = s.pos.Epoch
-		}
-	}
 	// The position moves before the event is handed over, so that an
 	// application that has received it sees it in Positions; if the hand-over
 	// fails, the move is undone before any other connection can start.
@@ -530,12 +548,10 @@ func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
 		// will be dropped as repeats.
 	default:
 		s.pos = &Position{Offset: ev.Offset, Epoch: ev.Epoch}
+		c.noteEpochLocked(s.pos)
 	}
 	c.mu.Unlock()
 
-	if notif && ev.Type == EventMsg {
-		c.notification(&ev)
-	}
 	if err := c.send(ctx, ev); err != nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -543,9 +559,76 @@ func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
 		case f.Type == frame.TypeEnded:
 			if c.gen == gen {
 				c.subs[f.Channel] = s
+				c.noteEpochLocked(s.pos)
 			}
 		case c.subs[f.Channel] == s:
 			s.pos = prev
+			c.noteEpochLocked(s.pos)
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// deliverMsg hands the event of a msg frame to the application and moves
+// the position, as deliver does: it is deliver's path for the frames
+// that make most of the traffic, which avoids every allocation but the
+// payload's. The channel id may alias the frame; so may data, unless
+// owned says it belongs to this message alone (else it is copied). The
+// server's msg frames have no epoch: the event has the position's, and
+// epoch only when the client has no position yet.
+func (c *Client) deliverMsg(ctx context.Context, channel []byte, offset uint64, epoch string, data []byte, owned bool) (bool, error) {
+	c.mu.Lock()
+	if len(c.lost) > 0 {
+		c.mu.Unlock()
+		if err := c.flushLost(ctx); err != nil {
+			return false, err
+		}
+		c.mu.Lock()
+	}
+	s := c.subs[string(channel)]
+	if s == nil || s.pos != nil && offset <= s.pos.Offset {
+		// Unsubscribed meanwhile, or already delivered: a resume
+		// repeats what it must.
+		c.mu.Unlock()
+		return true, nil
+	}
+	notif := s.id == c.notif
+	ev := Event{Type: EventMsg, Channel: s.id, Offset: offset}
+	// The position moves before the event is handed over, so that an
+	// application that has received it sees it in Positions; if the
+	// hand-over fails, the move is undone before any other connection can
+	// start.
+	var prev Position
+	had := s.pos != nil
+	if had {
+		prev = *s.pos
+		ev.Epoch = prev.Epoch
+		s.pos.Offset = offset
+	} else {
+		ev.Epoch = epoch
+		s.pos = &Position{Offset: offset, Epoch: epoch}
+	}
+	c.noteEpochLocked(s.pos)
+	c.mu.Unlock()
+
+	if !owned {
+		data = bytes.Clone(data)
+	}
+	ev.Data = data
+	if notif {
+		c.notification(&ev)
+	}
+	if err := c.send(ctx, ev); err != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.subs[s.id] == s {
+			if had {
+				*s.pos = prev
+				c.noteEpochLocked(s.pos)
+			} else {
+				s.pos = nil
+			}
 		}
 		return false, err
 	}
@@ -554,6 +637,12 @@ func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
 
 // send blocks until the application takes ev or ctx is done.
 func (c *Client) send(ctx context.Context, ev Event) error {
+	// Without waiting first, which is cheaper while Events has room.
+	select {
+	case c.events <- ev:
+		return nil
+	default:
+	}
 	select {
 	case c.events <- ev:
 		return nil

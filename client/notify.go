@@ -146,7 +146,9 @@ func (c *Client) listenHTTP(ctx context.Context, k listenKey) error {
 		// From the start of the channel: it holds only notifications of
 		// this session's keys, and one may come before the subscription.
 		zero := uint64(0)
-		c.subs[ans.Channel] = &sub{from: From{After: &zero}, pos: &Position{}}
+		s := &sub{id: ans.Channel, from: From{After: &zero}, pos: &Position{}}
+		c.subs[ans.Channel] = s
+		c.noteEpochLocked(s.pos)
 		c.notify()
 	}
 	return nil

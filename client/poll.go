@@ -11,11 +11,12 @@ import (
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
-// pollAnswer is the answer of POST /poll.
+// pollAnswer is the answer of POST /poll. Its frames are decoded one by
+// one, msg frames without reflection.
 type pollAnswer struct {
-	Session string        `json:"session"`
-	Cursor  string        `json:"cursor"`
-	Frames  []frame.Frame `json:"frames"`
+	Session string            `json:"session"`
+	Cursor  string            `json:"cursor"`
+	Frames  []json.RawMessage `json:"frames"`
 }
 
 // runPoll long-polls until a failure or a change of the client. Each poll
@@ -79,13 +80,41 @@ func (c *Client) pollOnce(ctx context.Context, p *plan) (bool, error) {
 		return false, fmt.Errorf("client: poll: bad answer: %w", err)
 	}
 	c.setSession(ans.Session)
-	for i := range ans.Frames {
-		if _, err := c.deliver(ctx, &ans.Frames[i]); err != nil {
+	// Every frame is decoded before any is delivered: a bad answer
+	// delivers nothing.
+	type polled struct {
+		m frame.Msg
+		f *frame.Frame // nil for a msg frame in m
+	}
+	frames := make([]polled, len(ans.Frames))
+	for i, raw := range ans.Frames {
+		if m, ok := frame.ParseMsg(raw); ok {
+			frames[i].m = m
+			continue
+		}
+		f := new(frame.Frame)
+		if err := json.Unmarshal(raw, f); err != nil {
+			return false, fmt.Errorf("client: poll: bad answer: %w", err)
+		}
+		frames[i].f = f
+	}
+	for _, pf := range frames {
+		var err error
+		if pf.f == nil {
+			// Each raw frame is a slice of its own: a payload that is a
+			// part of it need not be copied.
+			_, err = c.deliverMsg(ctx, pf.m.Channel, pf.m.Offset, "", pf.m.Payload, true)
+		} else {
+			_, err = c.deliver(ctx, pf.f)
+		}
+		if err != nil {
 			return true, err
 		}
 	}
-	if cur, err := frame.ParseCursor(ans.Cursor); err == nil {
-		c.adoptEpochs(cur)
+	if c.epochless.Load() {
+		if cur, err := frame.ParseCursor(ans.Cursor); err == nil {
+			c.adoptEpochs(cur)
+		}
 	}
 	return true, nil
 }

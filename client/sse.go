@@ -73,8 +73,12 @@ func (c *Client) readSSE(ctx context.Context, p *plan) (progress bool, err error
 		return false, &protocolError{msg: fmt.Sprintf("sse: answer of type %q, want text/event-stream", mt), permanent: true}
 	}
 	c.setSession(res.Header.Get(sessionHeader))
+	return c.streamSSE(ctx, p, res.Body)
+}
 
-	r := newSSEReader(res.Body)
+// streamSSE delivers the events of an SSE stream's body.
+func (c *Client) streamSSE(ctx context.Context, p *plan, body io.Reader) (progress bool, err error) {
+	r := newSSEReader(body)
 	for {
 		data, id, err := r.next()
 		if err != nil {
@@ -87,20 +91,28 @@ func (c *Client) readSSE(ctx context.Context, p *plan) (progress bool, err error
 			if len(line) == 0 {
 				continue
 			}
-			f, err := frame.Decode(line)
-			if err != nil {
-				return progress, fmt.Errorf("client: sse: bad frame: %w", err)
+			var ok bool
+			if m, isMsg := frame.ParseMsg(line); isMsg {
+				// The reader reuses its buffer: a payload that is a
+				// part of the line is copied.
+				ok, err = c.deliverMsg(ctx, m.Channel, m.Offset, "", m.Payload, !m.Aliased)
+			} else {
+				f, derr := frame.Decode(line)
+				if derr != nil {
+					return progress, fmt.Errorf("client: sse: bad frame: %w", derr)
+				}
+				ok, err = c.deliver(ctx, &f)
 			}
-			ok, err := c.deliver(ctx, &f)
 			progress = progress || ok
 			if err != nil {
 				return progress, err
 			}
 		}
 		// The id is the server's cursor after the event: it tells the
-		// epochs that msg frames leave out.
-		if id != "" {
-			if cur, err := frame.ParseCursor(id); err == nil {
+		// epochs that msg frames leave out. Only a client that lacks
+		// some epoch needs it.
+		if len(id) > 0 && c.epochless.Load() {
+			if cur, err := frame.ParseCursor(string(id)); err == nil {
 				c.adoptEpochs(cur)
 			}
 		}
@@ -114,27 +126,39 @@ func (c *Client) readSSE(ctx context.Context, p *plan) (progress bool, err error
 
 // sseReader parses a text/event-stream: it returns the data of each event
 // (its "data" lines joined by LF) and its id, and skips comments, retry
-// fields and events without data.
+// fields and events without data. It allocates nothing once its buffers
+// have grown to the size of the events.
 type sseReader struct {
-	r    *bufio.Reader
-	line []byte
+	r *bufio.Reader
+	// line holds a line longer than r's buffer; data and id the event
+	// being read.
+	line, data, id []byte
 }
 
 func newSSEReader(r io.Reader) *sseReader { return &sseReader{r: bufio.NewReaderSize(r, 64<<10)} }
 
-// next returns the data and the id of the next event.
-func (s *sseReader) next() (data []byte, id string, err error) {
+// sseKeep bounds the buffers an sseReader keeps between events: an
+// unusually large event does not hold its memory for the stream's life.
+const sseKeep = 1 << 20
+
+// next returns the data and the id of the next event, both valid until
+// the next call.
+func (s *sseReader) next() (data, id []byte, err error) {
+	if cap(s.data) > sseKeep {
+		s.data = nil
+	}
+	s.data, s.id = s.data[:0], s.id[:0]
 	has := false
 	for {
 		line, err := s.readLine()
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		if len(line) == 0 {
 			if has {
-				return data, id, nil
+				return s.data, s.id, nil
 			}
-			id = ""
+			s.id = s.id[:0]
 			continue
 		}
 		name, value, _ := bytes.Cut(line, []byte{':'})
@@ -143,12 +167,12 @@ func (s *sseReader) next() (data []byte, id string, err error) {
 		case "": // a comment, such as a heartbeat
 		case "data":
 			if has {
-				data = append(data, '\n')
+				s.data = append(s.data, '\n')
 			}
-			data = append(data, value...)
+			s.data = append(s.data, value...)
 			has = true
 		case "id":
-			id = string(value)
+			s.id = append(s.id[:0], value...)
 		}
 	}
 }
@@ -156,9 +180,16 @@ func (s *sseReader) next() (data []byte, id string, err error) {
 // readLine returns the next line without its LF or CRLF. The line is
 // valid until the next call.
 func (s *sseReader) readLine() ([]byte, error) {
+	chunk, err := s.r.ReadSlice('\n')
+	if err == nil {
+		// The whole line is in r's buffer: no copy.
+		return bytes.TrimSuffix(chunk[:len(chunk)-1], []byte{'\r'}), nil
+	}
+	if cap(s.line) > sseKeep {
+		s.line = nil
+	}
 	s.line = s.line[:0]
 	for {
-		chunk, err := s.r.ReadSlice('\n')
 		if len(s.line)+len(chunk) > maxSSELine {
 			return nil, errors.New("line too long")
 		}
@@ -168,7 +199,7 @@ func (s *sseReader) readLine() ([]byte, error) {
 			s.line = bytes.TrimSuffix(s.line[:len(s.line)-1], []byte{'\r'})
 			return s.line, nil
 		case errors.Is(err, bufio.ErrBufferFull):
-			continue
+			chunk, err = s.r.ReadSlice('\n')
 		default:
 			return nil, err
 		}

@@ -71,28 +71,50 @@ func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
 	return progressed.Load(), context.Cause(ctx)
 }
 
+// wsKeep bounds the read buffer a connection keeps between messages: an
+// unusually large batch does not hold its memory for the connection's
+// life.
+const wsKeep = 1 << 20
+
 // readWS delivers the frames of the server's messages.
 func (c *Client) readWS(ctx context.Context, conn *websocket.Conn, l *wsLink, progressed *atomic.Bool) error {
-	for {
-		_, msg, err := conn.Read(ctx)
-		if err != nil {
-			if cause := context.Cause(ctx); cause != nil {
-				return cause
-			}
-			return fmt.Errorf("client: ws: %w", err)
+	var buf bytes.Buffer
+	fail := func(err error) error {
+		if cause := context.Cause(ctx); cause != nil {
+			return cause
 		}
-		for line := range bytes.SplitSeq(msg, []byte{'\n'}) {
+		return fmt.Errorf("client: ws: %w", err)
+	}
+	for {
+		// One buffer for every message: the events copy their payloads.
+		_, r, err := conn.Reader(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		if buf.Cap() > wsKeep {
+			buf = bytes.Buffer{}
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			return fail(err)
+		}
+		for line := range bytes.SplitSeq(buf.Bytes(), []byte{'\n'}) {
 			if len(line) == 0 {
 				continue
 			}
-			f, err := frame.Decode(line)
-			if err != nil {
-				return fmt.Errorf("client: ws: bad frame: %w", err)
+			var ok bool
+			if m, isMsg := frame.ParseMsg(line); isMsg {
+				ok, err = c.deliverMsg(ctx, m.Channel, m.Offset, "", m.Payload, !m.Aliased)
+			} else {
+				f, derr := frame.Decode(line)
+				if derr != nil {
+					return fmt.Errorf("client: ws: bad frame: %w", derr)
+				}
+				if c.answerWS(l, &f) {
+					continue
+				}
+				ok, err = c.deliver(ctx, &f)
 			}
-			if c.answerWS(l, &f) {
-				continue
-			}
-			ok, err := c.deliver(ctx, &f)
 			if ok {
 				progressed.Store(true)
 			}

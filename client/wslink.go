@@ -74,7 +74,7 @@ func (c *Client) answerWS(l *wsLink, f *frame.Frame) bool {
 		if l.session == c.session && f.Channel != "" && c.subs[f.Channel] == nil {
 			// The server subscribed the connection to the notification
 			// channel: record it so that its position is kept.
-			s := &sub{}
+			s := &sub{id: f.Channel}
 			c.subs[f.Channel] = s
 			l.sent[f.Channel] = s
 			c.notify()

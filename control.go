@@ -68,6 +68,13 @@ func (c *control) stopReason(gen uint64) string {
 	return ""
 }
 
+// tick wakes every registered stream, for their heartbeats.
+func (c *control) tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wakeStreamsLocked()
+}
+
 // wakeStreamsLocked wakes every registered stream. c.mu is held.
 func (c *control) wakeStreamsLocked() {
 	for w := range c.streams {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/halleyhq/halley/broker"
 	"github.com/halleyhq/halley/broker/memory"
@@ -67,7 +68,25 @@ func New(cfg Config) (*Hub, error) {
 		h.cancel()
 		return nil, fmt.Errorf("halley: start broker: %w", err)
 	}
+	h.wg.Add(1)
+	go h.heartbeats()
 	return h, nil
+}
+
+// heartbeats wakes the streams every Config.Heartbeat, so that idle ones
+// send their heartbeat: one goroutine and one timer for all of them.
+func (h *Hub) heartbeats() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			h.control.tick()
+		case <-h.ctx.Done():
+			return
+		}
+	}
 }
 
 // Shutdown stops the hub: waiting clients are answered at once (as at a

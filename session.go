@@ -32,6 +32,38 @@ type Session struct {
 	user     string
 	onClose  []func()
 	notify   *Channel // notifications, made on first Listen
+	streams  map[*waiter]struct{}
+}
+
+// watchStream makes the session's end wake a stream's waiter; it reports
+// false if the session already closed.
+func (s *Session) watchStream(w *waiter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.streams == nil {
+		s.streams = make(map[*waiter]struct{})
+	}
+	s.streams[w] = struct{}{}
+	return true
+}
+
+func (s *Session) unwatchStream(w *waiter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.streams, w)
+}
+
+// closed reports, without blocking, whether the session closed.
+func (s *Session) isClosed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // SetUser records the user the session belongs to (the application
@@ -116,6 +148,9 @@ func (s *Session) Close() {
 	hooks := s.onClose
 	s.onClose = nil
 	close(s.done)
+	for w := range s.streams {
+		w.notify()
+	}
 	s.mu.Unlock()
 
 	for _, f := range hooks {

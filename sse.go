@@ -2,6 +2,7 @@ package halley
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"maps"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
@@ -131,6 +133,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			defer h.wg.Done()
 			defer close(gone)
+			defer c.leave()
 			var b [1]byte
 			for {
 				if _, err := conn.Read(b[:]); err != nil {
@@ -142,7 +145,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			defer h.wg.Done()
 			defer end()
 			defer st.close()
-			c.serve(lines, gone)
+			c.serve(lines)
 			_ = conn.Close()
 			<-gone
 		}()
@@ -151,7 +154,15 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	defer end()
 	defer st.close()
 	c.out = httpSink{w: w, rc: http.NewResponseController(w)}
-	c.serve(lines, r.Context().Done())
+	stop := context.AfterFunc(r.Context(), c.leave)
+	defer stop()
+	c.serve(lines)
+}
+
+// leave marks that the client went away, and wakes the stream to see it.
+func (c *sseConn) leave() {
+	c.left.Store(true)
+	c.st.w.notify()
 }
 
 // takeOver takes an HTTP/1 connection over from net/http for an SSE
@@ -183,8 +194,8 @@ func takeOver(w http.ResponseWriter, r *http.Request) net.Conn {
 
 // serve sends the stream's first events (lines: the subscriptions'
 // frames), then its messages until it ends: a stop of the hub, the end of
-// the session, a failed write, or gone (the client left).
-func (c *sseConn) serve(lines []byte, gone <-chan struct{}) {
+// the session, a failed write, or the client leaving (see leave).
+func (c *sseConn) serve(lines []byte) {
 	h, s, st := c.h, c.s, c.st
 	c.track(st)
 	c.put([]byte(sseRetry + "data: "))
@@ -202,14 +213,28 @@ func (c *sseConn) serve(lines []byte, gone <-chan struct{}) {
 		return
 	}
 
-	ticker := time.NewTicker(h.cfg.Heartbeat)
-	defer ticker.Stop()
+	// The stream blocks on its waiter alone: messages, kills, the hub's
+	// heartbeat ticks, the session's end and the client leaving all wake
+	// it, and it looks at cheap flags to see which. (A select over several
+	// channels would take their locks at every message.)
+	if !s.watchStream(st.w) {
+		c.close("session_closed", h.cfg.WriteTimeout)
+		return
+	}
+	defer s.unwatchStream(st.w)
 	pace := newPacer(h.cfg.WriteDelay)
 	defer pace.stop()
 	var items []item
 	for {
 		if reason := st.stopped(); reason != "" {
 			c.close(reason, h.cfg.WriteTimeout)
+			return
+		}
+		switch {
+		case c.left.Load():
+			return
+		case s.isClosed():
+			c.close("session_closed", h.cfg.WriteTimeout)
 			return
 		}
 		if items = st.pull(items[:0], sseBatch); len(items) > 0 {
@@ -221,40 +246,18 @@ func (c *sseConn) serve(lines []byte, gone <-chan struct{}) {
 				c.fail(err)
 				return
 			}
-			// A false hold means the stream ends: the checks below see
-			// why.
-			pace.hold(s.Done(), gone)
-			// Under load, pull again at once; look only at what is
-			// cheap to look at without blocking (one-case selects take
-			// no lock).
-			select {
-			case <-s.Done():
-				c.close("session_closed", h.cfg.WriteTimeout)
-				return
-			default:
-			}
-			select {
-			case <-gone:
-				return
-			default:
-			}
+			pace.hold(nil, nil)
 			continue
 		}
-		select {
-		case <-st.w.wake:
-			pace.hold(s.Done(), gone)
-		case <-ticker.C:
+		if time.Since(c.lastWrite) >= h.cfg.Heartbeat/2 {
 			c.put([]byte(": ping\n\n"))
 			if err := c.flush(); err != nil {
 				c.fail(err)
 				return
 			}
-		case <-s.Done():
-			c.close("session_closed", h.cfg.WriteTimeout)
-			return
-		case <-gone:
-			return
 		}
+		<-st.w.wake
+		pace.hold(nil, nil)
 	}
 }
 
@@ -306,6 +309,11 @@ type sseConn struct {
 	err error
 	// pooled streams give their buffer back after each flush.
 	pooled bool
+	// left is set when the client went away.
+	left atomic.Bool
+	// lastWrite is when the stream last wrote: an idle stream sends a
+	// heartbeat.
+	lastWrite time.Time
 
 	deadline time.Time // the write deadline set last (see arm)
 
@@ -438,6 +446,7 @@ func (c *sseConn) write(b []byte) {
 // is thus given between half and all of WriteTimeout.
 func (c *sseConn) arm() {
 	now := time.Now()
+	c.lastWrite = now
 	if c.deadline.Sub(now) < c.h.cfg.WriteTimeout/2 {
 		c.deadline = now.Add(c.h.cfg.WriteTimeout)
 		_ = c.out.SetWriteDeadline(c.deadline)

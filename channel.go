@@ -3,6 +3,7 @@ package halley
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -37,8 +38,15 @@ type ChannelOptions struct {
 	// Session owns the channel. Required for KindSession; optional for
 	// KindLazy. The channel is closed when its session closes.
 	Session *Session
-	// Producer makes the values of a KindLazy channel (required there).
+	// Producer makes the values of a KindLazy channel; a KindLazy channel
+	// needs a Producer or a Seq.
 	Producer Producer
+	// Seq, instead of Producer, gives the values of a KindLazy channel as
+	// an iterator, pulled one value per demand; the channel ends with the
+	// sequence. Seq must not block: unlike a Producer, it cannot be
+	// interrupted when the waiting client leaves (use it for generators
+	// that compute a value when asked).
+	Seq iter.Seq[[]byte]
 }
 
 // Outcome is the result of a write, after Ocsigen's write outcome.
@@ -136,6 +144,7 @@ type Channel struct {
 	size     int
 	session  *Session
 	producer Producer
+	seq      iter.Seq[[]byte]
 	bus      *Bus // set when the channel carries a bus
 	local    bool // a broadcast ring kept on this node, outside the broker
 	internal bool // the hub's own: not counted against MaxChannels

@@ -167,8 +167,8 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 			return nil, fmt.Errorf("%w: a session channel needs a session", ErrInvalidOptions)
 		}
 	case KindLazy:
-		if opts.Producer == nil {
-			return nil, fmt.Errorf("%w: a lazy channel needs a producer", ErrInvalidOptions)
+		if (opts.Producer == nil) == (opts.Seq == nil) {
+			return nil, fmt.Errorf("%w: a lazy channel needs a producer or a sequence", ErrInvalidOptions)
 		}
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrInvalidOptions, opts.Kind)
@@ -179,6 +179,7 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 		size:     size,
 		session:  opts.Session,
 		producer: opts.Producer,
+		seq:      opts.Seq,
 		ring:     ring.New[*message](size),
 		waiters:  make(map[*waiter]struct{}),
 	}

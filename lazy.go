@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"iter"
 )
 
 // lazyDemand tracks whether anybody waits on a lazy channel, so that its
@@ -53,12 +54,23 @@ func (d *lazyDemand) close() {
 // hub shuts down.
 func (c *Channel) produce() {
 	defer c.hub.wg.Done()
+	produce := c.producer
+	if c.seq != nil {
+		next, stop := iter.Pull(c.seq)
+		defer stop()
+		produce = func(context.Context) ([]byte, error) {
+			if v, ok := next(); ok {
+				return v, nil
+			}
+			return nil, io.EOF
+		}
+	}
 	for {
 		ctx, ok := c.awaitDemand()
 		if !ok {
 			return
 		}
-		data, err := c.producer(ctx)
+		data, err := produce(ctx)
 		abandoned := ctx.Err() != nil // before the cancel below
 		c.mu.Lock()
 		if c.demand.cancel != nil {

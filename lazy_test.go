@@ -3,6 +3,7 @@ package halley_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sync/atomic"
@@ -107,5 +108,43 @@ func TestLazy_Typed(t *testing.T) {
 	vals, err := c.Read(testCtx(t), 0, 1)
 	if err != nil || len(vals) != 1 || vals[0].Value.Unread < 1 {
 		t.Fatalf("typed lazy read: %+v, %v", vals, err)
+	}
+}
+
+func TestLazy_Seq(t *testing.T) {
+	h := newHub(t, halley.Config{})
+	squares := func(yield func(int) bool) {
+		for i := 1; i <= 3; i++ {
+			if !yield(i * i) {
+				return
+			}
+		}
+	}
+	c := newChannel(t, h, halley.ChannelOptions{Kind: halley.KindLazy, Seq: halley.Seq[int](nil, squares)})
+	var got []string
+	var after uint64
+	for {
+		msgs, err := c.Read(testCtx(t), after, 0)
+		if errors.Is(err, halley.ErrChannelClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, datas(msgs)...)
+		after = msgs[len(msgs)-1].Offset
+	}
+	if !slices.Equal(got, []string{"1", "4", "9"}) {
+		t.Fatalf("lazy sequence gave %v", got)
+	}
+	// An endless sequence nobody reads is stopped with the hub (goleak in
+	// TestMain checks that nothing is left).
+	naturals := func(yield func([]byte) bool) {
+		for i := 0; yield([]byte(fmt.Sprint(i))); i++ {
+		}
+	}
+	newChannel(t, h, halley.ChannelOptions{Kind: halley.KindLazy, Seq: naturals})
+	if _, err := h.NewChannel(testCtx(t), halley.ChannelOptions{Kind: halley.KindLazy, Seq: halley.Seq[int](nil, squares), Producer: func(context.Context) ([]byte, error) { return nil, nil }}); !errors.Is(err, halley.ErrInvalidOptions) {
+		t.Fatalf("both a producer and a sequence: %v", err)
 	}
 }

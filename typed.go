@@ -3,6 +3,7 @@ package halley
 import (
 	"context"
 	"encoding/json"
+	"iter"
 )
 
 // Codec turns values of type T into the bytes a channel carries and back.
@@ -97,5 +98,22 @@ func Produce[T any](codec Codec[T], f func(ctx context.Context) (T, error)) Prod
 			return nil, err
 		}
 		return codec.Marshal(v)
+	}
+}
+
+// Seq adapts a typed iterator for a lazy channel (ChannelOptions.Seq),
+// encoding its values with codec (nil: JSON). A value that does not encode
+// ends the sequence.
+func Seq[T any](codec Codec[T], seq iter.Seq[T]) iter.Seq[[]byte] {
+	if codec == nil {
+		codec = JSON[T]{}
+	}
+	return func(yield func([]byte) bool) {
+		for v := range seq {
+			b, err := codec.Marshal(v)
+			if err != nil || !yield(b) {
+				return
+			}
+		}
 	}
 }

@@ -45,18 +45,10 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	server := fs.String("server", defaultServer, "base `URL` of the server")
-	transport := fs.String("transport", string(client.WebSocket), "`transport`: ws, sse or poll")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	tr, err := client.ParseTransport(*transport)
-	if err != nil {
-		fmt.Fprintf(stderr, "halley listen: %v\n", err)
-		return 2
+	server, transport := clientFlags(fs)
+	tr, code, ok := parseClientFlags("listen", fs, args, transport, stderr)
+	if !ok {
+		return code
 	}
 	if fs.NArg() < 2 {
 		fmt.Fprintf(stderr, "halley listen: want NOTIFIER and at least one KEY, got %d arguments\n", fs.NArg())
@@ -106,7 +98,7 @@ flags:
 	go func() { done <- c.Run(ctx) }()
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	code := 0
+	code = 0
 	emit := func(ev client.Event) {
 		if code != 0 {
 			return
@@ -121,21 +113,7 @@ flags:
 			cancel()
 		}
 	}
-	for {
-		select {
-		case ev := <-c.Events():
-			emit(ev)
-		case err := <-done:
-			for n := len(c.Events()); n > 0; n-- {
-				emit(<-c.Events())
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "halley listen: %s\n", describe(err))
-				return 1
-			}
-			return code
-		}
-	}
+	return pump("listen", c, done, emit, &code, stderr)
 }
 
 // listenLine returns the output line of ev, false for events not printed.

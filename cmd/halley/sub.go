@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,20 +38,12 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	server := fs.String("server", defaultServer, "base `URL` of the server")
-	transport := fs.String("transport", string(client.WebSocket), "`transport`: ws, sse or poll")
+	server, transport := clientFlags(fs)
 	last := fs.Int("last", 0, "start with the last `N` retained messages (default: from now)")
 	cursorFlag := fs.String("cursor", "", "resume from `CURSOR` (as printed on exit); its channels are read too")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	tr, err := client.ParseTransport(*transport)
-	if err != nil {
-		fmt.Fprintf(stderr, "halley sub: %v\n", err)
-		return 2
+	tr, code, ok := parseClientFlags("sub", fs, args, transport, stderr)
+	if !ok {
+		return code
 	}
 	if *last < 0 {
 		fmt.Fprintln(stderr, "halley sub: --last must not be negative")
@@ -100,7 +91,7 @@ flags:
 	go func() { done <- c.Run(ctx) }()
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	code := 0
+	code = 0
 	emit := func(ev client.Event) {
 		if code != 0 {
 			return
@@ -122,22 +113,7 @@ flags:
 			}
 		}
 	}
-	for {
-		select {
-		case ev := <-c.Events():
-			emit(ev)
-		case err := <-done:
-			// Run has stopped: what it handed over is still printed.
-			for n := len(c.Events()); n > 0; n-- {
-				emit(<-c.Events())
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "halley sub: %s\n", describe(err))
-				return 1
-			}
-			return code
-		}
-	}
+	return pump("sub", c, done, emit, &code, stderr)
 }
 
 // subLine returns the output line of ev, false for events not printed.

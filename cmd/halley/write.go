@@ -36,18 +36,10 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	server := fs.String("server", defaultServer, "base `URL` of the server")
-	transport := fs.String("transport", string(client.WebSocket), "`transport`: ws, sse or poll")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	tr, err := client.ParseTransport(*transport)
-	if err != nil {
-		fmt.Fprintf(stderr, "halley write: %v\n", err)
-		return 2
+	server, transport := clientFlags(fs)
+	tr, code, ok := parseClientFlags("write", fs, args, transport, stderr)
+	if !ok {
+		return code
 	}
 	if fs.NArg() != 2 {
 		fmt.Fprintf(stderr, "halley write: want BUS and DATA, got %d arguments\n", fs.NArg())

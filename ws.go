@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -81,32 +82,63 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(h.cfg.MaxFrameSize)
 
 	ctx, cancel := context.WithCancel(r.Context())
-	cmds := make(chan wsCommand)
-	readDone := make(chan error, 1)
+	st := h.newSessionStream(s)
+	reads := &wsSignals{cmds: make(chan wsCommand, wsQueue), wake: st.w}
 	var wg sync.WaitGroup
 	// Deferred in this order, they run backwards: stop the reader, close
 	// the connection (which ends the reader's Read), wait for it, then
 	// drop the subscriptions.
-	st := h.newSessionStream(s)
 	defer st.close()
 	st.watch(sig.gen)
 	defer wg.Wait()
 	defer conn.CloseNow()
 	defer cancel()
-	wg.Go(func() { readDone <- wsRead(ctx, conn, cmds) })
+	wg.Go(func() { reads.readDone(wsRead(ctx, conn, reads)) })
+	stopCtx := context.AfterFunc(ctx, st.w.notify)
+	defer stopCtx()
 
 	ws := &wsConn{h: h, conn: conn, st: st, remote: r.RemoteAddr, buf: make([]byte, 0, wsBufferInit)}
 	ws.buf = append(frame.AppendHello(ws.buf, s.id), '\n')
 	defer ws.stopWriting()
-	ws.serve(ctx, wsSignals{session: s.Done(), readDone: readDone, cmds: cmds})
+	if !s.watchStream(st.w) {
+		ws.sessionEnded(ctx)
+		return
+	}
+	defer s.unwatchStream(st.w)
+	ws.serve(ctx, s, reads)
 }
 
-// wsSignals are what the writer waits on beside the stream's wake-ups
-// (kills and the hub's shutdown come through those: see stream.watch).
+// wsQueue bounds the client frames read ahead of the writer: past it, the
+// reader waits, and so does the client.
+const wsQueue = 16
+
+// wsSignals carry what the reader tells the writer: client frames, and the
+// end of reading. The writer blocks on its stream's waiter alone, which
+// the reader (like messages, kills, heartbeat ticks and the session's end)
+// notifies.
 type wsSignals struct {
-	session  <-chan struct{}
-	readDone <-chan error
-	cmds     <-chan wsCommand
+	cmds chan wsCommand
+	wake *waiter
+	done atomic.Bool
+	err  error // set before done
+}
+
+// send queues a client frame for the writer.
+func (sg *wsSignals) send(ctx context.Context, cmd wsCommand) error {
+	select {
+	case sg.cmds <- cmd:
+		sg.wake.notify()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// readDone records that the reader stopped, and why.
+func (sg *wsSignals) readDone(err error) {
+	sg.err = err
+	sg.done.Store(true)
+	sg.wake.notify()
 }
 
 // wsConn is the writer side of one WebSocket connection.
@@ -118,6 +150,9 @@ type wsConn struct {
 	buf    []byte // the next batch: frames each followed by LF
 	items  []item
 
+	// lastWrite is when the connection last wrote or pinged: an idle one
+	// is pinged.
+	lastWrite time.Time
 	// wctx bounds writes; it is made anew only once half of its time has
 	// passed (see writeContext).
 	wctx     context.Context
@@ -126,9 +161,7 @@ type wsConn struct {
 }
 
 // serve writes batches until the connection ends.
-func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
-	heartbeat := time.NewTicker(ws.h.cfg.Heartbeat)
-	defer heartbeat.Stop()
+func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 	pace := newPacer(ws.h.cfg.WriteDelay)
 	defer pace.stop()
 	for {
@@ -136,52 +169,43 @@ func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
 			ws.stop(ctx, reason)
 			return
 		}
-		n := ws.batch()
-		if len(ws.buf) > 0 && !ws.write(ctx) {
+		if ctx.Err() != nil {
 			return
 		}
-		if n > 0 {
-			// A false hold means the stream ends: the checks below see
-			// why.
-			pace.hold(sig.session, ctx.Done())
-			// Under load, pull again at once, after a look at what is
-			// cheap to look at without blocking (one-case selects take
-			// no lock): a busy channel must not starve the commands.
+		if s.isClosed() {
+			ws.sessionEnded(ctx)
+			return
+		}
+		// The client's frames first, in order; the reader's end after
+		// them, since a refused frame ends the reading.
+		for more := true; more; {
 			select {
 			case cmd := <-sig.cmds:
 				if !ws.command(ctx, cmd) {
 					return
 				}
 			default:
+				more = false
 			}
-			select {
-			case <-sig.session:
-				ws.sessionEnded(ctx)
-				return
-			default:
-			}
-			select {
-			case <-ctx.Done():
-				return
-			default:
-			}
-			continue
 		}
-		select {
-		case <-ws.st.w.wake:
-			pace.hold(sig.session, ctx.Done())
-		case cmd := <-sig.cmds:
-			if !ws.command(ctx, cmd) {
-				return
-			}
-		case err := <-sig.readDone:
-			if errors.Is(err, websocket.ErrMessageTooBig) {
+		if sig.done.Load() {
+			if errors.Is(sig.err, websocket.ErrMessageTooBig) {
 				// The library sent the 1009 close frame; Close drains the
 				// rest of the message and waits for the client's answer.
 				_ = ws.conn.Close(websocket.StatusMessageTooBig, "frame_too_large")
 			}
 			return
-		case <-heartbeat.C:
+		}
+		n := ws.batch()
+		if len(ws.buf) > 0 && !ws.write(ctx) {
+			return
+		}
+		if n > 0 {
+			pace.hold(nil, nil)
+			continue
+		}
+		if time.Since(ws.lastWrite) >= ws.h.cfg.Heartbeat/2 {
+			// Idle: make sure the peer is still there.
 			pctx, cancel := context.WithTimeout(ctx, ws.h.cfg.WriteTimeout)
 			err := ws.conn.Ping(pctx)
 			cancel()
@@ -189,12 +213,10 @@ func (ws *wsConn) serve(ctx context.Context, sig wsSignals) {
 				ws.h.log.Debug("halley: websocket peer did not answer a ping", "err", err)
 				return
 			}
-		case <-sig.session:
-			ws.sessionEnded(ctx)
-			return
-		case <-ctx.Done():
-			return
+			ws.lastWrite = time.Now()
 		}
+		<-ws.st.w.wake
+		pace.hold(nil, nil)
 	}
 }
 
@@ -312,6 +334,7 @@ func (ws *wsConn) write(ctx context.Context) bool {
 // client that takes no data is given between half and all of it.
 func (ws *wsConn) writeContext(ctx context.Context) context.Context {
 	now := time.Now()
+	ws.lastWrite = now
 	if ws.wctx == nil || ws.deadline.Sub(now) < ws.h.cfg.WriteTimeout/2 {
 		ws.stopWriting()
 		ws.deadline = now.Add(ws.h.cfg.WriteTimeout)
@@ -338,17 +361,15 @@ func (ws *wsConn) end(ctx context.Context, reason string, status websocket.Statu
 
 // wsRead reads the client's frames and hands them to the writer, until the
 // connection fails or a frame is refused.
-func wsRead(ctx context.Context, conn *websocket.Conn, cmds chan<- wsCommand) error {
+func wsRead(ctx context.Context, conn *websocket.Conn, sig *wsSignals) error {
 	for {
 		typ, b, err := conn.Read(ctx)
 		if err != nil {
 			return err
 		}
 		cmd := decodeWSCommand(typ, b)
-		select {
-		case cmds <- cmd:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := sig.send(ctx, cmd); err != nil {
+			return err
 		}
 		if cmd.bad != "" {
 			return nil

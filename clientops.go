@@ -38,6 +38,8 @@ func statusOf(err error) int {
 		return http.StatusGone
 	case "shutdown", "deactivated":
 		return http.StatusServiceUnavailable
+	case "too_many_sessions":
+		return http.StatusTooManyRequests
 	case "internal":
 		return http.StatusInternalServerError
 	}

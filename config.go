@@ -41,6 +41,10 @@ type Config struct {
 	// SessionTimeout closes a session after this long without a request.
 	// Default: 1h.
 	SessionTimeout time.Duration
+	// MaxSessions caps the number of live sessions: past it, a client
+	// that needs a new session is refused (ErrTooManySessions, HTTP 429).
+	// Zero means no cap.
+	MaxSessions int
 	// MaxRequestBody bounds the body of a transport request, in bytes.
 	// Default: 64 KiB.
 	MaxRequestBody int64

@@ -33,6 +33,9 @@ var (
 	ErrChannelFull = errors.New("halley: channel full")
 	// ErrSessionClosed is returned when using a session that was closed.
 	ErrSessionClosed = errors.New("halley: session closed")
+	// ErrTooManySessions is returned when creating a session would exceed
+	// Config.MaxSessions.
+	ErrTooManySessions = errors.New("halley: too many sessions")
 	// ErrUnknownSession is returned when no live session has the id.
 	ErrUnknownSession = errors.New("halley: unknown session")
 	// ErrWrongKind is returned by an operation the channel's kind does not
@@ -69,6 +72,7 @@ var reasons = []struct {
 	{ErrChannelFull, "channel_full"},
 	{ErrSessionClosed, "session_closed"},
 	{ErrUnknownSession, "unknown_session"},
+	{ErrTooManySessions, "too_many_sessions"},
 	{ErrWrongKind, "wrong_kind"},
 	{ErrDeactivated, "deactivated"},
 	{ErrShutdown, "shutdown"},

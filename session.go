@@ -1,6 +1,7 @@
 package halley
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -179,7 +180,8 @@ func (s *Session) forget(c *Channel) {
 	delete(s.channels, c)
 }
 
-// NewSession creates a session.
+// NewSession creates a session. It fails with ErrTooManySessions past
+// Config.MaxSessions, and ErrShutdown.
 func (h *Hub) NewSession() (*Session, error) {
 	s := &Session{hub: h, done: make(chan struct{}), channels: make(map[*Channel]struct{})}
 	s.timer = time.AfterFunc(h.cfg.SessionTimeout, s.Close)
@@ -188,6 +190,10 @@ func (h *Hub) NewSession() (*Session, error) {
 	if h.isShutdown() {
 		s.timer.Stop()
 		return nil, ErrShutdown
+	}
+	if h.cfg.MaxSessions > 0 && len(h.sessions) >= h.cfg.MaxSessions {
+		s.timer.Stop()
+		return nil, fmt.Errorf("%w: the cap is %d", ErrTooManySessions, h.cfg.MaxSessions)
 	}
 	for {
 		s.id = newID()

@@ -150,3 +150,27 @@ func TestSessionFor(t *testing.T) {
 		t.Fatalf("%d sessions, want 1", h.SessionCount())
 	}
 }
+
+func TestSession_TooManySessions(t *testing.T) {
+	h := newHub(t, halley.Config{MaxSessions: 2})
+	srv := cometServer(t, h)
+	a, _ := h.NewSession()
+	if _, err := h.NewSession(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.NewSession(); !errors.Is(err, halley.ErrTooManySessions) || halley.Reason(err) != "too_many_sessions" {
+		t.Fatalf("third session: %v", err)
+	}
+	// A client that needs a new session is refused clearly; one that has
+	// a session goes on.
+	if p := doPoll(t, srv, "", pollReq{Channels: []string{"x"}}); p.status != 429 || p.Error != "too_many_sessions" {
+		t.Fatalf("poll without a session: %d %q", p.status, p.Error)
+	}
+	if p := doPoll(t, srv, a.ID(), pollReq{Channels: []string{"x"}}); p.status != 200 {
+		t.Fatalf("poll with a session: %d %q", p.status, p.Error)
+	}
+	a.Close()
+	if _, err := h.NewSession(); err != nil {
+		t.Fatalf("after a session closed: %v", err)
+	}
+}

@@ -85,7 +85,7 @@ type signals struct {
 func (h *Hub) openSession(w http.ResponseWriter, r *http.Request) (*Session, func(), bool) {
 	s, end, err := h.transportSession(w, r)
 	if err != nil {
-		jsonError(w, http.StatusServiceUnavailable, Reason(err), err.Error())
+		jsonError(w, statusOf(err), Reason(err), err.Error())
 		return nil, nil, false
 	}
 	return s, end, true

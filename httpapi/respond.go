@@ -41,6 +41,7 @@ func writeError(w http.ResponseWriter, code int, reason, message string) {
 var statusOf = map[string]int{
 	"name_taken":        http.StatusConflict,
 	"too_many_channels": http.StatusTooManyRequests,
+	"too_many_sessions": http.StatusTooManyRequests,
 	"unknown_channel":   http.StatusNotFound,
 	"unknown_session":   http.StatusNotFound,
 	"session_closed":    http.StatusGone,

@@ -24,6 +24,7 @@ type config struct {
 	MaxVirtualChannels int
 	PollTimeout        time.Duration
 	SessionTimeout     time.Duration
+	MaxSessions        int
 	CommandPipe        string
 	Demo               bool
 	// DebugAddr, when set, serves net/http/pprof there (loopback only;
@@ -85,6 +86,7 @@ type fileConfig struct {
 	MaxVirtualChannels int      `json:"max_virtual_channels"`
 	PollTimeout        duration `json:"poll_timeout"`
 	SessionTimeout     duration `json:"session_timeout"`
+	MaxSessions        int      `json:"max_sessions"`
 	CommandPipe        string   `json:"command_pipe"`
 	Demo               bool     `json:"demo"`
 
@@ -121,6 +123,7 @@ func parseConfig(r io.Reader, base config) (config, error) {
 		MaxVirtualChannels: base.MaxVirtualChannels,
 		PollTimeout:        duration(base.PollTimeout),
 		SessionTimeout:     duration(base.SessionTimeout),
+		MaxSessions:        base.MaxSessions,
 		CommandPipe:        base.CommandPipe,
 		Demo:               base.Demo,
 		Channels:           base.Channels,
@@ -143,6 +146,7 @@ func parseConfig(r io.Reader, base config) (config, error) {
 	cfg.MaxVirtualChannels = fc.MaxVirtualChannels
 	cfg.PollTimeout = time.Duration(fc.PollTimeout)
 	cfg.SessionTimeout = time.Duration(fc.SessionTimeout)
+	cfg.MaxSessions = fc.MaxSessions
 	cfg.CommandPipe = fc.CommandPipe
 	cfg.Demo = fc.Demo
 	cfg.Channels = fc.Channels
@@ -274,6 +278,8 @@ func (c config) check() error {
 		return errors.New("addr is empty")
 	case c.MaxVirtualChannels < 0:
 		return fmt.Errorf("max virtual channels must be 0 (no cap) or more, got %d", c.MaxVirtualChannels)
+	case c.MaxSessions < 0:
+		return fmt.Errorf("max sessions must be 0 (no cap) or more, got %d", c.MaxSessions)
 	case c.PollTimeout <= 0:
 		return fmt.Errorf("poll timeout must be positive, got %v", c.PollTimeout)
 	case c.SessionTimeout <= 0:
@@ -327,6 +333,7 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 	fs.IntVar(&fl.MaxVirtualChannels, "max-virtual-channels", def.MaxVirtualChannels, "cap on live channels (0: no cap)")
 	fs.DurationVar(&fl.PollTimeout, "poll-timeout", def.PollTimeout, "how long a long poll waits before answering empty")
 	fs.DurationVar(&fl.SessionTimeout, "session-timeout", def.SessionTimeout, "how long an idle session lives")
+	fs.IntVar(&fl.MaxSessions, "max-sessions", def.MaxSessions, "cap on live sessions (0: no cap); past it new clients get 429")
 	fs.StringVar(&fl.CommandPipe, "command-pipe", "", "`path` of a FIFO to read commands such as comet:deactivate from (created if missing)")
 	fs.StringVar(&file, "config", "", "JSON config `file`; flags given on the command line override it")
 	fs.BoolVar(&fl.Demo, "demo", def.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
@@ -364,6 +371,8 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 			cfg.PollTimeout = fl.PollTimeout
 		case "session-timeout":
 			cfg.SessionTimeout = fl.SessionTimeout
+		case "max-sessions":
+			cfg.MaxSessions = fl.MaxSessions
 		case "command-pipe":
 			cfg.CommandPipe = fl.CommandPipe
 		case "demo":

@@ -60,6 +60,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		MaxChannels:    cfg.MaxVirtualChannels,
 		PollTimeout:    cfg.PollTimeout,
 		SessionTimeout: cfg.SessionTimeout,
+		MaxSessions:    cfg.MaxSessions,
 		WriteDelay:     cfg.WriteDelay,
 		Logger:         log,
 	})

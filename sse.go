@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -283,10 +282,6 @@ type connSink struct{ net.Conn }
 
 func (connSink) Flush() error { return nil }
 
-// sseBuffers keep the write buffers of idle taken-over streams: an idle
-// stream holds none.
-var sseBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
 // ssePos is a subscription's position as the client knows it: up to the
 // last event written. The stream's own position (streamSub.after) runs
 // ahead by a whole batch as soon as the batch is pulled.
@@ -410,7 +405,7 @@ func (c *sseConn) cursor(dst []byte) []byte {
 // grab gives a pooled stream a buffer for its next batch.
 func (c *sseConn) grab() {
 	if c.buf == nil && c.pooled {
-		c.buf = (*sseBuffers.Get().(*[]byte))[:0]
+		c.buf = getWriteBuffer()
 	}
 }
 
@@ -460,8 +455,7 @@ func (c *sseConn) flush() error {
 	case cap(c.buf) > 4*sseChunk:
 		c.buf = nil // an unusually large event: do not keep its memory
 	case c.pooled && c.buf != nil:
-		b := c.buf[:0]
-		sseBuffers.Put(&b)
+		putWriteBuffer(c.buf)
 		c.buf = nil
 	default:
 		c.buf = c.buf[:0]

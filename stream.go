@@ -1,6 +1,7 @@
 package halley
 
 import (
+	"sync"
 	"time"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
@@ -303,3 +304,21 @@ func (p *pacer) stop() {
 		p.timer.Stop()
 	}
 }
+
+// writeBuffers keep the batch buffers of idle streams: a stream takes one
+// to build a batch and gives it back once written, so an idle stream holds
+// none.
+var writeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func getWriteBuffer() []byte { return (*writeBuffers.Get().(*[]byte))[:0] }
+
+// putWriteBuffer gives b back, unless a burst made it too large to keep.
+func putWriteBuffer(b []byte) {
+	if b != nil && cap(b) <= maxKeptBuffer {
+		b = b[:0]
+		writeBuffers.Put(&b)
+	}
+}
+
+// maxKeptBuffer is the largest batch buffer worth keeping for reuse.
+const maxKeptBuffer = 1 << 20

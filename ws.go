@@ -27,11 +27,6 @@ const (
 const (
 	// wsPull is the most messages per channel one pull takes.
 	wsPull = 256
-	// wsBufferKeep is the batch buffer capacity a connection keeps between
-	// batches; a buffer grown beyond it by a burst of large messages is
-	// dropped after use rather than pinned for the connection's life.
-	wsBufferKeep = 1 << 20
-	wsBufferInit = 4 << 10
 )
 
 // wsCommand is a client frame the reader decoded, for the writer to apply:
@@ -97,7 +92,7 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	stopCtx := context.AfterFunc(ctx, st.w.notify)
 	defer stopCtx()
 
-	ws := &wsConn{h: h, conn: conn, st: st, remote: r.RemoteAddr, buf: make([]byte, 0, wsBufferInit)}
+	ws := &wsConn{h: h, conn: conn, st: st, remote: r.RemoteAddr, buf: getWriteBuffer()}
 	ws.buf = append(frame.AppendHello(ws.buf, s.id), '\n')
 	defer ws.stopWriting()
 	if !s.watchStream(st.w) {
@@ -110,7 +105,7 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 
 // wsQueue bounds the client frames read ahead of the writer: past it, the
 // reader waits, and so does the client.
-const wsQueue = 16
+const wsQueue = 4
 
 // wsSignals carry what the reader tells the writer: client frames, and the
 // end of reading. The writer blocks on its stream's waiter alone, which
@@ -175,6 +170,9 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 		if s.isClosed() {
 			ws.sessionEnded(ctx)
 			return
+		}
+		if ws.buf == nil {
+			ws.buf = getWriteBuffer()
 		}
 		// The client's frames first, in order; the reader's end after
 		// them, since a refused frame ends the reading.
@@ -313,10 +311,9 @@ func (ws *wsConn) batch() int {
 // timeout, and empties the buffer.
 func (ws *wsConn) write(ctx context.Context) bool {
 	err := ws.conn.Write(ws.writeContext(ctx), websocket.MessageText, ws.buf[:len(ws.buf)-1])
-	ws.buf = ws.buf[:0]
-	if cap(ws.buf) > wsBufferKeep {
-		ws.buf = make([]byte, 0, wsBufferInit)
-	}
+	// An idle connection holds no buffer: the next batch takes one.
+	putWriteBuffer(ws.buf)
+	ws.buf = nil
 	if err == nil {
 		return true
 	}

@@ -17,6 +17,7 @@ const (
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultMaxFrameSize   = 64 << 10
 	DefaultMaxMessageSize = 1 << 20
+	DefaultWriteDelay     = 10 * time.Millisecond
 	DefaultNotifyQueue    = 100
 )
 
@@ -55,11 +56,13 @@ type Config struct {
 	// socket takes no data for this long is closed as a slow client.
 	// Default: 10s.
 	WriteTimeout time.Duration
-	// WriteDelay, when positive, makes each stream (SSE, WebSocket) wait
-	// this long after it wakes before it pulls and writes, so that under
-	// load it writes many messages with one system call: more throughput
-	// and less CPU per message, for at most this much more latency.
-	// Default: 0, write at once.
+	// WriteDelay, when positive, spaces each stream's writes (SSE,
+	// WebSocket) by at least this long: a message that comes sooner after
+	// a write waits for the rest of it, gathered with the others into one
+	// write. An idle stream writes at once; a busy one writes many
+	// messages per system call, for more throughput and less CPU, at the
+	// cost of at most this much latency. Default: 10ms; negative: every
+	// write at once.
 	WriteDelay time.Duration
 	// MaxFrameSize bounds a client's WebSocket message. Default: 64 KiB.
 	MaxFrameSize int64
@@ -98,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxFrameSize <= 0 {
 		c.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if c.WriteDelay == 0 {
+		c.WriteDelay = DefaultWriteDelay
 	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize

@@ -245,7 +245,8 @@ func (c *sseConn) serve(lines []byte) {
 				c.fail(err)
 				return
 			}
-			pace.hold(nil, nil)
+			pace.wrote()
+			pace.hold()
 			continue
 		}
 		if time.Since(c.lastWrite) >= h.cfg.Heartbeat/2 {
@@ -256,7 +257,7 @@ func (c *sseConn) serve(lines []byte) {
 			}
 		}
 		<-st.w.wake
-		pace.hold(nil, nil)
+		pace.hold()
 	}
 }
 

@@ -265,12 +265,14 @@ func (st *stream) cursor(dst []byte) []byte {
 	return dst
 }
 
-// pacer holds a stream back for Config.WriteDelay after it wakes, so that
-// a busy stream gathers messages into fewer writes. With no delay it
-// does nothing.
+// pacer spaces a stream's writes by at least Config.WriteDelay: a stream
+// that wrote less than that ago waits for the rest of it, gathering what
+// comes meanwhile into one write; an idle stream writes at once. With no
+// delay it does nothing.
 type pacer struct {
 	delay time.Duration
 	timer *time.Timer
+	last  time.Time // the last write
 }
 
 func newPacer(delay time.Duration) *pacer {
@@ -282,21 +284,24 @@ func newPacer(delay time.Duration) *pacer {
 	return p
 }
 
-// hold waits for the delay, or until one of the channels is ready (the
-// stream must end), which it reports as false.
-func (p *pacer) hold(a, b <-chan struct{}) bool {
+// wrote records a write.
+func (p *pacer) wrote() {
+	if p.delay > 0 {
+		p.last = time.Now()
+	}
+}
+
+// hold waits until the delay since the last write has passed.
+func (p *pacer) hold() {
 	if p.delay <= 0 {
-		return true
+		return
 	}
-	p.timer.Reset(p.delay)
-	select {
-	case <-p.timer.C:
-		return true
-	case <-a:
-	case <-b:
+	wait := time.Until(p.last.Add(p.delay))
+	if wait <= 0 {
+		return
 	}
-	p.timer.Stop()
-	return false
+	p.timer.Reset(wait)
+	<-p.timer.C
 }
 
 func (p *pacer) stop() {

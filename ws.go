@@ -199,7 +199,8 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			return
 		}
 		if n > 0 {
-			pace.hold(nil, nil)
+			pace.wrote()
+			pace.hold()
 			continue
 		}
 		if time.Since(ws.lastWrite) >= ws.h.cfg.Heartbeat/2 {
@@ -214,7 +215,7 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			ws.lastWrite = time.Now()
 		}
 		<-ws.st.w.wake
-		pace.hold(nil, nil)
+		pace.hold()
 	}
 }
 

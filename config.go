@@ -17,7 +17,7 @@ const (
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultMaxFrameSize   = 64 << 10
 	DefaultMaxMessageSize = 1 << 20
-	DefaultWriteDelay     = 10 * time.Millisecond
+	DefaultWriteDelay     = 20 * time.Millisecond
 	DefaultNotifyQueue    = 100
 )
 
@@ -61,7 +61,7 @@ type Config struct {
 	// a write waits for the rest of it, gathered with the others into one
 	// write. An idle stream writes at once; a busy one writes many
 	// messages per system call, for more throughput and less CPU, at the
-	// cost of at most this much latency. Default: 10ms; negative: every
+	// cost of at most this much latency. Default: 20ms; negative: every
 	// write at once.
 	WriteDelay time.Duration
 	// MaxFrameSize bounds a client's WebSocket message. Default: 64 KiB.

@@ -337,7 +337,7 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 	fs.StringVar(&fl.CommandPipe, "command-pipe", "", "`path` of a FIFO to read commands such as comet:deactivate from (created if missing)")
 	fs.StringVar(&file, "config", "", "JSON config `file`; flags given on the command line override it")
 	fs.BoolVar(&fl.Demo, "demo", def.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
-	fs.DurationVar(&fl.WriteDelay, "write-delay", 0, "space each stream's writes by at least this long (0: the library's default, 10ms; negative: write at once): a busy stream gathers messages into fewer writes, an idle one writes at once")
+	fs.DurationVar(&fl.WriteDelay, "write-delay", 0, "space each stream's writes by at least this long (0: the library's default, 20ms; negative: write at once): a busy stream gathers messages into fewer writes, an idle one writes at once")
 	fs.StringVar(&fl.DebugAddr, "debug-addr", "", "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -27,7 +27,9 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 Publishes DATA on CHANNEL through the server's HTTP API and prints
 {"offset":N,"delivered":K}. DATA that is valid JSON is published as JSON
-(compacted); any other DATA as text.
+(compacted); any other DATA as text. A CHANNEL that does not exist is
+created first, as a broadcast channel (said on stderr), unless
+--create=false.
 
 flags:
 `)
@@ -35,6 +37,7 @@ flags:
 	}
 	server := fs.String("server", defaultServer, "base `URL` of the server")
 	key := fs.String("api-key", "", "`key` for the HTTP API (default $HALLEY_API_KEY)")
+	create := fs.Bool("create", true, "create the channel (broadcast) when it does not exist")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -55,7 +58,19 @@ flags:
 	api := &client.API{URL: *server, Key: *key, HTTPClient: hc}
 	ctx, cancel := context.WithTimeout(ctx, pubTimeout)
 	defer cancel()
-	off, delivered, err := api.Publish(ctx, fs.Arg(0), []byte(fs.Arg(1)))
+	channel, data := fs.Arg(0), []byte(fs.Arg(1))
+	off, delivered, err := api.Publish(ctx, channel, data)
+	if ae, ok := errors.AsType[*client.APIError](err); ok && ae.Reason == "unknown_channel" && *create {
+		if _, cerr := api.CreateChannel(ctx, channel, "broadcast", 0); cerr != nil {
+			if ce, ok := errors.AsType[*client.APIError](cerr); !ok || ce.Reason != "name_taken" {
+				fmt.Fprintf(stderr, "halley pub: create %q: %s\n", channel, describe(cerr))
+				return 1
+			}
+		} else {
+			fmt.Fprintf(stderr, "halley pub: created channel %q (broadcast)\n", channel)
+		}
+		off, delivered, err = api.Publish(ctx, channel, data)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "halley pub: %s\n", describe(err))
 		return 1

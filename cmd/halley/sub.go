@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/halleyhq/halley/client"
 )
@@ -28,6 +29,9 @@ Reads the channels and prints one JSON object per line:
                                                            were lost; reading
                                                            goes on after it
   {"channel":"news","ended":"channel_ended"}               the channel is over
+
+A channel that does not exist yet is waited for (said on stderr), then
+read from its start.
 
 Reconnects by itself, resuming where it stopped, and runs until it is
 interrupted or every channel has ended (exit 0). On the way out it prints
@@ -92,8 +96,29 @@ flags:
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	code = 0
+	// A channel that does not exist yet is waited for: asked again every
+	// second, from its start, since all it will carry is new to us.
+	var retries []*time.Timer
+	defer func() {
+		for _, t := range retries {
+			t.Stop()
+		}
+	}()
+	waiting := map[string]bool{}
 	emit := func(ev client.Event) {
 		if code != 0 {
+			return
+		}
+		if ev.Type == client.EventEnded && ev.Reason == "unknown_channel" && live[ev.Channel] {
+			if !waiting[ev.Channel] {
+				waiting[ev.Channel] = true
+				fmt.Fprintf(stderr, "halley sub: channel %q does not exist yet: waiting for it\n", ev.Channel)
+			}
+			id := ev.Channel
+			retries = append(retries, time.AfterFunc(time.Second, func() {
+				var start uint64
+				c.Subscribe(id, client.From{After: &start})
+			}))
 			return
 		}
 		line, ok := subLine(ev)

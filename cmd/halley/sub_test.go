@@ -141,10 +141,36 @@ func TestSub(t *testing.T) {
 
 func TestSub_EndedChannelsStopIt(t *testing.T) {
 	h := newHubServer(t)
-	s := startSub(t, "--server", h.url, "--transport", "poll", "nope")
-	s.expectLines(`{"channel":"nope","ended":"unknown_channel"}`)
+	if _, err := h.api.CreateChannel(t.Context(), "closing", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	s := startSub(t, "--server", h.url, "--transport", "poll", "--last", "1", "closing")
+	pub(t, h.url, "closing", "last words")
+	// Once the message is printed, sub is reading the channel: delete it.
+	_, from := s.log.wait(t, 0, `{"channel":"closing","offset":1,"data":"last words"}`)
+	if err := h.api.DeleteChannel(t.Context(), "closing"); err != nil {
+		t.Fatal(err)
+	}
+	s.log.wait(t, from, `{"channel":"closing","ended":"channel_ended"}`)
 	if code := s.wait(); code != 0 {
 		t.Errorf("exit code = %d, want 0 once every channel ended (stderr %q)", code, s.stderr.String())
+	}
+}
+
+// TestSub_WaitsForChannel is the issue's own check: "halley sub news"
+// before the channel exists, then "halley pub news hi", shows the message.
+func TestSub_WaitsForChannel(t *testing.T) {
+	for _, tr := range []string{"ws", "sse", "poll"} {
+		t.Run(tr, func(t *testing.T) {
+			h := newHubServer(t)
+			s := startSub(t, "--server", h.url, "--transport", tr, "news")
+			// As a person would: publish once sub says it waits.
+			retry(t, "sub waiting for the channel", func() bool {
+				return strings.Contains(s.stderr.String(), `channel "news" does not exist yet`)
+			})
+			pub(t, h.url, "news", "hi")
+			s.expectLines(`{"channel":"news","offset":1,"data":"hi"}`)
+		})
 	}
 }
 

@@ -104,12 +104,16 @@ flags:
 			t.Stop()
 		}
 	}()
-	waiting := map[string]bool{}
+	// seen channels were there: "unknown" then means they are gone.
+	waiting, seen := map[string]bool{}, map[string]bool{}
 	emit := func(ev client.Event) {
 		if code != 0 {
 			return
 		}
-		if ev.Type == client.EventEnded && ev.Reason == "unknown_channel" && live[ev.Channel] {
+		if ev.Type == client.EventSubscribed || ev.Type == client.EventMsg {
+			seen[ev.Channel] = true
+		}
+		if ev.Type == client.EventEnded && ev.Reason == "unknown_channel" && live[ev.Channel] && !seen[ev.Channel] {
 			if !waiting[ev.Channel] {
 				waiting[ev.Channel] = true
 				fmt.Fprintf(stderr, "halley sub: channel %q does not exist yet: waiting for it\n", ev.Channel)

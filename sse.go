@@ -233,7 +233,14 @@ func (c *sseConn) serve(lines []byte) {
 		case c.left.Load():
 			return
 		case s.isClosed():
-			c.close("session_closed", h.cfg.WriteTimeout)
+			// Shutdown closes every session after stopping the streams:
+			// tell those clients to come back, not that their session
+			// is gone.
+			if st.stopped() == "shutdown" {
+				c.close("shutdown", h.cfg.WriteTimeout)
+			} else {
+				c.close("session_closed", h.cfg.WriteTimeout)
+			}
 			return
 		}
 		if items = st.pull(items[:0], sseBatch); len(items) > 0 {

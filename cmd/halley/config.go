@@ -318,27 +318,21 @@ var errFlags = errors.New("bad command line")
 // parseServeFlags builds the serve configuration from args, the config
 // file they name and lookupEnv. Flag errors are written to stderr and
 // returned as errFlags; -h gives flag.ErrHelp.
+//
+// The order is: defaults, the file, HALLEY_API_KEY, then the flags given on
+// the command line. The flags are parsed twice: once against the defaults,
+// to find the file (and any error, and -h), then onto the defaults, file
+// and environment, where each flag's default is the value so far, so only
+// the flags given change it.
 func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (string, bool)) (config, error) {
 	def := defaultConfig()
-	var fl config
-	var file string
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	first, file := def, ""
+	fs := serveFlags(&first, &file)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: halley [serve] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&fl.Addr, "addr", def.Addr, "`address` to listen on (host:port; port 0 picks a free one)")
-	fs.StringVar(&fl.APIKey, "api-key", "", "`key` the HTTP API requires as \"Authorization: Bearer <key>\" (default $HALLEY_API_KEY; none: loopback clients only)")
-	fs.IntVar(&fl.MaxVirtualChannels, "max-virtual-channels", def.MaxVirtualChannels, "cap on live channels (0: no cap)")
-	fs.DurationVar(&fl.PollTimeout, "poll-timeout", def.PollTimeout, "how long a long poll waits before answering empty")
-	fs.DurationVar(&fl.SessionTimeout, "session-timeout", def.SessionTimeout, "how long an idle session lives")
-	fs.IntVar(&fl.MaxSessions, "max-sessions", def.MaxSessions, "cap on live sessions (0: no cap); past it new clients get 429")
-	fs.StringVar(&fl.CommandPipe, "command-pipe", "", "`path` of a FIFO to read commands such as comet:deactivate from (created if missing)")
-	fs.StringVar(&file, "config", "", "JSON config `file`; flags given on the command line override it")
-	fs.BoolVar(&fl.Demo, "demo", def.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
-	fs.DurationVar(&fl.WriteDelay, "write-delay", 0, "space each stream's writes by at least this long (0: the library's default, 20ms; negative: write at once): a busy stream gathers messages into fewer writes, an idle one writes at once")
-	fs.StringVar(&fl.DebugAddr, "debug-addr", "", "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return def, err
@@ -359,32 +353,31 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 	if key, ok := lookupEnv("HALLEY_API_KEY"); ok && key != "" {
 		cfg.APIKey = key
 	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "addr":
-			cfg.Addr = fl.Addr
-		case "api-key":
-			cfg.APIKey = fl.APIKey
-		case "max-virtual-channels":
-			cfg.MaxVirtualChannels = fl.MaxVirtualChannels
-		case "poll-timeout":
-			cfg.PollTimeout = fl.PollTimeout
-		case "session-timeout":
-			cfg.SessionTimeout = fl.SessionTimeout
-		case "max-sessions":
-			cfg.MaxSessions = fl.MaxSessions
-		case "command-pipe":
-			cfg.CommandPipe = fl.CommandPipe
-		case "demo":
-			cfg.Demo = fl.Demo
-		case "debug-addr":
-			cfg.DebugAddr = fl.DebugAddr
-		case "write-delay":
-			cfg.WriteDelay = fl.WriteDelay
-		}
-	})
+	again := serveFlags(&cfg, &file)
+	again.SetOutput(io.Discard)
+	if err := again.Parse(args); err != nil { // parsed once already
+		return def, errFlags
+	}
 	if err := cfg.check(); err != nil {
 		return def, err
 	}
 	return cfg, nil
+}
+
+// serveFlags declares the serve flags, each writing into c with c's value
+// as its default, and --config writing into file.
+func serveFlags(c *config, file *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "`address` to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "`key` the HTTP API requires as \"Authorization: Bearer <key>\" (default $HALLEY_API_KEY; none: loopback clients only)")
+	fs.IntVar(&c.MaxVirtualChannels, "max-virtual-channels", c.MaxVirtualChannels, "cap on live channels (0: no cap)")
+	fs.DurationVar(&c.PollTimeout, "poll-timeout", c.PollTimeout, "how long a long poll waits before answering empty")
+	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "how long an idle session lives")
+	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "cap on live sessions (0: no cap); past it new clients get 429")
+	fs.StringVar(&c.CommandPipe, "command-pipe", c.CommandPipe, "`path` of a FIFO to read commands such as comet:deactivate from (created if missing)")
+	fs.StringVar(file, "config", *file, "JSON config `file`; flags given on the command line override it")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
+	fs.DurationVar(&c.WriteDelay, "write-delay", c.WriteDelay, "space each stream's writes by at least this long (0: the library's default, 20ms; negative: write at once): a busy stream gathers messages into fewer writes, an idle one writes at once")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
+	return fs
 }

@@ -57,6 +57,14 @@ var (
 	// ErrNotABus is returned when a client writes to a channel that is
 	// not a bus.
 	ErrNotABus = errors.New("halley: not a bus")
+	// ErrInvalidToken refuses a client whose token is missing where one
+	// is required, malformed, or not signed by a trusted key.
+	ErrInvalidToken = errors.New("halley: invalid token")
+	// ErrTokenExpired refuses a client whose token has expired.
+	ErrTokenExpired = errors.New("halley: token expired")
+	// ErrForbidden refuses what a client's rights do not allow: reading a
+	// channel, writing to a bus, listening on a key.
+	ErrForbidden = errors.New("halley: forbidden")
 )
 
 var reasons = []struct {
@@ -82,6 +90,9 @@ var reasons = []struct {
 	{ErrRejected, "rejected"},
 	{ErrUnknownNotifier, "unknown_notifier"},
 	{ErrNotABus, "not_a_bus"},
+	{ErrInvalidToken, "invalid_token"},
+	{ErrTokenExpired, "token_expired"},
+	{ErrForbidden, "forbidden"},
 }
 
 // Reason returns the machine-readable reason for err, as written in error

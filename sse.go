@@ -198,7 +198,7 @@ func (c *sseConn) serve(lines []byte) {
 	h, s, st := c.h, c.s, c.st
 	c.track(st)
 	c.put([]byte(sseRetry + "data: "))
-	c.put(frame.AppendHello(nil, s.id))
+	c.put(frame.AppendHello(nil, s.id, 0))
 	c.put([]byte("\n\n"))
 	// The frames of the subscriptions all carry the cursor of the
 	// positions where the stream starts: nothing was sent yet.

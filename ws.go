@@ -93,7 +93,7 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer stopCtx()
 
 	ws := &wsConn{h: h, conn: conn, st: st, remote: r.RemoteAddr, buf: getWriteBuffer()}
-	ws.buf = append(frame.AppendHello(ws.buf, s.id), '\n')
+	ws.buf = append(frame.AppendHello(ws.buf, s.id, 0), '\n')
 	defer ws.stopWriting()
 	if !s.watchStream(st.w) {
 		ws.sessionEnded(ctx)

@@ -30,6 +30,7 @@ const (
 	TypeWritten      = "written"
 	TypeListening    = "listening"
 	TypeUnlistened   = "unlistened"
+	TypeRefreshed    = "refreshed"
 )
 
 // Frame types, client to server.
@@ -39,6 +40,7 @@ const (
 	TypeWrite       = "write"
 	TypeListen      = "listen"
 	TypeUnlisten    = "unlisten"
+	TypeRefresh     = "refresh"
 )
 
 const hex = "0123456789abcdef"
@@ -118,13 +120,33 @@ func AppendMsg(dst []byte, channel string, offset uint64, data []byte) []byte {
 	return append(dst, '}')
 }
 
-// AppendHello appends the hello frame that opens a stream.
-func AppendHello(dst []byte, session string) []byte {
+// AppendHello appends the hello frame that opens a stream; expires, when
+// not 0, is when the client's grant ends (Unix seconds).
+func AppendHello(dst []byte, session string, expires int64) []byte {
 	dst = append(dst, `{"type":"hello","session":`...)
 	dst = AppendString(dst, session)
 	dst = append(dst, `,"version":`...)
 	dst = strconv.AppendInt(dst, Version, 10)
+	return appendExpires(dst, expires)
+}
+
+func appendExpires(dst []byte, expires int64) []byte {
+	if expires != 0 {
+		dst = append(dst, `,"expires":`...)
+		dst = strconv.AppendInt(dst, expires, 10)
+	}
 	return append(dst, '}')
+}
+
+// AppendRefreshed appends the answer to a refresh: the client's grant now
+// ends at expires (Unix seconds; 0: never).
+func AppendRefreshed(dst []byte, expires int64, ref string) []byte {
+	dst = append(dst, `{"type":"refreshed"`...)
+	if ref != "" {
+		dst = append(dst, `,"ref":`...)
+		dst = AppendString(dst, ref)
+	}
+	return appendExpires(dst, expires)
 }
 
 // AppendSubscribed appends a subscribed frame: the subscription starts
@@ -274,6 +296,11 @@ type Frame struct {
 	// Ref is a client's tag on a write, echoed by its written or error
 	// frame.
 	Ref string `json:"ref,omitempty"`
+
+	// Token is a refresh frame's new token; Expires (hello, refreshed)
+	// is when the client's grant ends, in Unix seconds (0: never).
+	Token   string `json:"token,omitempty"`
+	Expires int64  `json:"expires,omitempty"`
 }
 
 // HasData reports whether the frame carries a payload field.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -49,11 +50,30 @@ type NotifierOptions[K comparable, S, C any] struct {
 	// C for clients. Default: JSON.
 	ServerCodec Codec[S]
 	ClientCodec Codec[C]
-	// Concurrency is how many listeners Prepare runs for at once. Default
-	// 1; raise it for a slow Prepare (one that asks another service). A
-	// listener still gets the notifications of successive Notify calls in
-	// order.
+	// PrepareBatch, instead of Prepare, makes the notifications of many
+	// listeners in one call, for a Prepare that asks another service (an
+	// HTTP hook): it gets up to BatchSize identities and returns one
+	// Prepared per identity, in the same order. An error drops the batch's
+	// notifications (and is logged).
+	PrepareBatch func(ctx context.Context, ids []Identity, key K, n S) ([]Prepared[C], error)
+	// BatchSize bounds the identities of one PrepareBatch call. Default:
+	// DefaultBatchSize.
+	BatchSize int
+	// Concurrency is how many listeners Prepare runs for at once (with
+	// PrepareBatch: how many batches). Default 1; raise it for a slow
+	// Prepare (one that asks another service). A listener still gets the
+	// notifications of successive Notify calls in order.
 	Concurrency int
+}
+
+// DefaultBatchSize is NotifierOptions.BatchSize when zero.
+const DefaultBatchSize = 100
+
+// Prepared is what PrepareBatch makes for one listener: the notification,
+// and whether to send it.
+type Prepared[C any] struct {
+	Value C
+	Send  bool
 }
 
 // Notifier lets clients listen on keys (resources) and the server notify
@@ -93,7 +113,13 @@ func NewNotifier[K comparable, S, C any](h *Hub, opts NotifierOptions[K, S, C]) 
 	if opts.Name == "" || !validName(opts.Name) {
 		return nil, fmt.Errorf("%w: notifier name %q", ErrInvalidOptions, opts.Name)
 	}
-	if opts.Prepare == nil {
+	if opts.Prepare != nil && opts.PrepareBatch != nil {
+		return nil, fmt.Errorf("%w: notifier %q has both Prepare and PrepareBatch", ErrInvalidOptions, opts.Name)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Prepare == nil && opts.PrepareBatch == nil {
 		if reflect.TypeFor[S]() != reflect.TypeFor[C]() {
 			return nil, fmt.Errorf("%w: notifier %q needs a Prepare", ErrInvalidOptions, opts.Name)
 		}
@@ -220,12 +246,46 @@ func (n *Notifier[K, S, C]) deliver(ctx context.Context, key string, payload []b
 		return 0, fmt.Errorf("notify %q: %w: the notification does not decode: %w", n.core.name, ErrInvalidOptions, err)
 	}
 	var sent atomic.Int64
+	if n.opts.PrepareBatch != nil {
+		listeners = slices.DeleteFunc(listeners, nf.excludes)
+		size := n.opts.BatchSize
+		batches := (len(listeners) + size - 1) / size
+		forEach(batches, n.opts.Concurrency, func(i int, buf *[]byte) {
+			batch := listeners[i*size : min((i+1)*size, len(listeners))]
+			sent.Add(int64(n.deliverBatch(ctx, batch, key, k, v, buf)))
+		})
+		return int(sent.Load()), nil
+	}
 	forEach(len(listeners), n.opts.Concurrency, func(i int, buf *[]byte) {
 		if n.deliverOne(ctx, listeners[i], key, k, v, nf, buf) {
 			sent.Add(1)
 		}
 	})
 	return int(sent.Load()), nil
+}
+
+// deliverBatch prepares the notifications of a batch of listeners in one
+// PrepareBatch call and queues them, returning how many were sent.
+func (n *Notifier[K, S, C]) deliverBatch(ctx context.Context, batch []*Session, key string, k K, v S, buf *[]byte) int {
+	ids := make([]Identity, len(batch))
+	for i, s := range batch {
+		ids[i] = Identity{Session: s, User: s.User()}
+	}
+	out, err := n.opts.PrepareBatch(ctx, ids, k, v)
+	if err == nil && len(out) != len(ids) {
+		err = fmt.Errorf("PrepareBatch returned %d results for %d listeners", len(out), len(ids))
+	}
+	if err != nil {
+		n.core.h.log.Warn("halley: notifier prepare failed", "notifier", n.core.name, "key", key, "listeners", len(ids), "err", err)
+		return 0
+	}
+	sent := 0
+	for i, p := range out {
+		if p.Send && n.queue(batch[i], key, p.Value, buf) {
+			sent++
+		}
+	}
+	return sent
 }
 
 // deliverOne prepares and queues one listener's notification, reporting
@@ -242,6 +302,12 @@ func (n *Notifier[K, S, C]) deliverOne(ctx context.Context, s *Session, key stri
 	if !send {
 		return false
 	}
+	return n.queue(s, key, c, buf)
+}
+
+// queue encodes a listener's notification and queues it on the session's
+// notification channel, reporting whether it was.
+func (n *Notifier[K, S, C]) queue(s *Session, key string, c C, buf *[]byte) bool {
 	data, err := n.opts.ClientCodec.Marshal(c)
 	if err != nil {
 		n.core.h.log.Warn("halley: notifier encode failed", "notifier", n.core.name, "key", key, "err", err)

@@ -249,3 +249,63 @@ func TestHub_NotifyBadPayload(t *testing.T) {
 		t.Fatalf("undecodable notification: %v", err)
 	}
 }
+
+func TestNotifier_PrepareBatch(t *testing.T) {
+	h := newHub(t, halley.Config{})
+	var calls [][]string
+	n, err := halley.NewNotifier(h, halley.NotifierOptions[string, string, string]{
+		Name:      "docs",
+		BatchSize: 2,
+		PrepareBatch: func(_ context.Context, ids []halley.Identity, key, v string) ([]halley.Prepared[string], error) {
+			users := make([]string, len(ids))
+			out := make([]halley.Prepared[string], len(ids))
+			for i, id := range ids {
+				users[i] = id.User
+				out[i] = halley.Prepared[string]{Value: v + " for " + id.User, Send: id.User != "carol"}
+			}
+			slices.Sort(users)
+			calls = append(calls, users)
+			return out, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans := map[string]string{}
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		s, _ := h.NewSession()
+		s.SetUser(u)
+		if chans[u], err = n.Listen(s, "42"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent, err := n.Notify(testCtx(t), "42", "v2", halley.NotFor{User: "dave"})
+	if err != nil || sent != 2 {
+		t.Fatalf("Notify: %d, %v; want 2 (carol blocked, dave excluded)", sent, err)
+	}
+	var all []string
+	for _, c := range calls {
+		if len(c) > 2 {
+			t.Fatalf("a batch of %d listeners, over BatchSize 2", len(c))
+		}
+		all = append(all, c...)
+	}
+	slices.Sort(all)
+	if !slices.Equal(all, []string{"alice", "bob", "carol"}) || len(calls) != 2 {
+		t.Fatalf("batches %v; want alice, bob and carol in 2 calls", calls)
+	}
+	want := `{"notifier":"docs","key":"42","json":"v2 for bob"}`
+	if got := notifications(t, h, chans["bob"], 0); !slices.Equal(got, []string{want}) {
+		t.Fatalf("bob got %v", got)
+	}
+	if got := notifications(t, h, chans["carol"], 0); got != nil {
+		t.Fatalf("carol got %v", got)
+	}
+	if _, err := halley.NewNotifier(h, halley.NotifierOptions[string, string, string]{
+		Name:         "both",
+		Prepare:      func(context.Context, halley.Identity, string, string) (string, bool, error) { return "", false, nil },
+		PrepareBatch: func(context.Context, []halley.Identity, string, string) ([]halley.Prepared[string], error) { return nil, nil },
+	}); !errors.Is(err, halley.ErrInvalidOptions) {
+		t.Fatalf("Prepare and PrepareBatch: %v, want ErrInvalidOptions", err)
+	}
+}

@@ -302,9 +302,11 @@ func TestNotifier_PrepareBatch(t *testing.T) {
 		t.Fatalf("carol got %v", got)
 	}
 	if _, err := halley.NewNotifier(h, halley.NotifierOptions[string, string, string]{
-		Name:         "both",
-		Prepare:      func(context.Context, halley.Identity, string, string) (string, bool, error) { return "", false, nil },
-		PrepareBatch: func(context.Context, []halley.Identity, string, string) ([]halley.Prepared[string], error) { return nil, nil },
+		Name:    "both",
+		Prepare: func(context.Context, halley.Identity, string, string) (string, bool, error) { return "", false, nil },
+		PrepareBatch: func(context.Context, []halley.Identity, string, string) ([]halley.Prepared[string], error) {
+			return nil, nil
+		},
 	}); !errors.Is(err, halley.ErrInvalidOptions) {
 		t.Fatalf("Prepare and PrepareBatch: %v, want ErrInvalidOptions", err)
 	}

@@ -76,6 +76,10 @@ type BusOptions struct {
 	Size int
 	// Filter, if set, runs on every write.
 	Filter Filter
+	// Public lets every client read the bus when the hub has an
+	// Authorizer (see ChannelOptions.Public); writing still needs the
+	// right to.
+	Public bool
 }
 
 // Bus is a channel that the server and every client can write to, and all
@@ -97,7 +101,7 @@ func (h *Hub) NewBus(ctx context.Context, opts BusOptions) (*Bus, error) {
 	if opts.Scope > BusSession {
 		return nil, fmt.Errorf("%w: unknown bus scope %d", ErrInvalidOptions, opts.Scope)
 	}
-	c, err := h.NewChannel(ctx, ChannelOptions{Name: opts.Name, Size: opts.Size})
+	c, err := h.NewChannel(ctx, ChannelOptions{Name: opts.Name, Size: opts.Size, Public: opts.Public})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,11 @@ type ChannelOptions struct {
 	// interrupted when the waiting client leaves (use it for generators
 	// that compute a value when asked).
 	Seq iter.Seq[[]byte]
+	// Public lets every client read the channel, with or without a token,
+	// when the hub has an Authorizer (without one, every channel but
+	// those of sessions is readable by everybody). Session channels are
+	// never public.
+	Public bool
 }
 
 // Outcome is the result of a write, after Ocsigen's write outcome.
@@ -148,6 +153,7 @@ type Channel struct {
 	bus      *Bus // set when the channel carries a bus
 	local    bool // a broadcast ring kept on this node, outside the broker
 	internal bool // the hub's own: not counted against MaxChannels
+	public   bool // readable without rights (ChannelOptions.Public)
 
 	mu      sync.RWMutex // reads of broadcast and newest channels share it
 	ring    *ring.Ring[*message]
@@ -171,6 +177,10 @@ func (c *Channel) Size() int { return c.size }
 
 // Session returns the session that owns the channel, or nil.
 func (c *Channel) Session() *Session { return c.session }
+
+// Public reports whether every client may read the channel (see
+// ChannelOptions.Public).
+func (c *Channel) Public() bool { return c.public }
 
 // Listeners returns the number of client connections currently waiting on
 // or streaming the channel on this node (Ocsigen's listeners).

@@ -180,6 +180,7 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 		session:  opts.Session,
 		producer: opts.Producer,
 		seq:      opts.Seq,
+		public:   opts.Public && opts.Kind != KindSession,
 		ring:     ring.New[*message](size),
 		waiters:  make(map[*waiter]struct{}),
 	}

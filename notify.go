@@ -59,6 +59,9 @@ type NotifierOptions[K comparable, S, C any] struct {
 	// BatchSize bounds the identities of one PrepareBatch call. Default:
 	// DefaultBatchSize.
 	BatchSize int
+	// Public lets every client listen on every key when the hub has an
+	// Authorizer; otherwise listening needs the right to (Rights.CanListen).
+	Public bool
 	// Concurrency is how many listeners Prepare runs for at once (with
 	// PrepareBatch: how many batches). Default 1; raise it for a slow
 	// Prepare (one that asks another service). A listener still gets the

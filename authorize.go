@@ -73,3 +73,24 @@ type AuthorizerFunc func(ctx context.Context, r *http.Request, token string) (Gr
 func (f AuthorizerFunc) Authorize(ctx context.Context, r *http.Request, token string) (Grant, error) {
 	return f(ctx, r, token)
 }
+
+// expired reports whether a grant that ends at t (zero: never) has ended.
+func expired(t time.Time) bool { return !t.IsZero() && !time.Now().Before(t) }
+
+// unixOrZero returns t in Unix seconds, or 0 for the zero time.
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// wakeAt wakes w at t (zero: never), so that a stream sees its grant end;
+// the returned function cancels it.
+func wakeAt(t time.Time, w *waiter) (stop func()) {
+	if t.IsZero() {
+		return func() {}
+	}
+	timer := time.AfterFunc(time.Until(t), w.notify)
+	return func() { timer.Stop() }
+}

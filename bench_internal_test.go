@@ -50,7 +50,7 @@ func benchPublish(b *testing.B, n int) {
 				case <-ctx.Done():
 					return
 				}
-				msgs, _ := c.cometCollect(buf[:0], after)
+				msgs, _ := cometReg{c: c, after: after}.cometCollect(buf[:0])
 				for _, m := range msgs {
 					_, _ = io.Discard.Write(m.cometLine(c.id))
 					after = m.offset

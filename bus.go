@@ -92,8 +92,8 @@ type Bus struct {
 	scope  BusScope
 	filter Filter
 
-	mu       sync.Mutex // orders writes, and guards sessions
-	sessions map[*Session]*Channel
+	mu    sync.Mutex // orders writes, and guards seats
+	seats map[*Session]*seat
 }
 
 // NewBus creates a bus. It fails like NewChannel.
@@ -107,7 +107,7 @@ func (h *Hub) NewBus(ctx context.Context, opts BusOptions) (*Bus, error) {
 	}
 	b := &Bus{ch: c, scope: opts.Scope, filter: opts.Filter}
 	if opts.Scope == BusSession {
-		b.sessions = make(map[*Session]*Channel)
+		b.seats = make(map[*Session]*seat)
 	}
 	c.mu.Lock()
 	c.bus = b
@@ -158,20 +158,9 @@ func (b *Bus) write(ctx context.Context, w Writer, data []byte) (Outcome, error)
 		}
 		data = out
 	}
-	// One writer at a time, so that the shared stream and every session's
-	// queue see the same order.
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	o, err := b.ch.write(ctx, data)
-	if err != nil {
-		return o, err
-	}
-	for s, c := range b.sessions {
-		if _, err := c.writeLocal(data); err != nil && c.Closed() {
-			delete(b.sessions, s)
-		}
-	}
-	return o, nil
+	// Every session's queue is a seat in the one shared ring: nothing
+	// more to do for them.
+	return b.ch.write(ctx, data)
 }
 
 // Reader returns a reader of the bus from a position of its own (see
@@ -182,39 +171,10 @@ func (b *Bus) Reader(after uint64) *Reader { return b.ch.Reader(after) }
 // (Hub.CloseChannel with the bus id) does the same.
 func (b *Bus) Close(ctx context.Context) error { return b.ch.Close(ctx) }
 
-// closeSessions ends the sessions' queues of a closing bus.
-func (b *Bus) closeSessions(ctx context.Context) {
-	b.mu.Lock()
-	chans := make([]*Channel, 0, len(b.sessions))
-	for _, c := range b.sessions {
-		chans = append(chans, c)
-	}
-	b.sessions = nil
-	b.mu.Unlock()
-	for _, c := range chans {
-		_ = c.Close(ctx)
-	}
-}
-
-// channelFor returns the channel a session reads the bus through: the
-// shared one, or with BusSession the session's own queue, made on first
-// use.
-func (b *Bus) channelFor(ctx context.Context, s *Session) (*Channel, error) {
-	if b.scope != BusSession || s == nil {
-		return b.ch, nil
-	}
+// closeSessions forgets the sessions' seats of a closing bus: their
+// readers see the channel end.
+func (b *Bus) closeSessions() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.sessions == nil {
-		return nil, fmt.Errorf("bus %q: %w", b.ch.id, ErrChannelClosed)
-	}
-	if c, ok := b.sessions[s]; ok && !c.Closed() {
-		return c, nil
-	}
-	c, err := b.ch.hub.NewChannel(ctx, ChannelOptions{Kind: KindSession, Session: s, Size: b.ch.size})
-	if err != nil {
-		return nil, err
-	}
-	b.sessions[s] = c
-	return c, nil
+	b.seats = nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -345,7 +346,7 @@ func (c *Channel) Close(ctx context.Context) error {
 		c.session.forget(c)
 	}
 	if c.bus != nil {
-		c.bus.closeSessions(ctx)
+		c.bus.closeSessions()
 	}
 	if c.kind == KindBroadcast || c.kind == KindNewest {
 		if err := c.hub.broker.Unsubscribe(ctx, c.id); err != nil {
@@ -372,14 +373,14 @@ func (c *Channel) markClosed() bool {
 	return true
 }
 
+// validName reports whether a channel or notifier name is 1 to MaxNameLen
+// bytes of UTF-8 without control characters, and neither "." nor ".."
+// (which paths cannot carry: /api/channels/.. is the parent).
 func validName(name string) bool {
-	if name == "" || len(name) > MaxNameLen || !utf8.ValidString(name) {
+	if name == "" || len(name) > MaxNameLen || !utf8.ValidString(name) || name == "." || name == ".." {
 		return false
 	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
+	return !strings.ContainsFunc(name, isControl)
 }
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

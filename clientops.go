@@ -3,26 +3,44 @@ package halley
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
-// clientWrite writes data to the bus id on behalf of session s: what a
-// client's write frame or POST /write does.
-func (h *Hub) clientWrite(ctx context.Context, s *Session, remote, id string, data []byte) (Outcome, error) {
+// clientWrite writes data to the bus id on behalf of session s, whose
+// grant is g: what a client's write frame or POST /write does. The grant
+// must allow it, and the message must be at most Config.MaxClientMessage.
+func (h *Hub) clientWrite(ctx context.Context, s *Session, g *Grant, remote, id string, data []byte) (Outcome, error) {
+	if err := h.mayWrite(g, id); err != nil {
+		return Outcome{}, err
+	}
+	if len(data) > h.cfg.MaxClientMessage {
+		return Outcome{}, fmt.Errorf("write to %q: %w: %d bytes, the limit for clients is %d", id, ErrTooLarge, len(data), h.cfg.MaxClientMessage)
+	}
 	b, ok := h.Bus(id)
 	if !ok {
-		if _, isChannel := h.Channel(id); isChannel {
+		if c, isChannel := h.Channel(id); isChannel && c.session == nil {
 			return Outcome{}, fmt.Errorf("write to %q: %w", id, ErrNotABus)
 		}
 		return Outcome{}, fmt.Errorf("write to %q: %w", id, ErrUnknownChannel)
 	}
 	return b.WriteAs(ctx, Writer{Session: s, RemoteAddr: remote}, data)
+}
+
+// clientListen makes session s, whose grant is g, listen on key of the
+// notifier called name, if the grant allows it.
+func (h *Hub) clientListen(s *Session, g *Grant, name, key string) (string, error) {
+	n, ok := h.notifier(name)
+	if err := h.mayListen(g, name, key, n); err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("listen: %w: %q", ErrUnknownNotifier, name)
+	}
+	return n.listen(s, key)
 }
 
 // statusOf maps a library error to the HTTP status of its reason.
@@ -38,45 +56,46 @@ func statusOf(err error) int {
 		return http.StatusGone
 	case "shutdown", "deactivated":
 		return http.StatusServiceUnavailable
-	case "too_many_sessions":
+	case "too_many_sessions", "rate_limited", "too_many_listens":
 		return http.StatusTooManyRequests
+	case "forbidden":
+		return http.StatusForbidden
 	case "internal":
 		return http.StatusInternalServerError
+	case "invalid_token", "token_expired":
+		return http.StatusUnauthorized
 	}
 	return http.StatusBadRequest
 }
 
-// readClientJSON checks the method and media type of a client POST and
-// reads its body as a frame. It answers the error itself and returns false
-// when the request is bad.
-func (h *Hub) readClientJSON(w http.ResponseWriter, r *http.Request) (frame.Frame, bool) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
-		return frame.Frame{}, false
+// readClientJSON admits a client POST (see admit), checks its media type
+// and reads its body as a frame. It answers the error itself and returns
+// nil when the request is refused; the caller calls done on the visit it
+// returns.
+func (h *Hub) readClientJSON(w http.ResponseWriter, r *http.Request) (*visit, frame.Frame) {
+	v := h.admit(w, r, http.MethodPost)
+	if v == nil {
+		return nil, frame.Frame{}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		jsonError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want application/json")
-		return frame.Frame{}, false
+		v.done()
+		return nil, frame.Frame{}
 	}
-	if h.refuse(w) {
-		return frame.Frame{}, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBody+int64(h.cfg.MaxMessageSize)))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			jsonError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
-		} else {
-			jsonError(w, http.StatusBadRequest, "bad_request", "cannot read the body")
-		}
-		return frame.Frame{}, false
+	// A payload of MaxClientMessage bytes, in base64 or escaped, and the
+	// frame around it.
+	body, ok := h.readBody(w, r, h.cfg.MaxRequestBody+2*int64(h.cfg.MaxClientMessage))
+	if !ok {
+		v.done()
+		return nil, frame.Frame{}
 	}
 	f, err := frame.Decode(body)
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, "bad_json", err.Error())
-		return frame.Frame{}, false
+		v.done()
+		return nil, frame.Frame{}
 	}
-	return f, true
+	return v, f
 }
 
 // WriteHandler returns POST /write: a client writes to a bus over HTTP (for
@@ -85,25 +104,25 @@ func (h *Hub) readClientJSON(w http.ResponseWriter, r *http.Request) (frame.Fram
 // one session enter the bus in the order its requests are answered.
 func (h *Hub) WriteHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, ok := h.readClientJSON(w, r)
-		if !ok {
+		v, f := h.readClientJSON(w, r)
+		if v == nil {
 			return
 		}
+		defer v.done()
 		if f.Channel == "" || !f.HasData() {
 			jsonError(w, http.StatusBadRequest, "bad_request", "want a channel and a payload (json, data or data64)")
 			return
 		}
-		s, end, ok := h.openSession(w, r)
-		if !ok {
+		if !v.join(w) {
 			return
 		}
-		defer end()
-		o, err := h.clientWrite(r.Context(), s, r.RemoteAddr, f.Channel, f.Data())
+		o, err := h.clientWrite(r.Context(), v.s, &v.grant, r.RemoteAddr, f.Channel, f.Data())
 		if err != nil {
 			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"session": s.id, "offset": o.Offset})
+		v.keep()
+		writeJSON(w, http.StatusOK, map[string]any{"session": v.s.id, "offset": o.Offset})
 	})
 }
 
@@ -112,33 +131,34 @@ func (h *Hub) WriteHandler() http.Handler {
 // notification channel to subscribe to.
 func (h *Hub) ListenHandler(unlisten bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, ok := h.readClientJSON(w, r)
-		if !ok {
+		v, f := h.readClientJSON(w, r)
+		if v == nil {
 			return
 		}
+		defer v.done()
 		if f.Notifier == "" || f.Key == "" {
 			jsonError(w, http.StatusBadRequest, "bad_request", "want a notifier and a key")
 			return
 		}
-		s, end, ok := h.openSession(w, r)
-		if !ok {
+		if !v.join(w) {
 			return
 		}
-		defer end()
 		if unlisten {
-			if err := h.Unlisten(s, f.Notifier, f.Key); err != nil {
+			if err := h.Unlisten(v.s, f.Notifier, f.Key); err != nil {
 				jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"session": s.id})
+			v.keep()
+			writeJSON(w, http.StatusOK, map[string]any{"session": v.s.id})
 			return
 		}
-		ch, err := h.Listen(s, f.Notifier, f.Key)
+		ch, err := h.clientListen(v.s, &v.grant, f.Notifier, f.Key)
 		if err != nil {
 			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"session": s.id, "channel": ch})
+		v.keep()
+		writeJSON(w, http.StatusOK, map[string]any{"session": v.s.id, "channel": ch})
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/halleyhq/halley/internal/wire/ocsigen"
@@ -30,10 +31,14 @@ func (h *Hub) CometHandler() http.Handler { return http.HandlerFunc(h.serveComet
 
 type cometReg struct {
 	c     *Channel
+	seat  *seat // a session's queue of a session-scope bus
 	after uint64
 }
 
 func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
+	if !h.cors(w, r, http.MethodPost) {
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		plainError(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
@@ -48,33 +53,69 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			plainError(w, http.StatusRequestEntityTooLarge, "request body too large")
-			return
-		}
-		plainError(w, http.StatusBadRequest, "cannot read request body")
+	addr := h.clientAddr(r)
+	if !h.limits.acquire(addr) {
+		plainError(w, http.StatusTooManyRequests, "too many requests at a time from this address")
 		return
 	}
-	ids, err := ocsigen.DecodeRegistration(body)
+	defer h.limits.release(addr)
+	tok, err := tokenOf(r)
+	var grant Grant
+	if err == nil {
+		grant, err = h.authorize(r, tok)
+	}
+	if err != nil {
+		code, _, msg := h.authStatus(err)
+		plainError(w, code, msg)
+		return
+	}
+	body, ok := h.readCometBody(w, r)
+	if !ok {
+		return
+	}
+	ids, err := ocsigen.DecodeRegistrationMax(body, MaxSubscriptions)
 	if err != nil {
 		plainError(w, http.StatusBadRequest, "Empty or incorrect registration")
 		return
 	}
-	if s := h.requestSession(r); s != nil {
+	// The legacy protocol has no session of its own: a request that names
+	// a live session (header or cookie) reads as it, and no session is
+	// made for one that does not.
+	s, ok := h.Session(requestSessionID(r))
+	if ok && s.bind(grant.User, h.authz()) {
 		s.begin()
 		defer s.end()
+	} else {
+		s = nil
+	}
+	if expires := grant.Expires; !expires.IsZero() {
+		if expired(expires) {
+			plainError(w, http.StatusUnauthorized, "the token has expired")
+			return
+		}
 	}
 
 	regs := make([]cometReg, 0, len(ids))
 	var ended []string
 	for _, id := range ids {
-		if c, ok := h.Channel(id); ok {
-			regs = append(regs, cometReg{c: c, after: c.cometStart()})
-		} else {
+		c, _ := h.resolve(s, &grant, id)
+		if c == nil {
+			// Unknown, another session's, or forbidden: all look alike,
+			// as the original answers what a client may not see.
 			ended = append(ended, id)
+			continue
 		}
+		reg := cometReg{c: c}
+		if c.bus != nil && c.bus.scope == BusSession && s != nil {
+			if reg.seat, ok = c.bus.seatOf(s); !ok {
+				ended = append(ended, id)
+				continue
+			}
+			reg.after = reg.seat.start(c, 0)
+		} else {
+			reg.after = c.cometStart()
+		}
+		regs = append(regs, reg)
 	}
 	var wt *waiter
 	if len(ended) == 0 {
@@ -89,7 +130,11 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 
-	timer := time.NewTimer(h.PollTimeout())
+	wait := h.PollTimeout()
+	if !grant.Expires.IsZero() {
+		wait = min(wait, time.Until(grant.Expires))
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	var batch []*message
 	for {
@@ -115,6 +160,33 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// readCometBody reads a legacy request's body like readBody, with the
+// legacy protocol's plain-text errors.
+func (h *Hub) readCometBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) == nil
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBody))
+	if deadline {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	switch {
+	case err == nil:
+		return body, true
+	case isMaxBytes(err):
+		plainError(w, http.StatusRequestEntityTooLarge, "request body too large")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		plainError(w, http.StatusRequestTimeout, "request body timeout")
+	default:
+		plainError(w, http.StatusBadRequest, "cannot read request body")
+	}
+	return nil, false
+}
+
+func isMaxBytes(err error) bool {
+	_, ok := errors.AsType[*http.MaxBytesError](err)
+	return ok
+}
+
 // cometStart is where a legacy request starts reading: broadcast and newest
 // channels at what comes next, session and lazy channels at what their
 // client has not been given yet.
@@ -127,25 +199,42 @@ func (c *Channel) cometStart() uint64 {
 	return c.ring.Top()
 }
 
-// cometCollect takes what the channel has for a legacy request. It
-// reports ended for a closed or dead channel.
-func (c *Channel) cometCollect(dst []*message, after uint64) (_ []*message, ended bool) {
+// cometCollect takes what a registration's channel (or seat) has for a
+// legacy request. It reports ended for a closed or dead channel.
+func (reg cometReg) cometCollect(dst []*message) (_ []*message, ended bool) {
+	c := reg.c
+	if reg.seat != nil {
+		reg.seat.mu.Lock()
+		defer reg.seat.mu.Unlock()
+	}
 	c.lockRead()
 	defer c.unlockRead()
+	collect := func(dst []*message, after uint64) ([]*message, error) {
+		if reg.seat != nil {
+			return reg.seat.collectLocked(c, dst, after, cometBatch)
+		}
+		return c.collectLocked(dst, after, cometBatch)
+	}
 	n := len(dst)
-	dst, err := c.collectLocked(dst, after, cometBatch)
+	dst, err := collect(dst, reg.after)
 	if err != nil {
 		gap, ok := err.(*GapError)
-		if !ok || c.kind == KindSession {
+		if !ok {
 			return dst, true
 		}
 		// The protocol has no way to say "full": give the oldest
 		// retained messages instead, as a legacy client expects no
 		// more than the latest values.
-		dst, _ = c.collectLocked(dst, gap.Resume, cometBatch)
+		dst, _ = collect(dst, gap.Resume)
 	}
-	if len(dst) > n && (c.kind == KindSession || c.kind == KindLazy) {
-		c.ackLocked(dst[len(dst)-1].offset)
+	if len(dst) > n {
+		last := dst[len(dst)-1].offset
+		switch {
+		case reg.seat != nil:
+			reg.seat.acked = max(reg.seat.acked, last)
+		case c.kind == KindSession || c.kind == KindLazy:
+			c.ackLocked(last)
+		}
 	}
 	return dst, false
 }
@@ -161,7 +250,7 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 	for _, reg := range regs {
 		n := len(batch)
 		var gone bool
-		batch, gone = reg.c.cometCollect(batch, reg.after)
+		batch, gone = reg.cometCollect(batch)
 		if gone {
 			ended = append(ended, reg.c.id)
 		} else if len(batch) > n {
@@ -191,22 +280,6 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 		_, _ = w.Write(ocsigen.AppendEnded(nil, id))
 	}
 	return true
-}
-
-// requestSession returns the live session a request names, if any, without
-// creating one.
-func (h *Hub) requestSession(r *http.Request) *Session {
-	id := r.Header.Get(SessionHeader)
-	if id == "" {
-		if ck, err := r.Cookie(SessionCookie); err == nil {
-			id = ck.Value
-		}
-	}
-	if id == "" {
-		return nil
-	}
-	s, _ := h.Session(id)
-	return s
 }
 
 // plainError answers a plain-text error, as the legacy protocol does.

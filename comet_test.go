@@ -43,11 +43,28 @@ func poll(t testing.TB, srv *httptest.Server, body string) answer {
 }
 
 func tryPoll(t testing.TB, srv *httptest.Server, body string) (answer, error) {
+	return tryPollAs(t, srv, "", body)
+}
+
+// pollAs is poll as the session with the given id.
+func pollAs(t testing.TB, srv *httptest.Server, session, body string) answer {
+	t.Helper()
+	a, err := tryPollAs(t, srv, session, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func tryPollAs(t testing.TB, srv *httptest.Server, session, body string) (answer, error) {
 	req, err := http.NewRequestWithContext(testCtx(t), "POST", srv.URL+"/comet", strings.NewReader(body))
 	if err != nil {
 		return answer{}, err
 	}
 	req.Header.Set("Content-Type", ocsigen.MediaType)
+	if session != "" {
+		req.Header.Set(halley.SessionHeader, session)
+	}
 	resp, err := srv.Client().Do(req)
 	if err != nil {
 		return answer{}, fmt.Errorf("POST /comet: %w", err)
@@ -234,11 +251,11 @@ func TestComet_SessionChannelLines(t *testing.T) {
 	write(t, c, "one")
 	write(t, c, "two:2")
 	// Queued messages come at once, one line each, joined by LF.
-	golden(t, "session-lines.txt", poll(t, srv, "registration=inbox").body)
+	golden(t, "session-lines.txt", pollAs(t, srv, s.ID(), "registration=inbox").body)
 	// They were answered: the queue has room for two more.
 	write(t, c, "three")
 	write(t, c, "four")
-	if got := poll(t, srv, "registration=inbox").body; got != "inbox:three\ninbox:four" {
+	if got := pollAs(t, srv, s.ID(), "registration=inbox").body; got != "inbox:three\ninbox:four" {
 		t.Fatalf("second answer %q", got)
 	}
 	// Overflow: the channel is dead and says it ended.
@@ -247,7 +264,7 @@ func TestComet_SessionChannelLines(t *testing.T) {
 	if _, err := c.Write(testCtx(t), []byte("7")); !errors.Is(err, halley.ErrChannelFull) {
 		t.Fatal(err)
 	}
-	if got := poll(t, srv, "registration=inbox").body; got != "inbox:ENDED_CHANNEL" {
+	if got := pollAs(t, srv, s.ID(), "registration=inbox").body; got != "inbox:ENDED_CHANNEL" {
 		t.Fatalf("dead channel answer %q", got)
 	}
 }

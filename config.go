@@ -2,6 +2,7 @@ package halley
 
 import (
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/halleyhq/halley/broker"
@@ -15,10 +16,20 @@ const (
 	DefaultMaxRequestBody = 64 << 10
 	DefaultHeartbeat      = 15 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
-	DefaultMaxFrameSize   = 64 << 10
+	DefaultMaxFrameSize   = 96 << 10
 	DefaultMaxMessageSize = 1 << 20
 	DefaultWriteDelay     = 20 * time.Millisecond
 	DefaultNotifyQueue    = 100
+
+	DefaultMaxSessions      = 100_000
+	DefaultMaxConnsPerIP    = 256
+	DefaultSessionRate      = 10
+	DefaultSessionBurst     = 100
+	DefaultMaxListens       = 256
+	DefaultMaxKeyLen        = 256
+	DefaultMaxClientMessage = 64 << 10
+	DefaultRingBytes        = 16 << 20
+	DefaultBodyTimeout      = 10 * time.Second
 )
 
 // Config configures a Hub. Its zero value works: an in-memory broker, no cap
@@ -44,8 +55,51 @@ type Config struct {
 	SessionTimeout time.Duration
 	// MaxSessions caps the number of live sessions: past it, a client
 	// that needs a new session is refused (ErrTooManySessions, HTTP 429).
-	// Zero means no cap.
+	// Default: 100 000; negative: no cap.
 	MaxSessions int
+	// MaxConnsPerIP caps the transport requests under way (streams,
+	// polls, writes) from one client address (an IPv6 /64): past it, 429
+	// too_many_connections. Default: 256; negative: no cap.
+	MaxConnsPerIP int
+	// SessionRate and SessionBurst limit how fast one client address (an
+	// IPv6 /64) gets new sessions: SessionRate per second on average, in
+	// bursts of up to SessionBurst; past it, 429 rate_limited with
+	// Retry-After. Defaults: 10 per second, bursts of 100; a negative
+	// SessionRate: no limit.
+	SessionRate  float64
+	SessionBurst int
+	// TrustedProxies are the addresses of reverse proxies in front of the
+	// hub: for a request coming from one, the client's address is taken
+	// from X-Forwarded-For (the nearest address that is not a trusted
+	// proxy) and its scheme from X-Forwarded-Proto. Default: none, so the
+	// client is the peer of the connection.
+	TrustedProxies []netip.Prefix
+	// Authorizer authenticates clients and gives their rights. With one,
+	// a client reads only public channels and what its Grant's Rights
+	// allow, writes only to the buses they allow and listens only on the
+	// keys they allow; its session is bound to its user. Default: none,
+	// so every client may read every channel (but the session channels of
+	// other sessions), write to every bus and listen on every key.
+	Authorizer Authorizer
+	// MaxListens caps the notifier keys one session listens on, over all
+	// notifiers (ErrTooManyListens). Default: 256.
+	MaxListens int
+	// MaxKeyLen bounds a notifier key, in bytes (ErrInvalidKey). Default:
+	// 256.
+	MaxKeyLen int
+	// MaxClientMessage bounds a message a client writes to a bus, in
+	// bytes (ErrTooLarge); the server's own writes are bounded by
+	// MaxMessageSize. Default: 64 KiB.
+	MaxClientMessage int
+	// RingBytes bounds the payload bytes a channel's ring (or a bus's)
+	// retains, beside its Size in messages: past it the oldest messages
+	// are dropped, and readers that had not got them get the usual
+	// channel_full gap. ChannelOptions.MaxBytes overrides it. Default:
+	// 16 MiB; negative: no byte bound.
+	RingBytes int
+	// BodyTimeout bounds the time a client may take to send a request's
+	// body: a slower one is answered 408 body_timeout. Default: 10s.
+	BodyTimeout time.Duration
 	// MaxRequestBody bounds the body of a transport request, in bytes.
 	// Default: 64 KiB.
 	MaxRequestBody int64
@@ -64,7 +118,8 @@ type Config struct {
 	// cost of at most this much latency. Default: 20ms; negative: every
 	// write at once.
 	WriteDelay time.Duration
-	// MaxFrameSize bounds a client's WebSocket message. Default: 64 KiB.
+	// MaxFrameSize bounds a client's WebSocket message. Default: 96 KiB
+	// (a MaxClientMessage payload in base64, with room for the frame).
 	MaxFrameSize int64
 	// MaxMessageSize bounds a message written to a channel or bus.
 	// Default: 1 MiB.
@@ -72,9 +127,13 @@ type Config struct {
 	// NotifyQueue bounds the notifications waiting for one session: one
 	// that falls further behind gets a gap. Default: 100, as in Eliom.
 	NotifyQueue int
-	// AllowedOrigins are the host patterns (path.Match syntax, such as
-	// "*.example.com") whose pages may open WebSockets, beside the
-	// server's own host. Default: the server's own host only.
+	// AllowedOrigins are the origins of the web pages that may use the
+	// transports from another origin (WebSockets, and CORS on the others):
+	// patterns in path.Match syntax, matched case-insensitively against
+	// "scheme://host[:port]" when they hold "://" ("https://*.example.com")
+	// and against "host[:port]" otherwise ("app.example.com"). A page of
+	// the server's own host is always allowed; any other is refused 403
+	// forbidden_origin. Default: none.
 	AllowedOrigins []string
 	// Logger receives operational logs. Default: slog.Default().
 	Logger *slog.Logger
@@ -113,6 +172,33 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxSessions == 0 {
+		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if c.SessionRate == 0 {
+		c.SessionRate = DefaultSessionRate
+	}
+	if c.SessionBurst <= 0 {
+		c.SessionBurst = DefaultSessionBurst
+	}
+	if c.MaxListens <= 0 {
+		c.MaxListens = DefaultMaxListens
+	}
+	if c.MaxKeyLen <= 0 {
+		c.MaxKeyLen = DefaultMaxKeyLen
+	}
+	if c.MaxClientMessage <= 0 {
+		c.MaxClientMessage = DefaultMaxClientMessage
+	}
+	if c.RingBytes == 0 {
+		c.RingBytes = DefaultRingBytes
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
 	}
 	return c
 }

@@ -65,6 +65,15 @@ var (
 	// ErrForbidden refuses what a client's rights do not allow: reading a
 	// channel, writing to a bus, listening on a key.
 	ErrForbidden = errors.New("halley: forbidden")
+	// ErrRateLimited refuses a new session to a client address that asked
+	// for too many too fast (Config.SessionRate).
+	ErrRateLimited = errors.New("halley: rate limited")
+	// ErrTooManyListens is returned when a session would listen on more
+	// than Config.MaxListens keys.
+	ErrTooManyListens = errors.New("halley: too many listens")
+	// ErrInvalidKey is returned for a notifier key that is empty, over
+	// Config.MaxKeyLen bytes, not UTF-8 or holds a control character.
+	ErrInvalidKey = errors.New("halley: invalid key")
 )
 
 var reasons = []struct {
@@ -93,6 +102,9 @@ var reasons = []struct {
 	{ErrInvalidToken, "invalid_token"},
 	{ErrTokenExpired, "token_expired"},
 	{ErrForbidden, "forbidden"},
+	{ErrRateLimited, "rate_limited"},
+	{ErrTooManyListens, "too_many_listens"},
+	{ErrInvalidKey, "invalid_key"},
 }
 
 // Reason returns the machine-readable reason for err, as written in error

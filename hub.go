@@ -43,6 +43,9 @@ type Hub struct {
 	// node identifies this hub among the nodes sharing a broker.
 	node string
 
+	origins originPatterns
+	limits  *limiter
+
 	control control
 }
 
@@ -59,6 +62,11 @@ func New(cfg Config) (*Hub, error) {
 		notifiers: make(map[string]*notifier),
 		node:      newID(),
 	}
+	var err error
+	if h.origins, err = checkOrigins(cfg.AllowedOrigins); err != nil {
+		return nil, err
+	}
+	h.limits = newLimiter(cfg)
 	if h.broker == nil {
 		h.broker = memory.New()
 	}
@@ -81,8 +89,9 @@ func (h *Hub) heartbeats() {
 	defer t.Stop()
 	for {
 		select {
-		case <-t.C:
+		case now := <-t.C:
 			h.control.tick()
+			h.limits.sweep(now)
 		case <-h.ctx.Done():
 			return
 		}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
@@ -95,8 +97,9 @@ type Notifier[K comparable, S, C any] struct {
 // notifier is the untyped part of a Notifier, which the hub finds by name
 // for the wire and the broker.
 type notifier struct {
-	h    *Hub
-	name string
+	h      *Hub
+	name   string
+	public bool // NotifierOptions.Public
 
 	mu       sync.Mutex
 	keys     map[string]map[*Session]struct{}
@@ -146,6 +149,7 @@ func NewNotifier[K comparable, S, C any](h *Hub, opts NotifierOptions[K, S, C]) 
 	n.core = &notifier{
 		h:        h,
 		name:     opts.Name,
+		public:   opts.Public,
 		keys:     make(map[string]map[*Session]struct{}),
 		sessions: make(map[*Session]map[string]struct{}),
 		deliver:  n.deliver,
@@ -372,6 +376,9 @@ func (n *notifier) listenersOf(key string) []*Session {
 }
 
 func (n *notifier) listen(s *Session, key string) (string, error) {
+	if len(key) > n.h.cfg.MaxKeyLen || !validKey(key) {
+		return "", fmt.Errorf("listen: %w: at most %d bytes of UTF-8 without control characters", ErrInvalidKey, n.h.cfg.MaxKeyLen)
+	}
 	if err := n.check(key); err != nil {
 		return "", err
 	}
@@ -381,6 +388,10 @@ func (n *notifier) listen(s *Session, key string) (string, error) {
 	}
 	n.mu.Lock()
 	first := n.sessions[s] == nil
+	if _, again := n.sessions[s][key]; !again && !s.addListen(n.h.cfg.MaxListens) {
+		n.mu.Unlock()
+		return "", fmt.Errorf("listen: %w: a session listens on at most %d keys", ErrTooManyListens, n.h.cfg.MaxListens)
+	}
 	if first {
 		n.sessions[s] = make(map[string]struct{})
 	}
@@ -410,8 +421,16 @@ func (n *notifier) dropLocked(s *Session, key string) {
 		}
 	}
 	if keys := n.sessions[s]; keys != nil {
-		delete(keys, key)
+		if _, ok := keys[key]; ok {
+			delete(keys, key)
+			s.dropListen()
+		}
 	}
+}
+
+// validKey reports whether a key is UTF-8 without control characters.
+func validKey(key string) bool {
+	return key != "" && utf8.ValidString(key) && !strings.ContainsFunc(key, isControl)
 }
 
 func (n *notifier) unlistenUser(user, key string) int {

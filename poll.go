@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
@@ -41,45 +40,50 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sig, ok := h.gate(w, r, http.MethodPost)
+	v := h.admit(w, r, http.MethodPost)
+	if v == nil {
+		return
+	}
+	defer v.done()
+	body, ok := h.readBody(w, r, h.cfg.MaxRequestBody)
 	if !ok {
 		return
 	}
-	req, err := decodePoll(w, r, h.cfg.MaxRequestBody)
+	req, err := decodePoll(body)
 	if err != nil {
-		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			jsonError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
-			return
-		}
 		jsonError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	cur, err := frame.ParseCursor(req.Cursor)
+	cur, err := frame.ParseCursorMax(req.Cursor, MaxSubscriptions)
 	if err != nil {
-		jsonError(w, http.StatusBadRequest, "bad_cursor", err.Error())
+		jsonCursorError(w, err)
 		return
 	}
 	ids := req.Channels
-	for id := range cur {
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
+	if len(ids) > MaxSubscriptions {
+		ids = ids[:MaxSubscriptions+1] // refused below
 	}
+	ids = appendCursorIDs(ids, cur)
 	if code, reason, msg := checkChannels(ids); code != 0 {
 		jsonError(w, code, reason, msg)
 		return
 	}
-	s, end, ok := h.openSession(w, r)
-	if !ok {
+	if !v.join(w) {
 		return
 	}
-	defer end()
+	v.keep()
+	s := v.s
 
-	st := h.newSessionStream(s)
+	st := h.newStream(s, &v.grant)
 	defer st.close()
 	frames := st.subscribeAll(nil, ids, cur, req.Last)
 
-	timer := time.NewTimer(h.PollTimeout())
+	wait := h.PollTimeout()
+	expires := !v.grant.Expires.IsZero()
+	if expires {
+		wait = min(wait, time.Until(v.grant.Expires))
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	var items []item
 	for {
@@ -90,12 +94,15 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-st.w.wake:
 		case <-timer.C:
+			if expires && !time.Now().Before(v.grant.Expires) {
+				frames = append(frame.AppendClose(frames, "token_expired"), '\n')
+			}
+			writePollAnswer(w, s, st, frames)
+			return
+		case <-v.sig.released:
 			writePollAnswer(w, s, st, nil)
 			return
-		case <-sig.released:
-			writePollAnswer(w, s, st, nil)
-			return
-		case <-sig.kill:
+		case <-v.sig.kill:
 			jsonError(w, http.StatusServiceUnavailable, "deactivated", "the request was ended by the server")
 			return
 		case <-r.Context().Done():
@@ -105,16 +112,16 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	writePollAnswer(w, s, st, frames)
 }
 
-func decodePoll(w http.ResponseWriter, r *http.Request, limit int64) (pollRequest, error) {
+// decodePoll decodes a poll's body: one JSON object, nothing after it.
+func decodePoll(body []byte) (pollRequest, error) {
 	var req pollRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		return req, err
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return req, fmt.Errorf("bad JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, errors.New("bad JSON: data after the object")
 	}
 	if req.Last < 0 {
 		return req, errors.New("last must not be negative")

@@ -26,10 +26,17 @@ func (e *GapError) Error() string {
 // Unwrap makes errors.Is(err, ErrChannelFull) true.
 func (e *GapError) Unwrap() error { return ErrChannelFull }
 
+// errQueueDead is what a reader of a session channel (or a session's
+// queue of a bus) that overflowed gets: its messages are lost and the
+// queue is dead for good, as Eliom's Channel_full.
+var errQueueDead = errors.New("halley: queue overflowed")
+
 // collectLocked appends the messages after position after to dst, at most
 // max (max <= 0: no limit), following the channel kind's rules. It returns
-// ErrChannelClosed once a closed channel has nothing more to give, and a
-// *GapError for a reader that lost messages. The caller holds lockRead.
+// ErrChannelClosed once a closed channel has nothing more to give, a
+// *GapError for a reader that lost messages and can go on, and
+// errQueueDead for a session channel that overflowed. The caller holds
+// lockRead.
 func (c *Channel) collectLocked(dst []*message, after uint64, max int) ([]*message, error) {
 	top := c.ring.Top()
 	switch c.kind {
@@ -41,7 +48,7 @@ func (c *Channel) collectLocked(dst []*message, after uint64, max int) ([]*messa
 		}
 	case KindSession, KindLazy:
 		if c.full {
-			return dst, &GapError{Channel: c.id}
+			return dst, errQueueDead
 		}
 		c.ackLocked(after)
 		fallthrough
@@ -94,6 +101,9 @@ func (c *Channel) Read(ctx context.Context, after uint64, max int) ([]Message, e
 		c.lockRead()
 		msgs, err := c.collectLocked(nil, after, max)
 		c.unlockRead()
+		if err == errQueueDead {
+			err = &GapError{Channel: c.id}
+		}
 		if err != nil || len(msgs) > 0 {
 			out := make([]Message, len(msgs))
 			for i, m := range msgs {

@@ -34,6 +34,24 @@ type Session struct {
 	onClose  []func()
 	notify   *Channel // notifications, made on first Listen
 	streams  map[*waiter]struct{}
+	listens  int // keys listened on, over all notifiers
+}
+
+// addListen counts one more key listened on, unless the session has max.
+func (s *Session) addListen(max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listens >= max {
+		return false
+	}
+	s.listens++
+	return true
+}
+
+func (s *Session) dropListen() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listens--
 }
 
 // watchStream makes the session's end wake a stream's waiter; it reports

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"maps"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -65,8 +65,11 @@ func parseSSE(r *http.Request) (sseRequest, *sseRefusal) {
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		cursor = id
 	}
-	cur, err := frame.ParseCursor(cursor)
+	cur, err := frame.ParseCursorMax(cursor, MaxSubscriptions)
 	if err != nil {
+		if errors.Is(err, frame.ErrTooManyEntries) {
+			return req, &sseRefusal{http.StatusBadRequest, "too_many_subscriptions", fmt.Sprintf("at most %d channels", MaxSubscriptions)}
+		}
 		return req, &sseRefusal{http.StatusBadRequest, "bad_cursor", err.Error()}
 	}
 	req.cur = cur
@@ -77,22 +80,17 @@ func parseSSE(r *http.Request) (sseRequest, *sseRefusal) {
 		}
 		req.last = n
 	}
-	for _, id := range q["channel"] {
+	named := q["channel"]
+	if len(named) > MaxSubscriptions {
+		named = named[:MaxSubscriptions+1] // refused below
+	}
+	for _, id := range named {
 		if id == "" {
 			return req, &sseRefusal{http.StatusBadRequest, "bad_request", "empty channel id"}
 		}
-		if !slices.Contains(req.ids, id) {
-			req.ids = append(req.ids, id)
-		}
 	}
-	// Channels only in the cursor come after the named ones, sorted, so
-	// that a stream's cursor keeps one order from one connection to the
-	// next.
-	for _, id := range slices.Sorted(maps.Keys(cur)) {
-		if !slices.Contains(req.ids, id) {
-			req.ids = append(req.ids, id)
-		}
-	}
+	// Channels only in the cursor come after the named ones, sorted.
+	req.ids = appendCursorIDs(named, cur)
 	if code, reason, msg := checkChannels(req.ids); code != 0 {
 		return req, &sseRefusal{code, reason, msg}
 	}
@@ -100,28 +98,31 @@ func parseSSE(r *http.Request) (sseRequest, *sseRefusal) {
 }
 
 func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
-	sig, ok := h.gate(w, r, http.MethodGet)
-	if !ok {
+	v := h.admit(w, r, http.MethodGet)
+	if v == nil {
 		return
 	}
 	req, bad := parseSSE(r)
 	if bad != nil {
 		jsonError(w, bad.code, bad.reason, bad.message)
+		v.done()
 		return
 	}
-	s, end, ok := h.openSession(w, r)
-	if !ok {
+	if !v.join(w) {
+		v.done()
 		return
 	}
-	st := h.newSessionStream(s)
-	st.watch(sig.gen)
+	v.keep()
+	s := v.s
+	st := h.newStream(s, &v.grant)
+	st.watch(v.sig.gen)
 	lines := st.subscribeAll(nil, req.ids, req.cur, req.last)
 
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no")
-	c := &sseConn{h: h, s: s, st: st}
+	c := &sseConn{h: h, s: s, st: st, expires: v.grant.Expires}
 	if conn := takeOver(w, r); conn != nil {
 		// The stream leaves net/http, its buffers and this goroutine's
 		// stack behind: two goroutines of the hub's carry it on, one
@@ -133,16 +134,11 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			defer h.wg.Done()
 			defer close(gone)
 			defer c.leave()
-			var b [1]byte
-			for {
-				if _, err := conn.Read(b[:]); err != nil {
-					return
-				}
-			}
+			discardClient(conn)
 		}()
 		go func() {
 			defer h.wg.Done()
-			defer end()
+			defer v.done()
 			defer st.close()
 			c.serve(lines)
 			_ = conn.Close()
@@ -150,12 +146,35 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		}()
 		return
 	}
-	defer end()
+	defer v.done()
 	defer st.close()
 	c.out = httpSink{w: w, rc: http.NewResponseController(w)}
 	stop := context.AfterFunc(r.Context(), c.leave)
 	defer stop()
 	c.serve(lines)
+}
+
+// sseJunkLimit is how many bytes an SSE client may send after its
+// request before the server closes the connection: a stream's client
+// has nothing to say.
+const sseJunkLimit = 64 << 10
+
+// discardClient reads what an SSE client sends, only to see it go: it
+// returns when the connection fails or closes, or once the client sent
+// more than sseJunkLimit bytes (and then closes the connection).
+func discardClient(conn net.Conn) {
+	var b [4096]byte
+	n := 0
+	for {
+		k, err := conn.Read(b[:])
+		if err != nil {
+			return
+		}
+		if n += k; n > sseJunkLimit {
+			_ = conn.Close()
+			return
+		}
+	}
 }
 
 // leave marks that the client went away, and wakes the stream to see it.
@@ -198,7 +217,7 @@ func (c *sseConn) serve(lines []byte) {
 	h, s, st := c.h, c.s, c.st
 	c.track(st)
 	c.put([]byte(sseRetry + "data: "))
-	c.put(frame.AppendHello(nil, s.id, 0))
+	c.put(frame.AppendHello(nil, s.id, unixOrZero(c.expires)))
 	c.put([]byte("\n\n"))
 	// The frames of the subscriptions all carry the cursor of the
 	// positions where the stream starts: nothing was sent yet.
@@ -221,12 +240,17 @@ func (c *sseConn) serve(lines []byte) {
 		return
 	}
 	defer s.unwatchStream(st.w)
+	defer wakeAt(c.expires, st.w)()
 	pace := newPacer(h.cfg.WriteDelay)
 	defer pace.stop()
 	var items []item
 	for {
 		if reason := st.stopped(); reason != "" {
 			c.close(reason, h.cfg.WriteTimeout)
+			return
+		}
+		if expired(c.expires) {
+			c.close("token_expired", h.cfg.WriteTimeout)
 			return
 		}
 		switch {
@@ -314,6 +338,8 @@ type sseConn struct {
 	pooled bool
 	// left is set when the client went away.
 	left atomic.Bool
+	// expires is when the client's grant ends (zero: never).
+	expires time.Time
 	// lastWrite is when the stream last wrote: an idle stream sends a
 	// heartbeat.
 	lastWrite time.Time

@@ -27,11 +27,11 @@ type start struct {
 
 // streamSub is one channel a stream reads, at its own position.
 type streamSub struct {
-	// name is the id the client subscribed to. It is c's id but for a
-	// session-scoped bus, which the session reads through a queue of its
-	// own.
-	name  string
-	c     *Channel
+	// name is the id the client subscribed to (c's id).
+	name string
+	c    *Channel
+	// seat, for a session-scope bus, is the session's queue of it.
+	seat  *seat
 	after uint64
 	epoch string
 	done  bool
@@ -52,19 +52,16 @@ type item struct {
 type stream struct {
 	h       *Hub
 	session *Session // the client's session, when known
+	grant   *Grant   // what the client may do (see access.go)
 	w       *waiter
 	subs    []*streamSub
 	gen     uint64 // kill generation when the stream started (see watch)
 	watched bool
 }
 
-func (h *Hub) newStream() *stream { return &stream{h: h, w: newWaiter(true)} }
-
-// newSessionStream returns a stream of session s.
-func (h *Hub) newSessionStream(s *Session) *stream {
-	st := h.newStream()
-	st.session = s
-	return st
+// newStream returns a stream of session s with grant g.
+func (h *Hub) newStream(s *Session, g *Grant) *stream {
+	return &stream{h: h, w: newWaiter(true), session: s, grant: g}
 }
 
 func (st *stream) find(id string) (int, *streamSub) {
@@ -82,19 +79,23 @@ func (st *stream) find(id string) (int, *streamSub) {
 // subscribed frame, for a client that already knows its position), each
 // followed by LF. Subscribing again to a channel moves the position.
 func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byte {
-	c, ok := st.h.Channel(id)
-	if !ok {
-		return append(frame.AppendEnded(dst, id, reasonUnknownChannel), '\n')
-	}
-	if c.bus != nil && c.bus.scope == BusSession && st.session != nil {
-		own, err := c.bus.channelFor(st.h.ctx, st.session)
-		if err != nil {
-			return append(frame.AppendEnded(dst, id, reasonChannelEnded), '\n')
-		}
-		c = own
+	c, reason := st.h.resolve(st.session, st.grant, id)
+	if c == nil {
+		return append(frame.AppendEnded(dst, id, reason), '\n')
 	}
 	sub := &streamSub{name: id, c: c}
+	if c.bus != nil && c.bus.scope == BusSession && st.session != nil {
+		seat, ok := c.bus.seatOf(st.session)
+		if !ok {
+			return append(frame.AppendEnded(dst, id, reasonChannelEnded), '\n')
+		}
+		sub.seat = seat
+	}
 	var gap bool
+	var consumedAt uint64
+	if sub.seat != nil && from.after == nil {
+		consumedAt = sub.seat.start(c, from.last)
+	}
 	c.lockRead()
 	top := c.ring.Top()
 	sub.epoch = c.epoch
@@ -106,6 +107,8 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 		sub.after = c.ring.First() - 1
 	case from.after != nil:
 		sub.after = *from.after
+	case sub.seat != nil:
+		sub.after = consumedAt
 	case from.last > 0:
 		first := c.ring.First()
 		if c.consumed() {
@@ -119,6 +122,9 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 	}
 	kind := c.kind.String()
 	c.unlockRead()
+	if sub.seat != nil {
+		kind = KindSession.String()
+	}
 
 	if i, old := st.find(id); old != nil && old.c == c {
 		st.subs[i] = sub
@@ -140,6 +146,25 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 		return dst
 	}
 	return append(frame.AppendSubscribed(dst, id, kind, sub.after, sub.epoch), '\n')
+}
+
+// recheck ends the subscriptions the stream's grant no longer allows
+// (after a token refresh), appending their ended frames.
+func (st *stream) recheck(dst []byte) []byte {
+	kept := st.subs[:0]
+	for _, sub := range st.subs {
+		if sub.c.session != nil || st.h.mayRead(st.grant, sub.name, sub.c) {
+			kept = append(kept, sub)
+			continue
+		}
+		sub.c.removeWaiter(st.w)
+		if !sub.done {
+			dst = append(frame.AppendEnded(dst, sub.name, reasonForbidden), '\n')
+		}
+	}
+	clear(st.subs[len(kept):])
+	st.subs = kept
+	return dst
 }
 
 // unsubscribe stops reading channel id and appends the unsubscribed frame
@@ -187,6 +212,9 @@ func (st *stream) pull(items []item, max int) []item {
 			continue
 		}
 		c := sub.c
+		if sub.seat != nil {
+			sub.seat.mu.Lock()
+		}
 		c.lockRead()
 		var reset bool
 		switch {
@@ -199,14 +227,18 @@ func (st *stream) pull(items []item, max int) []item {
 			sub.epoch = c.epoch
 			sub.after = c.ring.First() - 1
 		}
-		msgs, err := c.collectLocked(buf[:0], sub.after, min(max, len(buf)))
+		msgs, err := sub.collectLocked(buf[:0], min(max, len(buf)))
 		var gapAt uint64
-		if e, ok := err.(*GapError); ok && !(c.kind == KindSession && c.full) {
+		if e, ok := err.(*GapError); ok {
 			// Lost messages: say so, then go on with what is retained.
 			gapAt = e.Resume
-			msgs, err = c.collectLocked(buf[:0], e.Resume, min(max, len(buf)))
+			sub.after = e.Resume
+			msgs, err = sub.collectLocked(buf[:0], min(max, len(buf)))
 		}
 		c.unlockRead()
+		if sub.seat != nil {
+			sub.seat.mu.Unlock()
+		}
 
 		if reset {
 			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, sub.name, reasonUnknownPosition, sub.after, sub.epoch)})
@@ -215,9 +247,9 @@ func (st *stream) pull(items []item, max int) []item {
 			sub.after = gapAt
 			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, sub.name, reasonChannelFull, gapAt, sub.epoch)})
 		}
-		switch err.(type) {
+		switch err {
 		case nil:
-		case *GapError: // a dead session channel
+		case errQueueDead:
 			sub.done = true
 			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, sub.name, reasonChannelFull)})
 			c.removeWaiter(st.w)
@@ -236,6 +268,16 @@ func (st *stream) pull(items []item, max int) []item {
 		}
 	}
 	return items
+}
+
+// collectLocked collects what follows the subscription's position, from
+// its seat or its channel. The caller holds the seat's lock and the
+// channel's read lock.
+func (sub *streamSub) collectLocked(dst []*message, max int) ([]*message, error) {
+	if sub.seat != nil {
+		return sub.seat.collectLocked(sub.c, dst, sub.after, max)
+	}
+	return sub.c.collectLocked(dst, sub.after, max)
 }
 
 // frame returns the shared msg frame of the item's message.

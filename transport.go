@@ -2,33 +2,19 @@ package halley
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"slices"
+	"time"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
 // MaxSubscriptions bounds the channels one connection reads.
 const MaxSubscriptions = 256
-
-// transportSession finds the session a Halley-protocol request names (the
-// Halley-Session header, the halley_session cookie, or the session query
-// parameter, which EventSource and WebSocket clients can set) or creates
-// one, and marks a request under way: call the returned end when it is
-// over.
-func (h *Hub) transportSession(w http.ResponseWriter, r *http.Request) (*Session, func(), error) {
-	if r.Header.Get(SessionHeader) == "" {
-		if id := r.URL.Query().Get("session"); id != "" {
-			r.Header.Set(SessionHeader, id)
-		}
-	}
-	s, err := h.SessionFor(w, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.begin()
-	return s, s.end, nil
-}
 
 // jsonError answers {"error": reason, "message": message}.
 func jsonError(w http.ResponseWriter, code int, reason, message string) {
@@ -81,14 +67,62 @@ type signals struct {
 	gen            uint64
 }
 
-// openSession is transportSession answering its error itself.
-func (h *Hub) openSession(w http.ResponseWriter, r *http.Request) (*Session, func(), bool) {
-	s, end, err := h.transportSession(w, r)
-	if err != nil {
-		jsonError(w, statusOf(err), Reason(err), err.Error())
-		return nil, nil, false
+// readBody reads a request's body, at most limit bytes, within
+// Config.BodyTimeout. On failure it has answered (413, 408 or 400) and
+// reports false.
+func (h *Hub) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) == nil
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if deadline {
+		// The connection goes on being read (to see the client leave):
+		// the deadline must not end a long poll.
+		_ = rc.SetReadDeadline(time.Time{})
 	}
-	return s, end, true
+	if err == nil {
+		return body, true
+	}
+	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+		jsonError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
+	} else if errors.Is(err, os.ErrDeadlineExceeded) {
+		jsonError(w, http.StatusRequestTimeout, "body_timeout", "the request body did not arrive in time")
+	} else {
+		jsonError(w, http.StatusBadRequest, "bad_request", "cannot read the request body")
+	}
+	return nil, false
+}
+
+// jsonCursorError answers a cursor ParseCursorMax refused.
+func jsonCursorError(w http.ResponseWriter, err error) {
+	if errors.Is(err, frame.ErrTooManyEntries) {
+		jsonError(w, http.StatusBadRequest, "too_many_subscriptions", fmt.Sprintf("at most %d channels", MaxSubscriptions))
+		return
+	}
+	jsonError(w, http.StatusBadRequest, "bad_cursor", err.Error())
+}
+
+// appendCursorIDs appends to ids, deduplicated, the channels of cur that
+// ids does not name, sorted so that a stream's cursor keeps one order from
+// one connection to the next. Both are bounded by the subscription cap
+// (plus one, to be refused).
+func appendCursorIDs(ids []string, cur frame.Cursor) []string {
+	seen := make(map[string]struct{}, len(ids)+len(cur))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	n := len(out)
+	for id := range cur {
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out[n:])
+	return out
 }
 
 // checkChannels validates the channel list of a request, returning the

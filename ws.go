@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -21,6 +23,7 @@ const (
 	wsStatusBadFrame      websocket.StatusCode = 4400
 	wsStatusSlowClient    websocket.StatusCode = 4408
 	wsStatusSessionClosed websocket.StatusCode = 4410
+	wsStatusTokenExpired  websocket.StatusCode = 4401
 	wsStatusDeactivated   websocket.StatusCode = 4503
 )
 
@@ -37,13 +40,15 @@ type wsCommand struct {
 	channel     string
 	from        start
 	// write: the payload and the client's tag; listen, unlisten: the
-	// notifier and key.
+	// notifier and key; refresh: the new token.
 	data          []byte
 	ref           string
 	notifier, key string
+	token         string
 	// bad, when set, says why the client's frame was refused; the
-	// connection ends with it.
-	bad string
+	// connection ends with it, with status (default: bad_frame).
+	bad    string
+	status websocket.StatusCode
 }
 
 // WSHandler returns the WebSocket transport of the Halley protocol
@@ -59,32 +64,40 @@ type wsCommand struct {
 func (h *Hub) WSHandler() http.Handler { return http.HandlerFunc(h.serveWS) }
 
 func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
-	sig, ok := h.gate(w, r, http.MethodGet)
-	if !ok {
+	v := h.admit(w, r, http.MethodGet)
+	if v == nil {
 		return
 	}
-	s, end, ok := h.openSession(w, r)
-	if !ok {
+	defer v.done()
+	// admit checked the page's origin against Config.AllowedOrigins.
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
+	if !looksLikeWebSocket(r) {
+		// Not a handshake: the library answers it (426, 400), and no
+		// session is made for it.
+		_, _ = websocket.Accept(w, r, opts)
 		return
 	}
-	defer end()
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.AllowedOrigins})
+	if !v.join(w) {
+		return
+	}
+	conn, err := websocket.Accept(w, r, opts)
 	if err != nil {
-		// Accept has answered (403 for a foreign origin, 400 or 426 for
-		// a request that is not a WebSocket handshake).
+		// Accept has answered; the session made for it goes with done.
 		return
 	}
+	v.keep()
+	s := v.s
 	conn.SetReadLimit(h.cfg.MaxFrameSize)
 
 	ctx, cancel := context.WithCancel(r.Context())
-	st := h.newSessionStream(s)
+	st := h.newStream(s, &v.grant)
 	reads := &wsSignals{cmds: make(chan wsCommand, wsQueue), wake: st.w}
 	var wg sync.WaitGroup
 	// Deferred in this order, they run backwards: stop the reader, close
 	// the connection (which ends the reader's Read), wait for it, then
 	// drop the subscriptions.
 	defer st.close()
-	st.watch(sig.gen)
+	st.watch(v.sig.gen)
 	defer wg.Wait()
 	defer conn.CloseNow()
 	defer cancel()
@@ -92,8 +105,10 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	stopCtx := context.AfterFunc(ctx, st.w.notify)
 	defer stopCtx()
 
-	ws := &wsConn{h: h, conn: conn, st: st, remote: r.RemoteAddr, buf: getWriteBuffer()}
-	ws.buf = append(frame.AppendHello(ws.buf, s.id, 0), '\n')
+	ws := &wsConn{h: h, v: v, conn: conn, st: st, remote: r.RemoteAddr, buf: getWriteBuffer()}
+	ws.buf = append(frame.AppendHello(ws.buf, s.id, unixOrZero(v.grant.Expires)), '\n')
+	ws.unwake = wakeAt(v.grant.Expires, st.w)
+	defer func() { ws.unwake() }()
 	defer ws.stopWriting()
 	if !s.watchStream(st.w) {
 		ws.sessionEnded(ctx)
@@ -101,6 +116,25 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.unwatchStream(st.w)
 	ws.serve(ctx, s, reads)
+}
+
+// looksLikeWebSocket reports whether r asks for a WebSocket upgrade (the
+// library checks the rest of the handshake).
+func looksLikeWebSocket(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// headerHasToken reports whether a comma-separated header holds token,
+// case-insensitively.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // wsQueue bounds the client frames read ahead of the writer: past it, the
@@ -139,6 +173,7 @@ func (sg *wsSignals) readDone(err error) {
 // wsConn is the writer side of one WebSocket connection.
 type wsConn struct {
 	h      *Hub
+	v      *visit // the request that opened the connection, and its grant
 	conn   *websocket.Conn
 	st     *stream
 	remote string
@@ -153,6 +188,8 @@ type wsConn struct {
 	wctx     context.Context
 	wcancel  context.CancelFunc
 	deadline time.Time
+	// unwake cancels the wake-up at the grant's end.
+	unwake func()
 }
 
 // serve writes batches until the connection ends.
@@ -165,6 +202,10 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			return
 		}
 		if ctx.Err() != nil {
+			return
+		}
+		if expired(ws.v.grant.Expires) {
+			ws.end(ctx, "token_expired", wsStatusTokenExpired)
 			return
 		}
 		if s.isClosed() {
@@ -222,9 +263,13 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 // command applies a client frame; false means the connection ends.
 func (ws *wsConn) command(ctx context.Context, cmd wsCommand) bool {
 	if cmd.bad != "" {
-		ws.buf = append(frame.AppendError(ws.buf, "bad_frame", cmd.bad), '\n')
+		status, reason := wsStatusBadFrame, "bad_frame"
+		if cmd.status != 0 {
+			status, reason = cmd.status, "invalid_utf8"
+		}
+		ws.buf = append(frame.AppendError(ws.buf, reason, cmd.bad), '\n')
 		if ws.write(ctx) {
-			_ = ws.conn.Close(wsStatusBadFrame, "bad_frame")
+			_ = ws.conn.Close(status, reason)
 		}
 		return false
 	}
@@ -257,8 +302,11 @@ func (ws *wsConn) sessionEnded(ctx context.Context) {
 // in the order it sent them; a slow filter delays this connection only.
 func (ws *wsConn) apply(cmd wsCommand) {
 	switch cmd.typ {
+	case frame.TypeRefresh:
+		ws.refresh(cmd)
+		return
 	case frame.TypeWrite:
-		o, err := ws.h.clientWrite(ws.h.ctx, ws.st.session, ws.remote, cmd.channel, cmd.data)
+		o, err := ws.h.clientWrite(ws.h.ctx, ws.st.session, ws.st.grant, ws.remote, cmd.channel, cmd.data)
 		if err != nil {
 			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), clientMessage(err)), '\n')
 			return
@@ -266,7 +314,7 @@ func (ws *wsConn) apply(cmd wsCommand) {
 		ws.buf = append(frame.AppendWritten(ws.buf, cmd.channel, o.Offset, cmd.ref), '\n')
 		return
 	case frame.TypeListen:
-		ch, err := ws.h.Listen(ws.st.session, cmd.notifier, cmd.key)
+		ch, err := ws.h.clientListen(ws.st.session, ws.st.grant, cmd.notifier, cmd.key)
 		if err != nil {
 			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), clientMessage(err)), '\n')
 			return
@@ -365,7 +413,13 @@ func wsRead(ctx context.Context, conn *websocket.Conn, sig *wsSignals) error {
 		if err != nil {
 			return err
 		}
-		cmd := decodeWSCommand(typ, b)
+		var cmd wsCommand
+		if typ == websocket.MessageText && !utf8.Valid(b) {
+			// RFC 6455, 8.1: a text message must be UTF-8.
+			cmd = wsCommand{bad: "a text message that is not UTF-8", status: websocket.StatusInvalidFramePayloadData}
+		} else {
+			cmd = decodeWSCommand(typ, b)
+		}
 		if err := sig.send(ctx, cmd); err != nil {
 			return err
 		}
@@ -392,6 +446,11 @@ func decodeWSCommand(typ websocket.MessageType, b []byte) wsCommand {
 			return wsCommand{bad: "a write needs a channel and a payload (json, data or data64)"}
 		}
 		return wsCommand{typ: f.Type, channel: f.Channel, data: f.Data(), ref: f.Ref}
+	case frame.TypeRefresh:
+		if f.Token == "" {
+			return wsCommand{bad: "a refresh needs a token"}
+		}
+		return wsCommand{typ: f.Type, token: f.Token, ref: f.Ref}
 	case frame.TypeListen, frame.TypeUnlisten:
 		if f.Notifier == "" || f.Key == "" {
 			return wsCommand{bad: f.Type + " needs a notifier and a key"}
@@ -419,4 +478,25 @@ func decodeWSCommand(typ websocket.MessageType, b []byte) wsCommand {
 		cmd.from.last = *f.Last
 	}
 	return cmd
+}
+
+// refresh applies a client's new token: the grant it gives replaces the
+// connection's (it must be the same user's), the stream's end moves to its
+// expiry, and subscriptions it no longer allows end. A refused token
+// leaves the connection as it was, to end at the old grant's expiry.
+func (ws *wsConn) refresh(cmd wsCommand) {
+	g, err := ws.h.authorize(ws.v.r, cmd.token)
+	if err == nil && g.User != ws.v.grant.User {
+		err = fmt.Errorf("%w: the token is another user's", ErrForbidden)
+	}
+	if err != nil {
+		_, reason, msg := ws.h.authStatus(err)
+		ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, reason, msg), '\n')
+		return
+	}
+	ws.v.grant = g
+	ws.unwake()
+	ws.unwake = wakeAt(g.Expires, ws.st.w)
+	ws.buf = ws.st.recheck(ws.buf)
+	ws.buf = append(frame.AppendRefreshed(ws.buf, unixOrZero(g.Expires), cmd.ref), '\n')
 }

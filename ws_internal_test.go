@@ -33,7 +33,7 @@ func TestWSBatch_NoAllocsPerMessage(t *testing.T) {
 		}
 	}
 
-	st := h.newStream()
+	st := h.newStream(nil, &Grant{})
 	defer st.close()
 	ws := &wsConn{h: h, st: st}
 	var zero uint64

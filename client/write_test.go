@@ -224,7 +224,7 @@ func TestClient_WriteRefused(t *testing.T) {
 			{"unknown channel", "nope", "x", "unknown_channel", "", http.StatusNotFound},
 			// Over the WebSocket frame limit: it goes over HTTP whatever
 			// the transport.
-			{"too large", "chat", strings.Repeat("z", 1<<20+1), "message_too_large", "", -http.StatusRequestEntityTooLarge},
+			{"too large", "chat", strings.Repeat("z", 64<<10+1), "message_too_large", "", -http.StatusRequestEntityTooLarge},
 		}
 		for _, tc := range cases {
 			_, err := r.Write(ctx, tc.bus, []byte(tc.data))
@@ -243,7 +243,9 @@ func TestClient_WriteRefused(t *testing.T) {
 		}
 
 		// Nothing refused entered the bus, and the client goes on.
-		big := bytes.Repeat([]byte("y"), 100<<10) // over the WebSocket frame limit
+		// At the server's limit for a client's message, and escaped
+		// over the WebSocket frame limit: it goes over HTTP.
+		big := bytes.Repeat([]byte(`"`), 64<<10)
 		for i, data := range [][]byte{[]byte("good"), big} {
 			off, err := r.Write(ctx, "chat", data)
 			if err != nil || off != uint64(i+1) {

@@ -1,0 +1,176 @@
+package halley
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// visit is one request of a client transport, let in by admit: where it
+// comes from, what its token grants, and the session it joins. Its owner
+// calls done when the request is over.
+type visit struct {
+	h     *Hub
+	r     *http.Request
+	sig   signals
+	addr  netip.Addr
+	slot  bool // holds a request slot of its address
+	grant Grant
+	s     *Session
+	begun bool // s.begin was called
+	// fresh is set when the session was made for this request: it is
+	// closed at done unless the request was accepted (kept), so refused
+	// requests leave no session behind.
+	fresh bool
+	kept  bool
+}
+
+// admit lets a request of a Halley transport in, in this order: the page's
+// origin (and CORS), the method, the hub's state, a request slot of the
+// client's address, and the client's token. On refusal it has answered
+// and returns nil.
+func (h *Hub) admit(w http.ResponseWriter, r *http.Request, method string) *visit {
+	if !h.cors(w, r, method) {
+		return nil
+	}
+	sig, ok := h.gate(w, r, method)
+	if !ok {
+		return nil
+	}
+	v := &visit{h: h, r: r, sig: sig, addr: h.clientAddr(r)}
+	if !h.limits.acquire(v.addr) {
+		h.logRefusal(r, "too_many_connections")
+		jsonError(w, http.StatusTooManyRequests, "too_many_connections",
+			fmt.Sprintf("at most %d requests at a time from one address", h.cfg.MaxConnsPerIP))
+		return nil
+	}
+	v.slot = true
+	tok, err := tokenOf(r)
+	if err == nil {
+		v.grant, err = h.authorize(r, tok)
+	}
+	if err != nil {
+		h.logRefusal(r, "token")
+		h.writeAuthError(w, err)
+		v.done()
+		return nil
+	}
+	return v
+}
+
+// join finds the session the request names, or makes one, and marks a
+// request under way on it. On refusal it has answered and reports false.
+func (v *visit) join(w http.ResponseWriter) bool {
+	s, fresh, err := v.h.sessionOf(w, v.r, v.addr, v.grant.User)
+	if err != nil {
+		var rl *rateLimitError
+		if errors.As(err, &rl) {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((rl.wait+time.Second-1)/time.Second))))
+		}
+		v.h.logRefusal(v.r, Reason(err))
+		jsonError(w, statusOf(err), Reason(err), err.Error())
+		return false
+	}
+	v.s, v.fresh = s, fresh
+	s.begin()
+	v.begun = true
+	return true
+}
+
+// keep marks the request accepted: a session made for it stays.
+func (v *visit) keep() { v.kept = true }
+
+// done releases what the request held.
+func (v *visit) done() {
+	if v.begun {
+		v.s.end()
+		v.begun = false
+	}
+	if v.fresh && !v.kept {
+		v.s.Close()
+	}
+	if v.slot {
+		v.h.limits.release(v.addr)
+		v.slot = false
+	}
+}
+
+// rateLimitError refuses a new session to a client that asked for too
+// many too fast; it matches ErrRateLimited.
+type rateLimitError struct{ wait time.Duration }
+
+func (e *rateLimitError) Error() string {
+	return fmt.Sprintf("%v: too many new sessions from this address; retry in %v", ErrRateLimited, e.wait.Round(time.Millisecond))
+}
+
+func (e *rateLimitError) Unwrap() error { return ErrRateLimited }
+
+// requestSessionID returns the session id a request names: the
+// Halley-Session header, the halley_session cookie, or the session query
+// parameter (for EventSource and browser WebSockets).
+func requestSessionID(r *http.Request) string {
+	if id := r.Header.Get(SessionHeader); id != "" {
+		return id
+	}
+	if ck, err := r.Cookie(SessionCookie); err == nil && ck.Value != "" {
+		return ck.Value
+	}
+	return r.URL.Query().Get("session")
+}
+
+// sessionOf returns the live session the request names, if it may have it
+// (see Session.bind), or a new one, given back in the answer's header and
+// cookie; fresh reports a new one. A new session counts against
+// Config.MaxSessions and the client address's Config.SessionRate.
+func (h *Hub) sessionOf(w http.ResponseWriter, r *http.Request, addr netip.Addr, user string) (s *Session, fresh bool, err error) {
+	if s, ok := h.Session(requestSessionID(r)); ok && s.bind(user, h.cfg.Authorizer != nil) {
+		s.Touch()
+		return s, false, nil
+	}
+	if ok, wait := h.limits.allowSession(addr); !ok {
+		return nil, false, &rateLimitError{wait: wait}
+	}
+	s, err = h.NewSession()
+	if err != nil {
+		return nil, false, err
+	}
+	if user != "" {
+		s.SetUser(user)
+	}
+	h.giveSession(w, r, s)
+	return s, true, nil
+}
+
+// giveSession hands a new session's id back in the answer.
+func (h *Hub) giveSession(w http.ResponseWriter, r *http.Request, s *Session) {
+	w.Header().Set(SessionHeader, s.id)
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: s.id, Path: "/",
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.secure(r),
+	})
+}
+
+// bind reports whether a request of user may use the session. Without an
+// Authorizer a session is its id's bearer's. With one, a session belongs to
+// the user it was made for: a session without a user takes the first one
+// that comes with a token, and then answers that user only (an anonymous
+// request, or another user's, gets a session of its own), so a stolen
+// session id is worth nothing without its user's token.
+func (s *Session) bind(user string, authz bool) bool {
+	if !authz {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.user == user:
+		return true
+	case s.user == "":
+		s.user = user
+		return true
+	}
+	return false
+}

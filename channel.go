@@ -88,7 +88,7 @@ type message struct {
 	data   []byte
 	comet  encoding // Ocsigen answer line
 	frame  encoding // Halley msg frame
-	sse    encoding // SSE event of a one-channel stream
+	sse    encoding // head of the SSE event of a one-channel stream
 }
 
 // encoding is one wire encoding of a message, made by the first connection

@@ -166,15 +166,16 @@ func (h *Hub) readCometBody(w http.ResponseWriter, r *http.Request) ([]byte, boo
 	rc := http.NewResponseController(w)
 	deadline := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) == nil
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBody))
-	if deadline {
-		_ = rc.SetReadDeadline(time.Time{})
-	}
 	switch {
 	case err == nil:
+		if deadline {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
 		return body, true
 	case isMaxBytes(err):
 		plainError(w, http.StatusRequestEntityTooLarge, "request body too large")
 	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
 		plainError(w, http.StatusRequestTimeout, "request body timeout")
 	default:
 		plainError(w, http.StatusBadRequest, "cannot read request body")

@@ -389,8 +389,11 @@ func (c *sseConn) item(it item) {
 		p.after, p.epoch = it.m.offset, it.m.epoch
 		if c.live == 1 {
 			// The cursor is this one position: the event is the same
-			// for every connection.
-			c.put(it.m.sseEventOf(it.sub.name))
+			// for every connection, its id line shared, its data the
+			// shared msg frame.
+			c.put(it.m.sseIDOf(it.sub.name))
+			c.put(it.frame())
+			c.put(sseEnd)
 			return
 		}
 		c.event(it.frame(), true)
@@ -530,20 +533,22 @@ func (c *sseConn) fail(err error) {
 	c.h.log.Debug("halley: sse: stream ended", "reason", "write_error", "err", err)
 }
 
-// sseEventOf returns the shared SSE event of a message of channel id, as a
-// stream reading only that channel sends it: the id is the channel's
-// position at the message, the data its msg frame.
-func (m *message) sseEventOf(id string) []byte {
+// sseEnd ends an event.
+var sseEnd = []byte("\n\n")
+
+// sseIDOf returns the shared head of the SSE event of a message of channel
+// id, as a stream reading only that channel sends it: the id line, the
+// channel's position at the message, and the start of the data line, which
+// the message's shared msg frame completes. No whole event is kept: the
+// message keeps one copy of its frame.
+func (m *message) sseIDOf(id string) []byte {
 	if b := m.sse.load(); b != nil {
 		return b
 	}
 	return m.sse.make(func() []byte {
-		f := m.frameOf(id)
-		b := make([]byte, 0, len(f)+len(id)+len(m.epoch)+40)
+		b := make([]byte, 0, len(id)+len(m.epoch)+32)
 		b = append(b, "id: "...)
 		b = frame.AppendEntry(b, id, m.offset, m.epoch)
-		b = append(b, "\ndata: "...)
-		b = append(b, f...)
-		return append(b, "\n\n"...)
+		return append(b, "\ndata: "...)
 	})
 }

@@ -74,17 +74,19 @@ func (h *Hub) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]b
 	rc := http.NewResponseController(w)
 	deadline := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) == nil
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if deadline {
-		// The connection goes on being read (to see the client leave):
-		// the deadline must not end a long poll.
-		_ = rc.SetReadDeadline(time.Time{})
-	}
 	if err == nil {
+		if deadline {
+			// The connection goes on being read (to see the client
+			// leave): the deadline must not end a long poll.
+			_ = rc.SetReadDeadline(time.Time{})
+		}
 		return body, true
 	}
 	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
 		jsonError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
 	} else if errors.Is(err, os.ErrDeadlineExceeded) {
+		// Closing spares net/http waiting for the rest of the body.
+		w.Header().Set("Connection", "close")
 		jsonError(w, http.StatusRequestTimeout, "body_timeout", "the request body did not arrive in time")
 	} else {
 		jsonError(w, http.StatusBadRequest, "bad_request", "cannot read the request body")

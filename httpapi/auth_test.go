@@ -71,7 +71,7 @@ func TestAuth_NoKeyRemote(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodGet, "/api/stats", nil)
+			req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/stats", nil)
 			req.RemoteAddr = tt.remote
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)

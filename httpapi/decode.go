@@ -45,7 +45,7 @@ func (a *api) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 // decodeBody decodes a body already read, which is not empty, like
 // decodeJSON.
 func decodeBody(w http.ResponseWriter, r *http.Request, body []byte, v any) bool {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if !isJSON(r) {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"the body must be JSON with Content-Type: application/json")
 		return false
@@ -72,4 +72,10 @@ func unmarshalStrict(body []byte, v any) error {
 		return errors.New("bad JSON: data after the object")
 	}
 	return nil
+}
+
+// isJSON reports whether the request's Content-Type is application/json.
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
 }

@@ -3,11 +3,14 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // authorize wraps next with the API's access rule: the bearer key when
@@ -140,4 +143,21 @@ func quoteHost(host string) string {
 		host = host[:limit]
 	}
 	return strconv.Quote(host)
+}
+
+// CheckAPIKey reports whether key can serve as Options.APIKey: it refuses
+// a key with leading or trailing white space, which could never match
+// (the API trims the bearer value it receives), and a key with a control
+// character, which an HTTP header cannot carry reliably or at all. The
+// empty key (no key) passes. The error does not quote the key.
+func CheckAPIKey(key string) error {
+	if strings.TrimSpace(key) != key {
+		return errors.New("httpapi: the API key has leading or trailing white space: it could never match, since the API trims the key it receives")
+	}
+	for i, r := range key {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("httpapi: the API key has a control character (%U at byte %d): an HTTP header cannot carry it", r, i)
+		}
+	}
+	return nil
 }

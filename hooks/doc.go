@@ -3,9 +3,12 @@
 // URL, so that a backend in any language can accept, enrich or reject what
 // clients write to a bus, and make (or block) each listener's notification.
 //
-// Use Filter for halley.BusOptions.Filter and Prepare for
-// halley.NotifierOptions.Prepare. Both POST one JSON object per call and
-// read a JSON answer; docs/server.md ("Hooks") describes the protocol.
+// Use Filter for halley.BusOptions.Filter, and Prepare for
+// halley.NotifierOptions.Prepare or PrepareBatch for
+// halley.NotifierOptions.PrepareBatch: Prepare asks about one listener per
+// request, PrepareBatch about a batch of listeners per request. Each POSTs
+// one JSON object per call and reads a JSON answer; docs/server.md
+// ("Hooks") describes the protocol.
 //
 // # Payloads
 //
@@ -19,7 +22,8 @@
 // A filter fails closed: when its backend cannot be reached, times out or
 // answers something unexpected, the write is rejected with the reason
 // "filter_unavailable" and the cause is logged. A Prepare that fails returns
-// an error, and the hub skips that listener (and logs it).
+// an error, and the hub skips that listener (and logs it); a PrepareBatch
+// that fails skips every listener of its batch.
 //
 // # Concurrency
 //

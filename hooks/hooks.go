@@ -166,9 +166,10 @@ func appendFilterRequest(dst []byte, busID string, w halley.Writer, data []byte)
 	return append(dst, '}')
 }
 
-// Concurrency is how many listeners a notifier with a Prepare hook asks
-// the backend about at once (halley.NotifierOptions.Concurrency): each
-// listener is one request.
+// Concurrency is how many requests a notifier with a Prepare or
+// PrepareBatch hook makes to the backend at once
+// (halley.NotifierOptions.Concurrency): with Prepare each listener is one
+// request, with PrepareBatch each batch of listeners.
 const Concurrency = 16
 
 // Prepare returns a Prepare function, for a notifier over string keys and
@@ -184,7 +185,7 @@ const Concurrency = 16
 // timeout is an error: the hub logs it and skips that listener.
 //
 // The hub calls Prepare once per listener, so a notification costs one
-// request per listener on this node.
+// request per listener on this node; PrepareBatch costs one per batch.
 func Prepare(notifier, url string, opts Options) func(ctx context.Context, id halley.Identity, key string, n json.RawMessage) (json.RawMessage, bool, error) {
 	o := opts.withDefaults()
 	return func(ctx context.Context, id halley.Identity, key string, n json.RawMessage) (json.RawMessage, bool, error) {

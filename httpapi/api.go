@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/halleyhq/halley"
 	"github.com/halleyhq/halley/hooks"
@@ -13,17 +14,35 @@ import (
 // DefaultMaxBody is the body limit used when Options.MaxBody is zero.
 const DefaultMaxBody = 1 << 20
 
+// DefaultBodyTimeout is the time allowed to read a request body when
+// Options.BodyTimeout is zero.
+const DefaultBodyTimeout = 10 * time.Second
+
 // Options configure the API handler. The zero value works: loopback
-// clients only, 1 MiB bodies, slog.Default.
+// clients only, 1 MiB bodies read within 10 s, slog.Default.
 type Options struct {
 	// APIKey, when set, is required on every request as
 	// "Authorization: Bearer <key>"; a missing or wrong key is answered
-	// 401 unauthorized. When empty, the API answers only requests whose
-	// RemoteAddr is a loopback address, others get 403 api_key_required.
+	// 401 unauthorized. CheckAPIKey tells whether a key can work.
+	//
+	// When empty, the API answers only requests that a web page in a
+	// browser on the same host cannot have made: from a loopback
+	// RemoteAddr (else 403 api_key_required), for a loopback Host such
+	// as localhost or 127.0.0.1:8080 (else 403 host_not_loopback, which
+	// defeats DNS rebinding), not marked cross-site by Sec-Fetch-Site or
+	// Origin (else 403 cross_site), and with a body only of type
+	// application/json (else 415 unsupported_media_type). Then
+	// /api/command takes only its JSON form.
 	APIKey string
 	// MaxBody bounds request bodies, in bytes; larger ones get 413
 	// body_too_large. Default: DefaultMaxBody (1 MiB).
 	MaxBody int64
+	// BodyTimeout bounds the time to read a request body, from the
+	// moment a handler starts reading it; a client that sends it more
+	// slowly gets 408 body_timeout and its connection is closed, so that
+	// a trickle cannot hold a connection (and a goroutine) for long.
+	// Default (zero or less): DefaultBodyTimeout (10 s).
+	BodyTimeout time.Duration
 	// Logger receives the API's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Hooks configures the HTTP hooks of the buses and notifiers created
@@ -36,17 +55,25 @@ type Options struct {
 type api struct {
 	hub     *halley.Hub
 	maxBody int64
-	log     *slog.Logger
-	hooks   hooks.Options
+	// bodyTimeout bounds the reading of a body (Options.BodyTimeout).
+	bodyTimeout time.Duration
+	log         *slog.Logger
+	hooks       hooks.Options
+	// keyed is whether requests carry the API key, which a web page
+	// cannot send to another origin without a preflight.
+	keyed bool
 }
 
 // New returns the HTTP API of h, serving the paths under /api/ (mount it
 // at "/api/" without stripping the prefix). The handler is safe for
 // concurrent use and never panics on client input.
 func New(h *halley.Hub, opts Options) http.Handler {
-	a := &api{hub: h, maxBody: opts.MaxBody, log: opts.Logger, hooks: opts.Hooks}
+	a := &api{hub: h, maxBody: opts.MaxBody, log: opts.Logger, hooks: opts.Hooks, keyed: opts.APIKey != ""}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
+	}
+	if a.bodyTimeout = opts.BodyTimeout; a.bodyTimeout <= 0 {
+		a.bodyTimeout = DefaultBodyTimeout
 	}
 	if a.log == nil {
 		a.log = slog.Default()

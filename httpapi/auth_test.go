@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/halleyhq/halley"
@@ -71,7 +72,7 @@ func TestAuth_NoKeyRemote(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodGet, "/api/stats", nil)
+			req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/stats", nil)
 			req.RemoteAddr = tt.remote
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
@@ -84,5 +85,65 @@ func TestAuth_NoKeyRemote(t *testing.T) {
 			}
 			expectError(t, res, tt.status, "api_key_required")
 		})
+	}
+}
+
+func TestCheckAPIKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		key     string
+		wantErr string // "" when the key is fine
+	}{
+		{name: "no key", key: ""},
+		{name: "plain", key: "s3cret"},
+		{name: "inner space", key: "correct horse battery staple"},
+		{name: "non-ASCII", key: "clé-été"},
+		{name: "leading space", key: " s3cret", wantErr: "leading or trailing white space"},
+		{name: "trailing newline", key: "s3cret\n", wantErr: "leading or trailing white space"},
+		{name: "trailing tab", key: "s3cret\t", wantErr: "leading or trailing white space"},
+		{name: "leading no-break space", key: "\u00a0s3cret", wantErr: "leading or trailing white space"},
+		{name: "inner newline", key: "s3c\nret", wantErr: "control character"},
+		{name: "inner tab", key: "s3c\tret", wantErr: "control character"},
+		{name: "NUL", key: "s3c\x00ret", wantErr: "control character"},
+		{name: "DEL", key: "s3cret\x7f", wantErr: "control character"},
+		{name: "C1 control", key: "s3c\u0085ret", wantErr: "control character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := httpapi.CheckAPIKey(tt.key)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckAPIKey(%q) = %v, want nil", tt.key, err)
+				}
+				if tt.key != "" {
+					// A key it accepts works.
+					e := newEnv(t, halley.Config{}, httpapi.Options{APIKey: tt.key})
+					if res := e.do(http.MethodGet, "/api/stats", "", ""); res.status != http.StatusOK {
+						t.Errorf("with the key: %d %s, want 200", res.status, res.body)
+					}
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("CheckAPIKey(%q) = %v, want an error with %q", tt.key, err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), strings.TrimSpace(tt.key)) {
+				t.Errorf("the error %q shows the key", err)
+			}
+		})
+	}
+}
+
+// TestCheckAPIKey_WhiteSpaceNeverMatches shows why CheckAPIKey refuses
+// white space around a key: a client sending it exactly is refused.
+func TestCheckAPIKey_WhiteSpaceNeverMatches(t *testing.T) {
+	for _, key := range []string{" s3cret", "s3cret "} {
+		e := newEnv(t, halley.Config{}, httpapi.Options{APIKey: key})
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/api/stats", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		expectError(t, e.send(req), http.StatusUnauthorized, "unauthorized")
 	}
 }

@@ -16,6 +16,7 @@ type busRequest struct {
 	Scope     string `json:"scope"`
 	Size      int    `json:"size"`
 	FilterURL string `json:"filter_url"`
+	Public    bool   `json:"public"`
 }
 
 // busResponse is the answer of POST /api/buses.
@@ -35,7 +36,7 @@ func (a *api) createBus(w http.ResponseWriter, r *http.Request) {
 		a.writeHubError(w, r, err)
 		return
 	}
-	opts := halley.BusOptions{Name: req.Name, Scope: scope, Size: req.Size}
+	opts := halley.BusOptions{Name: req.Name, Scope: scope, Size: req.Size, Public: req.Public}
 	if req.FilterURL != "" {
 		if err := hooks.CheckURL(req.FilterURL); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_options", "filter_url: "+err.Error())

@@ -14,6 +14,7 @@ type createRequest struct {
 	Kind    string `json:"kind"`
 	Size    int    `json:"size"`
 	Session string `json:"session"`
+	Public  bool   `json:"public"`
 }
 
 // createResponse is the answer of POST /api/channels.
@@ -32,6 +33,9 @@ type channelInfo struct {
 	Listeners int    `json:"listeners"`
 	Offset    uint64 `json:"offset"`
 	Size      int    `json:"size"`
+	// Public reports whether every client may read the channel
+	// (ChannelOptions.Public).
+	Public bool `json:"public"`
 }
 
 func (a *api) createChannel(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +53,13 @@ func (a *api) createChannel(w http.ResponseWriter, r *http.Request) {
 			"a lazy channel needs a producer written in Go: it cannot be created over HTTP")
 		return
 	}
-	opts := halley.ChannelOptions{Name: req.Name, Kind: kind, Size: req.Size}
+	if kind == halley.KindSession && req.Public {
+		// The hub would quietly make it private: say so instead.
+		writeError(w, http.StatusBadRequest, "invalid_options",
+			"a session channel belongs to its session: it cannot be public")
+		return
+	}
+	opts := halley.ChannelOptions{Name: req.Name, Kind: kind, Size: req.Size, Public: req.Public}
 	if req.Session != "" {
 		s, ok := a.hub.Session(req.Session)
 		if !ok {
@@ -80,6 +90,7 @@ func (a *api) getChannel(w http.ResponseWriter, r *http.Request) {
 		Listeners: c.Listeners(),
 		Offset:    c.Offset(),
 		Size:      c.Size(),
+		Public:    c.Public(),
 	}
 	if b, ok := a.hub.Bus(id); ok {
 		info.Kind, info.Scope = "bus", b.Scope().String()

@@ -18,15 +18,42 @@ type statsResponse struct {
 	PollTimeout string `json:"poll_timeout"`
 }
 
-// command runs one command-pipe line sent as a text body, whatever its
-// media type, as operators send it with curl --data.
+// commandRequest is the JSON form of the body of POST /api/command.
+type commandRequest struct {
+	Command string `json:"command"`
+}
+
+// command runs one command-pipe line. The line comes as JSON,
+// {"command": "comet:deactivate"} with Content-Type: application/json,
+// or, when the API has a key, as a text body of any media type, as
+// operators send it with curl --data. Without a key the text form is
+// refused: a web page may send text to any origin without a preflight,
+// but not JSON, nor a bearer key.
 func (a *api) command(w http.ResponseWriter, r *http.Request) {
-	body, ok := a.readBody(w, r)
-	if !ok {
-		return
+	var line string
+	if isJSON(r) {
+		var req commandRequest
+		if !a.decodeJSON(w, r, &req) {
+			return
+		}
+		if req.Command == "" {
+			writeError(w, http.StatusBadRequest, "bad_request", `"command" is required`)
+			return
+		}
+		line = req.Command
+	} else {
+		if !a.keyed {
+			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+				`the API has no key: send {"command": "..."} with Content-Type: application/json`)
+			return
+		}
+		body, ok := a.readBody(w, r)
+		if !ok {
+			return
+		}
+		line = string(body)
 	}
-	line := strings.TrimSpace(string(body))
-	if err := a.hub.Command(line); err != nil {
+	if err := a.hub.Command(strings.TrimSpace(line)); err != nil {
 		a.writeHubError(w, r, err)
 		return
 	}

@@ -10,20 +10,19 @@ import (
 
 func TestCommand(t *testing.T) {
 	tests := []struct {
-		name        string
-		line        string
-		contentType string
-		active      bool
-		timeout     string
+		name    string
+		command string
+		active  bool
+		timeout string
 	}{
-		{name: "deactivate", line: "comet:deactivate", contentType: "text/plain", active: false, timeout: "20s"},
-		{name: "set timeout", line: "  comet:set_timeout 5 KILL\n", active: true, timeout: "5s"},
-		{name: "form media type", line: "comet:set_timeout 2.5", contentType: "application/x-www-form-urlencoded", active: true, timeout: "2.5s"},
+		{name: "deactivate", command: "comet:deactivate", active: false, timeout: "20s"},
+		{name: "set timeout", command: "  comet:set_timeout 5 KILL\n", active: true, timeout: "5s"},
+		{name: "decimal timeout", command: "comet:set_timeout 2.5", active: true, timeout: "2.5s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, halley.Config{}, httpapi.Options{})
-			res := e.do(http.MethodPost, "/api/command", tt.contentType, tt.line)
+			res := e.post("/api/command", map[string]any{"command": tt.command})
 			if res.status != http.StatusOK || res.json(t)["ok"] != true {
 				t.Fatalf("answer = %d %s, want 200 {\"ok\":true}", res.status, res.body)
 			}
@@ -34,12 +33,61 @@ func TestCommand(t *testing.T) {
 	}
 }
 
+// TestAPI_WithKey_PlainCommandWorks sends the command as text, as
+// operators do with curl --data: with a key, any media type is fine.
+func TestAPI_WithKey_PlainCommandWorks(t *testing.T) {
+	tests := []struct {
+		name        string
+		line        string
+		contentType string
+		active      bool
+		timeout     string
+	}{
+		{name: "text", line: "comet:deactivate", contentType: "text/plain", active: false, timeout: "20s"},
+		{name: "no media type", line: "  comet:set_timeout 5 KILL\n", active: true, timeout: "5s"},
+		{name: "form media type", line: "comet:set_timeout 2.5", contentType: "application/x-www-form-urlencoded", active: true, timeout: "2.5s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, halley.Config{}, httpapi.Options{APIKey: "s3cret"})
+			res := e.do(http.MethodPost, "/api/command", tt.contentType, tt.line)
+			if res.status != http.StatusOK || res.json(t)["ok"] != true {
+				t.Fatalf("answer = %d %s, want 200 {\"ok\":true}", res.status, res.body)
+			}
+			if e.hub.Active() != tt.active || e.hub.PollTimeout().String() != tt.timeout {
+				t.Errorf("hub active %v timeout %v, want %v %s", e.hub.Active(), e.hub.PollTimeout(), tt.active, tt.timeout)
+			}
+		})
+	}
+	t.Run("json form too", func(t *testing.T) {
+		e := newEnv(t, halley.Config{}, httpapi.Options{APIKey: "s3cret"})
+		if res := e.post("/api/command", map[string]any{"command": "comet:deactivate"}); res.status != http.StatusOK || e.hub.Active() {
+			t.Fatalf("answer = %d %s, active %v; want 200 and deactivated", res.status, res.body, e.hub.Active())
+		}
+	})
+}
+
+// TestAPI_NoKey_RefusesPlainCommand checks that without a key the text
+// form is refused whatever its media type, even empty, and changes
+// nothing.
+func TestAPI_NoKey_RefusesPlainCommand(t *testing.T) {
+	for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		for _, line := range []string{"comet:deactivate", ""} {
+			e := newEnv(t, halley.Config{}, httpapi.Options{})
+			expectError(t, e.do(http.MethodPost, "/api/command", ct, line), http.StatusUnsupportedMediaType, "unsupported_media_type")
+			if !e.hub.Active() {
+				t.Errorf("%q as %q deactivated the hub", line, ct)
+			}
+		}
+	}
+}
+
 func TestCommand_Unknown(t *testing.T) {
 	tests := []struct {
 		name string
 		line string
 	}{
-		{name: "empty", line: ""},
+		{name: "blank", line: "  "},
 		{name: "other op", line: "comet:restart"},
 		{name: "bad timeout", line: "comet:set_timeout soon"},
 		{name: "zero timeout", line: "comet:set_timeout 0"},
@@ -48,7 +96,36 @@ func TestCommand_Unknown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, halley.Config{}, httpapi.Options{})
-			expectError(t, e.do(http.MethodPost, "/api/command", "text/plain", tt.line), http.StatusBadRequest, "unknown_command")
+			expectError(t, e.post("/api/command", map[string]any{"command": tt.line}), http.StatusBadRequest, "unknown_command")
+			keyed := newEnv(t, halley.Config{}, httpapi.Options{APIKey: "k"})
+			expectError(t, keyed.do(http.MethodPost, "/api/command", "text/plain", tt.line), http.StatusBadRequest, "unknown_command")
+		})
+	}
+	keyed := newEnv(t, halley.Config{}, httpapi.Options{APIKey: "k"})
+	expectError(t, keyed.do(http.MethodPost, "/api/command", "text/plain", ""), http.StatusBadRequest, "unknown_command")
+}
+
+func TestCommand_BadJSON(t *testing.T) {
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		reason string
+	}{
+		{name: "empty body", body: ``, status: http.StatusBadRequest, reason: "bad_request"},
+		{name: "no command", body: `{}`, status: http.StatusBadRequest, reason: "bad_request"},
+		{name: "empty command", body: `{"command":""}`, status: http.StatusBadRequest, reason: "bad_request"},
+		{name: "command as number", body: `{"command":1}`, status: http.StatusBadRequest, reason: "bad_json"},
+		{name: "unknown field", body: `{"command":"comet:deactivate","now":true}`, status: http.StatusBadRequest, reason: "bad_json"},
+		{name: "line as JSON type", body: `comet:deactivate`, status: http.StatusBadRequest, reason: "bad_json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, halley.Config{}, httpapi.Options{})
+			expectError(t, e.do(http.MethodPost, "/api/command", "application/json", tt.body), tt.status, tt.reason)
+			if !e.hub.Active() {
+				t.Error("a refused command deactivated the hub")
+			}
 		})
 	}
 }

@@ -8,17 +8,40 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
+	"time"
 )
 
-// readBody reads the whole body, at most a.maxBody bytes. On failure it
-// has answered the request and returns false.
+// readBody reads the whole body, at most a.maxBody bytes, within
+// a.bodyTimeout. On failure it has answered the request and returns false.
 func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	// Writers that cannot take a deadline (a ResponseRecorder) read
+	// without.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(a.bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err == nil {
+		// The deadline is on the connection, so it is lifted once the
+		// body is read, not to cut what the handler does next (net/http
+		// lifts it too when an HTTP/1 body hits EOF; this does not rely
+		// on it). After a failure it stays: the server then reads what
+		// is left of the body before closing the connection, and must
+		// not wait for a trickle to finish.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
 				"the request body is over "+strconv.FormatInt(a.maxBody, 10)+" bytes")
+			return nil, false
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection cannot be read any more: close it after
+			// the answer.
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, "body_timeout",
+				"the request body did not arrive within "+a.bodyTimeout.String())
 			return nil, false
 		}
 		writeError(w, http.StatusBadRequest, "bad_request", "cannot read the request body")
@@ -45,7 +68,7 @@ func (a *api) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 // decodeBody decodes a body already read, which is not empty, like
 // decodeJSON.
 func decodeBody(w http.ResponseWriter, r *http.Request, body []byte, v any) bool {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if !isJSON(r) {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"the body must be JSON with Content-Type: application/json")
 		return false
@@ -72,4 +95,10 @@ func unmarshalStrict(body []byte, v any) error {
 		return errors.New("bad JSON: data after the object")
 	}
 	return nil
+}
+
+// isJSON reports whether the request's Content-Type is application/json.
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
 }

@@ -22,5 +22,12 @@
 // With Options.APIKey set, every request must carry
 // "Authorization: Bearer <key>". Without a key, the API answers only
 // clients connecting from a loopback address; behind a reverse proxy on
-// the same host every client looks local, so set a key there.
+// the same host every client looks local, so set a key there. A browser
+// on the same host is local too, and runs pages of any site: without a
+// key the API also refuses requests for a Host that is not a loopback
+// name (DNS rebinding), requests that the browser marks as coming from
+// another origin (Sec-Fetch-Site, Origin), and bodies that are not
+// application/json (which a page can send anywhere without a preflight).
+// Then POST /api/command takes only its JSON form,
+// {"command": "comet:deactivate"}.
 package httpapi

@@ -24,7 +24,9 @@ func TestBodyTooLarge(t *testing.T) {
 	id := e.createChannel(nil)
 	big := `{"channel":"` + id + `","data":"` + strings.Repeat("x", 100) + `"}`
 	expectError(t, e.do(http.MethodPost, "/api/publish", "application/json", big), http.StatusRequestEntityTooLarge, "body_too_large")
-	expectError(t, e.do(http.MethodPost, "/api/command", "text/plain", strings.Repeat(" ", 65)), http.StatusRequestEntityTooLarge, "body_too_large")
+	expectError(t, e.do(http.MethodPost, "/api/command", "application/json", `{"command":"`+strings.Repeat(" ", 65)+`"}`), http.StatusRequestEntityTooLarge, "body_too_large")
+	keyed := newEnv(t, halley.Config{}, httpapi.Options{MaxBody: 64, APIKey: "k"})
+	expectError(t, keyed.do(http.MethodPost, "/api/command", "text/plain", strings.Repeat(" ", 65)), http.StatusRequestEntityTooLarge, "body_too_large")
 }
 
 func TestMethodNotAllowed(t *testing.T) {
@@ -89,7 +91,8 @@ func TestMalformed(t *testing.T) {
 		{name: "json suffix", method: "POST", path: "/api/channels", contentType: "application/problem+json", body: `{}`, status: 415, reason: "unsupported_media_type"},
 		{name: "truncated data", method: "POST", path: "/api/publish", contentType: "application/json", body: `{"channel":"x","data":{"a":`, status: 400, reason: "bad_json"},
 		{name: "blank data", method: "POST", path: "/api/publish", contentType: "application/json", body: `{"channel":"x","data":}`, status: 400, reason: "bad_json"},
-		{name: "binary command", method: "POST", path: "/api/command", body: "\x00\xff\x01", status: 400, reason: "unknown_command"},
+		{name: "binary command", method: "POST", path: "/api/command", contentType: "application/json", body: `{"command":"\u0000\u00ff\u0001"}`, status: 400, reason: "unknown_command"},
+		{name: "text command without key", method: "POST", path: "/api/command", body: "\x00\xff\x01", status: 415, reason: "unsupported_media_type"},
 		{name: "unknown session id", method: "DELETE", path: "/api/sessions/%00", status: 404, reason: "unknown_session"},
 		{name: "unknown channel id", method: "GET", path: "/api/channels/%2F%2E%2E", status: 404, reason: "unknown_channel"},
 	}

@@ -20,6 +20,7 @@ func FuzzAPI(f *testing.F) {
 	f.Add("POST", "/api/publish", "application/json", `{"channel":"news","data":"\u00e9\ud800"}`)
 	f.Add("POST", "/api/sessions", "", "")
 	f.Add("POST", "/api/command", "text/plain", "comet:set_timeout 1e308")
+	f.Add("POST", "/api/command", "application/json", `{"command":"comet:set_timeout 1e308"}`)
 	f.Add("GET", "/api/channels/news", "", "")
 	f.Add("DELETE", "/api/sessions/%ff", "", "")
 	f.Add("PATCH", "/api/stats", "", "")

@@ -15,6 +15,10 @@ import (
 type notifierRequest struct {
 	Name       string `json:"name"`
 	PrepareURL string `json:"prepare_url"`
+	// PrepareBatch asks prepare_url about a batch of listeners per
+	// request (hooks.PrepareBatch) rather than one.
+	PrepareBatch bool `json:"prepare_batch"`
+	Public       bool `json:"public"`
 }
 
 // notifierResponse is the answer of POST /api/notifiers.
@@ -61,19 +65,28 @@ type unlistenUserResponse struct {
 
 // createNotifier creates a notifier over string keys and JSON
 // notifications: passed through to every listener, or made for each by
-// the backend at prepare_url.
+// the backend at prepare_url, one listener or (with prepare_batch) one
+// batch of listeners per request.
 func (a *api) createNotifier(w http.ResponseWriter, r *http.Request) {
 	var req notifierRequest
 	if !a.decodeJSON(w, r, &req) {
 		return
 	}
-	opts := halley.NotifierOptions[string, json.RawMessage, json.RawMessage]{Name: req.Name}
+	opts := halley.NotifierOptions[string, json.RawMessage, json.RawMessage]{Name: req.Name, Public: req.Public}
+	if req.PrepareBatch && req.PrepareURL == "" {
+		writeError(w, http.StatusBadRequest, "invalid_options", "prepare_batch needs a prepare_url")
+		return
+	}
 	if req.PrepareURL != "" {
 		if err := hooks.CheckURL(req.PrepareURL); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_options", "prepare_url: "+err.Error())
 			return
 		}
-		opts.Prepare = hooks.Prepare(req.Name, req.PrepareURL, a.hooks)
+		if req.PrepareBatch {
+			opts.PrepareBatch = hooks.PrepareBatch(req.Name, req.PrepareURL, a.hooks)
+		} else {
+			opts.Prepare = hooks.Prepare(req.Name, req.PrepareURL, a.hooks)
+		}
 		opts.Concurrency = hooks.Concurrency
 	}
 	n, err := halley.NewNotifier(a.hub, opts)

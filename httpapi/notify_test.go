@@ -63,16 +63,17 @@ func TestSessions_User(t *testing.T) {
 		contentType string
 		body        string
 		user        string
+		key         string // the API key; without one, bodies must be JSON
 	}{
 		{name: "user", contentType: "application/json", body: `{"user":"alice"}`, user: "alice"},
 		{name: "empty object", contentType: "application/json", body: `{}`},
 		{name: "null", contentType: "application/json", body: `null`},
 		{name: "no body", body: ``},
-		{name: "blank body, any type", contentType: "text/plain", body: " \n"},
+		{name: "blank body, any type, with a key", contentType: "text/plain", body: " \n", key: "k"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, halley.Config{}, httpapi.Options{})
+			e := newEnv(t, halley.Config{}, httpapi.Options{APIKey: tt.key})
 			res := e.do(http.MethodPost, "/api/sessions", tt.contentType, tt.body)
 			if res.status != http.StatusCreated {
 				t.Fatalf("status = %d, want 201 (body %s)", res.status, res.body)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/halleyhq/halley/broker"
 )
 
 func testHistoryAll(t *testing.T, f *fixture) {
@@ -119,5 +121,124 @@ func testHistoryCancelled(t *testing.T, f *fixture) {
 	cancel()
 	if _, err := f.b.History(ctx, s, 0, 0); err == nil {
 		t.Fatal("History with a cancelled context succeeded")
+	}
+}
+
+// sized returns the data of the i-th message of a byte-bound case: n bytes,
+// starting with payload(i) so that every message differs.
+func sized(i, n int) string {
+	s := payload(i) + " "
+	for len(s) < n {
+		s += "."
+	}
+	return s[:n]
+}
+
+// publishSized publishes sized(i, n) for i in from..to with both bounds.
+func (f *fixture) publishSized(t *testing.T, stream string, from, to, n int, opts broker.PublishOptions) broker.Position {
+	t.Helper()
+	var last broker.Position
+	for i := from; i <= to; i++ {
+		res, err := f.b.Publish(t.Context(), stream, []byte(sized(i, n)), opts)
+		if err != nil {
+			t.Fatalf("Publish(%q, message %d): %v", stream, i, err)
+		}
+		last = res.Position
+	}
+	return last
+}
+
+// checkByteBound checks a History answer under a byte bound: the retained
+// messages run without a hole from First to the top, the newest among them,
+// carry what published gave them, and weigh at most bound bytes unless the
+// newest is alone. It returns First.
+func checkByteBound(t *testing.T, what string, h broker.HistoryResult, top broker.Position, bound int, published func(off uint64) string) uint64 {
+	t.Helper()
+	if h.Position != top {
+		t.Fatalf("%s: position %+v; want %+v", what, h.Position, top)
+	}
+	if len(h.Messages) == 0 {
+		t.Fatalf("%s: no message retained; want at least the newest (offset %d)", what, top.Offset)
+	}
+	if h.First != h.Messages[0].Offset {
+		t.Errorf("%s: First %d; want %d, the oldest message returned", what, h.First, h.Messages[0].Offset)
+	}
+	total := 0
+	for i, m := range h.Messages {
+		checkMessage(t, fmt.Sprintf("%s[%d]", what, i), m, m.Stream, h.First+uint64(i), top.Epoch, published(h.First+uint64(i)))
+		total += len(m.Data)
+	}
+	if last := h.Messages[len(h.Messages)-1].Offset; last != top.Offset {
+		t.Errorf("%s: newest retained offset %d; want %d, the top", what, last, top.Offset)
+	}
+	if total > bound && len(h.Messages) > 1 {
+		t.Errorf("%s: %d messages (offsets %v) of %d bytes in all; want at most %d bytes", what, len(h.Messages), offsets(h.Messages), total, bound)
+	}
+	return h.First
+}
+
+// testHistoryBytes: with messages of 40 bytes and a bound of 100, at most
+// the newest 2 are retained; a reader further behind learns it missed
+// messages.
+func testHistoryBytes(t *testing.T, f *fixture) {
+	const size, bound = 40, 100
+	s := f.name("s")
+	top := f.publishSized(t, s, 1, 10, size, broker.PublishOptions{HistorySize: 100, HistoryBytes: bound})
+	pub := func(off uint64) string { return sized(int(off), size) }
+
+	first := checkByteBound(t, "History(0, 0)", f.history(t, s, 0, 0), top, bound, pub)
+	if first < 9 {
+		t.Fatalf("First %d; want 9 or more (2 messages of %d bytes fit in %d)", first, size, bound)
+	}
+	// Readers behind First, asking from where they stand, get only what is
+	// retained, and First tells them they missed messages.
+	for _, since := range []uint64{0, 1, first - 2} {
+		h := f.history(t, s, since, 0)
+		checkByteBound(t, fmt.Sprintf("History(%d, 0)", since), h, top, bound, pub)
+		if since+1 >= h.First {
+			t.Errorf("History(%d, 0): First %d; a reader at %d must see it missed offsets %d..%d", since, h.First, since, since+1, h.First-1)
+		}
+	}
+	// A reader at First-1 missed nothing.
+	if h := f.history(t, s, first-1, 0); len(h.Messages) != int(top.Offset-first+1) || h.First != first {
+		t.Errorf("History(%d, 0): %d messages, First %d; want %d messages and nothing missed", first-1, len(h.Messages), h.First, top.Offset-first+1)
+	}
+}
+
+// testHistoryBytesNewest: a message larger than the bound is retained
+// alone.
+func testHistoryBytesNewest(t *testing.T, f *fixture) {
+	const bound = 100
+	s := f.name("s")
+	opts := broker.PublishOptions{HistorySize: 100, HistoryBytes: bound}
+	f.publishSized(t, s, 1, 5, 30, opts)
+	top := f.publishSized(t, s, 6, 6, 3*bound, opts)
+	h := f.history(t, s, 0, 0)
+	checkByteBound(t, "History(0, 0)", h, top, bound, func(off uint64) string {
+		if off == 6 {
+			return sized(6, 3*bound)
+		}
+		return sized(int(off), 30)
+	})
+	if h.First != 6 || len(h.Messages) != 1 {
+		t.Fatalf("History: First %d, offsets %v; want the newest message only, at 6", h.First, offsets(h.Messages))
+	}
+}
+
+// testHistoryBytesSmaller: a Publish with a smaller bound than before
+// trims what the earlier ones kept.
+func testHistoryBytesSmaller(t *testing.T, f *fixture) {
+	const size = 40
+	s := f.name("s")
+	pub := func(off uint64) string { return sized(int(off), size) }
+	top := f.publishSized(t, s, 1, 5, size, broker.PublishOptions{HistorySize: 100, HistoryBytes: 1000})
+	checkByteBound(t, "History with a bound of 1000", f.history(t, s, 0, 0), top, 1000, pub)
+
+	// 2 messages of 40 bytes do not fit in 50: only the newest does.
+	top = f.publishSized(t, s, 6, 6, size, broker.PublishOptions{HistorySize: 100, HistoryBytes: 50})
+	h := f.history(t, s, 0, 0)
+	checkByteBound(t, "History with a bound of 50", h, top, 50, pub)
+	if h.First != 6 {
+		t.Fatalf("History with a bound of 50: First %d, offsets %v; want the newest message only, at 6", h.First, offsets(h.Messages))
 	}
 }

@@ -144,9 +144,12 @@ func DecodeRegistrationMax(body []byte, max int) ([]string, error) {
 			continue
 		}
 		rawName, rawValue, _ := bytes.Cut(field, []byte{'='})
-		name, err := unescape(rawName, true)
-		if err != nil {
-			return nil, fmt.Errorf("%w: field name: %w", ErrBadRegistration, err)
+		name := rawName
+		if bytes.ContainsAny(rawName, "%+") {
+			var err error
+			if name, err = unescape(rawName, true); err != nil {
+				return nil, fmt.Errorf("%w: field name: %w", ErrBadRegistration, err)
+			}
 		}
 		if string(name) != registrationField {
 			if err := checkEscapes(rawValue); err != nil {

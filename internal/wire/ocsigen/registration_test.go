@@ -202,3 +202,16 @@ func BenchmarkDecodeRegistrationMax(b *testing.B) {
 		})
 	}
 }
+
+// TestDecodeRegistration_ManyFields: other fields cost no allocation each.
+func TestDecodeRegistration_ManyFields(t *testing.T) {
+	body := []byte(strings.Repeat("a=1&", 10000) + "registration=x")
+	allocs := testing.AllocsPerRun(10, func() {
+		if ids, err := ocsigen.DecodeRegistrationMax(body, 1); err != nil || len(ids) != 1 {
+			t.Fatal(ids, err)
+		}
+	})
+	if allocs > 10 {
+		t.Fatalf("DecodeRegistrationMax of 10000 other fields: %v allocations; want a few", allocs)
+	}
+}

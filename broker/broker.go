@@ -49,6 +49,13 @@ type PublishOptions struct {
 	// HistorySize is how many of the last messages the stream keeps for
 	// History. Zero keeps none; brokers may keep more.
 	HistorySize int
+	// HistoryBytes bounds the payload bytes (the sum of len(Data)) of the
+	// retained history as well: the oldest messages are dropped first,
+	// and the newest message is always kept, whatever its size. Zero: no
+	// byte bound. Brokers may keep less, never more. Each Publish applies
+	// its own bound, so a later Publish with a smaller one trims what an
+	// earlier one kept.
+	HistoryBytes int
 }
 
 // PublishResult tells what Publish did.

@@ -10,172 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/halleyhq/halley/broker"
 )
-
-// WaitTimeout is how long the Recorder's Wait methods, and the suite, wait
-// for a delivery before failing the test. It is generous because a shared
-// backend on a loaded CI machine can be slow; a correct broker never gets
-// near it.
-const WaitTimeout = 10 * time.Second
-
-// Broadcast is one call of Handler.HandleBroadcast seen by a Recorder.
-type Broadcast struct {
-	Topic string
-	Data  []byte
-}
-
-// Recorder is a broker.Handler that records every message and broadcast it
-// is handed and lets tests wait for them. The zero value is ready to use. It
-// is safe for concurrent use.
-type Recorder struct {
-	mu      sync.Mutex
-	readers int
-	msgs    map[string][]broker.Message
-	bcasts  []Broadcast
-	// changed is closed, and set to nil, on every event; waiters make it on
-	// demand. Closing wakes every waiter whatever their number, and nothing
-	// is allocated while nobody waits.
-	changed chan struct{}
-}
-
-var _ broker.Handler = (*Recorder)(nil)
-
-// SetReaders sets what HandleMessage returns from now on: the number of
-// local readers it claims to have handed each message to. It is 0 until set.
-func (r *Recorder) SetReaders(n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.readers = n
-}
-
-// Readers returns what HandleMessage returns.
-func (r *Recorder) Readers() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.readers
-}
-
-// HandleMessage implements broker.Handler: it records m and returns the
-// number set by SetReaders.
-func (r *Recorder) HandleMessage(m broker.Message) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.msgs == nil {
-		r.msgs = make(map[string][]broker.Message)
-	}
-	r.msgs[m.Stream] = append(r.msgs[m.Stream], m)
-	r.notifyLocked()
-	return r.readers
-}
-
-// HandleBroadcast implements broker.Handler: it records the broadcast.
-func (r *Recorder) HandleBroadcast(topic string, data []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.bcasts = append(r.bcasts, Broadcast{Topic: topic, Data: data})
-	r.notifyLocked()
-}
-
-func (r *Recorder) notifyLocked() {
-	if r.changed != nil {
-		close(r.changed)
-		r.changed = nil
-	}
-}
-
-// Messages returns the messages recorded so far on stream, in the order
-// they were handled.
-func (r *Recorder) Messages(stream string) []broker.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.msgs[stream])
-}
-
-// Broadcasts returns the broadcasts recorded so far on topic, in the order
-// they were handled.
-func (r *Recorder) Broadcasts(topic string) []Broadcast {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []Broadcast
-	for _, b := range r.bcasts {
-		if b.Topic == topic {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// Await blocks until cond returns true or ctx is done. cond runs with the
-// Recorder locked, once now and again after every recorded event, so it must
-// not call the Recorder's methods, nor modify or keep what it is given.
-func (r *Recorder) Await(ctx context.Context, cond func(msgs map[string][]broker.Message, bcasts []Broadcast) bool) error {
-	for {
-		r.mu.Lock()
-		if cond(r.msgs, r.bcasts) {
-			r.mu.Unlock()
-			return nil
-		}
-		if r.changed == nil {
-			r.changed = make(chan struct{})
-		}
-		changed := r.changed
-		r.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-}
-
-// AwaitMessages waits until at least n messages were recorded on stream and
-// returns all of them.
-func (r *Recorder) AwaitMessages(ctx context.Context, stream string, n int) ([]broker.Message, error) {
-	err := r.Await(ctx, func(msgs map[string][]broker.Message, _ []Broadcast) bool {
-		return len(msgs[stream]) >= n
-	})
-	return r.Messages(stream), err
-}
-
-// WaitMessages waits up to WaitTimeout for at least n messages on stream and
-// returns all of them; it fails the test on timeout. Like t.Fatal, call it
-// only from the test's goroutine.
-func (r *Recorder) WaitMessages(t testing.TB, stream string, n int) []broker.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), WaitTimeout)
-	defer cancel()
-	msgs, err := r.AwaitMessages(ctx, stream, n)
-	if err != nil {
-		t.Fatalf("waiting for %d messages on %q: got %d: %v", n, stream, len(msgs), err)
-	}
-	return msgs
-}
-
-// WaitBroadcasts waits up to WaitTimeout for at least n broadcasts on topic
-// and returns all of them; it fails the test on timeout. Like t.Fatal, call
-// it only from the test's goroutine.
-func (r *Recorder) WaitBroadcasts(t testing.TB, topic string, n int) []Broadcast {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), WaitTimeout)
-	defer cancel()
-	err := r.Await(ctx, func(_ map[string][]broker.Message, bcasts []Broadcast) bool {
-		got := 0
-		for _, b := range bcasts {
-			if b.Topic == topic {
-				got++
-			}
-		}
-		return got >= n
-	})
-	got := r.Broadcasts(topic)
-	if err != nil {
-		t.Fatalf("waiting for %d broadcasts on %q: got %d: %v", n, topic, len(got), err)
-	}
-	return got
-}
 
 // Run runs the conformance suite against brokers made by newBroker. Each
 // subtest gets a fresh broker (newBroker is called per subtest and may call
@@ -228,6 +65,9 @@ var suite = []struct {
 		{"SinceTop", testHistorySinceTop},
 		{"Retention", testHistoryRetention},
 		{"SizeZero", testHistorySizeZero},
+		{"Bytes", testHistoryBytes},
+		{"BytesNewestAlwaysKept", testHistoryBytesNewest},
+		{"BytesSmallerBound", testHistoryBytesSmaller},
 		{"UnknownStream", testHistoryUnknown},
 		{"CancelledContext", testHistoryCancelled},
 	}},
@@ -567,104 +407,6 @@ func testDeliverUnsubscribe(t *testing.T, f *fixture) {
 	checkMessages(t, "delivered", f.rec.Messages(s), s, 1, 1, first.Position.Epoch)
 }
 
-func testHistoryAll(t *testing.T, f *fixture) {
-	s := f.name("s")
-	results := f.publishN(t, s, 5, 10)
-	last := results[len(results)-1].Position
-	h := f.history(t, s, 0, 0)
-	checkMessages(t, "History(0, 0)", h.Messages, s, 1, 5, last.Epoch)
-	if h.Position != last {
-		t.Errorf("History position %+v; want %+v as returned by the last Publish", h.Position, last)
-	}
-	if h.First != 1 {
-		t.Errorf("History first %d; want 1", h.First)
-	}
-}
-
-func testHistorySince(t *testing.T, f *fixture) {
-	s := f.name("s")
-	epoch := f.publishN(t, s, 5, 10)[0].Position.Epoch
-	for since := uint64(1); since <= 4; since++ {
-		h := f.history(t, s, since, 0)
-		checkMessages(t, fmt.Sprintf("History(%d, 0)", since), h.Messages, s, since+1, 5, epoch)
-		if h.Position.Offset != 5 || h.First != 1 {
-			t.Errorf("History(%d, 0): position %d, first %d; want 5, 1", since, h.Position.Offset, h.First)
-		}
-	}
-}
-
-func testHistoryLimit(t *testing.T, f *fixture) {
-	s := f.name("s")
-	epoch := f.publishN(t, s, 5, 10)[0].Position.Epoch
-	tests := []struct {
-		since    uint64
-		limit    int
-		from, to uint64
-	}{
-		{since: 0, limit: 2, from: 1, to: 2},
-		{since: 2, limit: 2, from: 3, to: 4},
-		{since: 3, limit: 5, from: 4, to: 5},
-		{since: 0, limit: 1, from: 1, to: 1},
-	}
-	for _, tt := range tests {
-		h := f.history(t, s, tt.since, tt.limit)
-		checkMessages(t, fmt.Sprintf("History(%d, %d)", tt.since, tt.limit), h.Messages, s, tt.from, tt.to, epoch)
-		if h.Position.Offset != 5 {
-			t.Errorf("History(%d, %d): position %d; want 5 whatever the limit", tt.since, tt.limit, h.Position.Offset)
-		}
-	}
-}
-
-func testHistorySinceTop(t *testing.T, f *fixture) {
-	s := f.name("s")
-	f.publishN(t, s, 3, 10)
-	for _, since := range []uint64{3, 4, 100} {
-		if h := f.history(t, s, since, 0); len(h.Messages) != 0 || h.Position.Offset != 3 {
-			t.Errorf("History(%d, 0): %d messages (offsets %v), position %d; want none, position 3",
-				since, len(h.Messages), offsets(h.Messages), h.Position.Offset)
-		}
-	}
-}
-
-func testHistoryRetention(t *testing.T, f *fixture) {
-	s := f.name("s")
-	results := f.publishN(t, s, 10, 3)
-	last := results[len(results)-1].Position
-	for _, since := range []uint64{0, 2, 7} {
-		h := f.history(t, s, since, 0)
-		if h.First != 8 {
-			t.Errorf("History(%d, 0): first %d; want 8 (10 messages, 3 retained)", since, h.First)
-		}
-		if h.Position != last {
-			t.Errorf("History(%d, 0): position %+v; want %+v", since, h.Position, last)
-		}
-		checkMessages(t, fmt.Sprintf("History(%d, 0)", since), h.Messages, s, 8, 10, last.Epoch)
-	}
-	h := f.history(t, s, 8, 0)
-	checkMessages(t, "History(8, 0)", h.Messages, s, 9, 10, last.Epoch)
-}
-
-func testHistorySizeZero(t *testing.T, f *fixture) {
-	s := f.name("s")
-	results := f.publishN(t, s, 3, 0)
-	for i, res := range results {
-		if want := uint64(i + 1); res.Position.Offset != want {
-			t.Errorf("Publish #%d with HistorySize 0: offset %d; want %d", i+1, res.Position.Offset, want)
-		}
-	}
-	last := results[len(results)-1].Position
-	h := f.history(t, s, 0, 0)
-	if len(h.Messages) != 0 {
-		t.Errorf("History retained %d messages (offsets %v) with HistorySize 0", len(h.Messages), offsets(h.Messages))
-	}
-	if h.Position != last {
-		t.Errorf("History position %+v; want %+v", h.Position, last)
-	}
-	if h.First != last.Offset+1 {
-		t.Errorf("History first %d; want %d (position + 1: nothing retained)", h.First, last.Offset+1)
-	}
-}
-
 // testSubscribeCreatesEpoch: a subscribed stream has an epoch before its
 // first message, and keeps it when the first message comes.
 func testSubscribeCreatesEpoch(t *testing.T, f *fixture) {
@@ -682,24 +424,6 @@ func testSubscribeCreatesEpoch(t *testing.T, f *fixture) {
 	}
 	if res.Position.Epoch != h.Position.Epoch || res.Position.Offset != 1 {
 		t.Fatalf("first Publish at %+v; want offset 1 in epoch %q", res.Position, h.Position.Epoch)
-	}
-}
-
-func testHistoryUnknown(t *testing.T, f *fixture) {
-	h := f.history(t, f.name("never-published"), 0, 0)
-	if len(h.Messages) != 0 || h.Position.Offset != 0 || h.First != 1 {
-		t.Fatalf("History of an unknown stream: %d messages, position %d, first %d; want 0, 0, 1",
-			len(h.Messages), h.Position.Offset, h.First)
-	}
-}
-
-func testHistoryCancelled(t *testing.T, f *fixture) {
-	s := f.name("s")
-	f.publish(t, s, "x", 1)
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if _, err := f.b.History(ctx, s, 0, 0); err == nil {
-		t.Fatal("History with a cancelled context succeeded")
 	}
 }
 

@@ -31,6 +31,8 @@ type stream struct {
 	mu    sync.Mutex
 	epoch string
 	hist  *ring.Ring[broker.Message]
+	// bytes is the sum of len(Data) over hist, for HistoryBytes.
+	bytes int
 }
 
 // New returns an empty in-memory broker.
@@ -79,7 +81,9 @@ func (b *Broker) getStream(name string, size int, create bool) (*stream, broker.
 }
 
 // Publish implements broker.Broker. The handler runs before Publish
-// returns, and Delivered is what it reported.
+// returns, and Delivered is what it reported. The stream keeps exactly the
+// newest messages that fit both bounds of opts (its HistorySize never
+// shrinks, though: a smaller one than before keeps more).
 func (b *Broker) Publish(ctx context.Context, name string, data []byte, opts broker.PublishOptions) (broker.PublishResult, error) {
 	if err := ctx.Err(); err != nil {
 		return broker.PublishResult{}, err
@@ -100,16 +104,35 @@ func (b *Broker) Publish(ctx context.Context, name string, data []byte, opts bro
 		s.hist = grown
 	}
 	m := broker.Message{Stream: name, Offset: s.hist.Top() + 1, Epoch: s.epoch, Data: data}
+	if s.hist.Len() == s.hist.Size() {
+		// Put pushes the oldest value out.
+		s.dropOldest()
+	}
 	s.hist.Put(m.Offset, m)
+	s.bytes += len(data)
 	if opts.HistorySize <= 0 {
 		// Keep only the offset counter: the value must not be retained.
 		s.hist.Reset(m.Offset)
+		s.bytes = 0
+	}
+	if opts.HistoryBytes > 0 {
+		for s.bytes > opts.HistoryBytes && s.hist.Len() > 1 {
+			s.dropOldest()
+		}
 	}
 	res := broker.PublishResult{Position: broker.Position{Offset: m.Offset, Epoch: s.epoch}}
 	if subscribed && h != nil {
 		res.Delivered = h.HandleMessage(m)
 	}
 	return res, nil
+}
+
+// dropOldest forgets the oldest retained message, keeping bytes right.
+func (s *stream) dropOldest() {
+	if m, ok := s.hist.Get(s.hist.First()); ok {
+		s.bytes -= len(m.Data)
+		s.hist.DropOldest()
+	}
 }
 
 // History implements broker.Broker.

@@ -1,6 +1,8 @@
 package memory_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/halleyhq/halley/broker"
@@ -116,4 +118,98 @@ func checkHistory(t *testing.T, b *memory.Broker, stream string, first uint64, d
 			t.Fatalf("History data %q; want %q", got, data)
 		}
 	}
+}
+
+// sized returns n bytes starting with i, so that every message differs.
+func sized(i, n int) string {
+	s := fmt.Sprintf("%d ", i)
+	return s + strings.Repeat(".", n-len(s))
+}
+
+// publishSized publishes sized(i, n) for i in from..to and returns what it
+// published, by i.
+func publishSized(t *testing.T, b *memory.Broker, stream string, from, to, n int, opts broker.PublishOptions) []string {
+	t.Helper()
+	var out []string
+	for i := from; i <= to; i++ {
+		d := sized(i, n)
+		if _, err := b.Publish(t.Context(), stream, []byte(d), opts); err != nil {
+			t.Fatalf("Publish(%q, %q): %v", stream, d, err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func TestBroker_HistoryBytes(t *testing.T) {
+	t.Run("KeepsAllThatFit", func(t *testing.T) {
+		b, _ := newBroker(t)
+		d := publishSized(t, b, "s", 1, 10, 40, broker.PublishOptions{HistorySize: 100, HistoryBytes: 100})
+		checkHistory(t, b, "s", 9, d[8:]...)
+	})
+
+	t.Run("ExactFit", func(t *testing.T) {
+		b, _ := newBroker(t)
+		d := publishSized(t, b, "s", 1, 10, 25, broker.PublishOptions{HistorySize: 100, HistoryBytes: 100})
+		checkHistory(t, b, "s", 7, d[6:]...)
+	})
+
+	t.Run("SizeEvictionCounted", func(t *testing.T) {
+		// Messages pushed out by HistorySize leave the byte count: 3 of
+		// 30 bytes always fit in 100.
+		b, _ := newBroker(t)
+		d := publishSized(t, b, "s", 1, 10, 30, broker.PublishOptions{HistorySize: 3, HistoryBytes: 100})
+		checkHistory(t, b, "s", 8, d[7:]...)
+	})
+
+	t.Run("SizeZeroForgetsBytes", func(t *testing.T) {
+		b, _ := newBroker(t)
+		publishSized(t, b, "s", 1, 5, 30, broker.PublishOptions{HistoryBytes: 100})
+		d := publishSized(t, b, "s", 6, 8, 30, broker.PublishOptions{HistorySize: 3, HistoryBytes: 100})
+		checkHistory(t, b, "s", 6, d...)
+	})
+
+	t.Run("GrowSizeKeepsCount", func(t *testing.T) {
+		b, _ := newBroker(t)
+		d := publishSized(t, b, "s", 1, 3, 30, broker.PublishOptions{HistorySize: 2, HistoryBytes: 100})
+		d = append(d, publishSized(t, b, "s", 4, 6, 30, broker.PublishOptions{HistorySize: 5, HistoryBytes: 100})...)
+		checkHistory(t, b, "s", 4, d[3:]...)
+	})
+
+	t.Run("NewestAlone", func(t *testing.T) {
+		b, _ := newBroker(t)
+		publishSized(t, b, "s", 1, 3, 30, broker.PublishOptions{HistorySize: 10, HistoryBytes: 100})
+		d := publishSized(t, b, "s", 4, 4, 500, broker.PublishOptions{HistorySize: 10, HistoryBytes: 100})
+		checkHistory(t, b, "s", 4, d...)
+		// The next message makes room again: the big one goes.
+		d = publishSized(t, b, "s", 5, 6, 30, broker.PublishOptions{HistorySize: 10, HistoryBytes: 100})
+		checkHistory(t, b, "s", 5, d...)
+	})
+
+	t.Run("BoundChanges", func(t *testing.T) {
+		b, _ := newBroker(t)
+		d := publishSized(t, b, "s", 1, 4, 20, broker.PublishOptions{HistorySize: 10, HistoryBytes: 1000})
+		checkHistory(t, b, "s", 1, d...)
+		// A smaller bound trims what the larger one kept.
+		d = append(d, publishSized(t, b, "s", 5, 5, 20, broker.PublishOptions{HistorySize: 10, HistoryBytes: 45})...)
+		checkHistory(t, b, "s", 4, d[3:]...)
+		// A larger one lets the history grow again from there.
+		d = append(d, publishSized(t, b, "s", 6, 8, 20, broker.PublishOptions{HistorySize: 10, HistoryBytes: 1000})...)
+		checkHistory(t, b, "s", 4, d[3:]...)
+		// No bound: HistorySize alone.
+		d = append(d, publishSized(t, b, "s", 9, 20, 20, broker.PublishOptions{HistorySize: 10})...)
+		checkHistory(t, b, "s", 11, d[10:]...)
+	})
+
+	t.Run("ReaderBehindSeesLoss", func(t *testing.T) {
+		b, _ := newBroker(t)
+		publishSized(t, b, "s", 1, 10, 40, broker.PublishOptions{HistorySize: 100, HistoryBytes: 100})
+		h, err := b.History(t.Context(), "s", 5, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.First != 9 || len(h.Messages) != 2 || h.Messages[0].Offset != 9 {
+			t.Fatalf("History(5): First %d, %d messages; want First 9 and offsets 9, 10", h.First, len(h.Messages))
+		}
+	})
 }

@@ -85,6 +85,22 @@ func (r *Ring[T]) Reset(top uint64) {
 	r.first = top + 1
 }
 
+// DropOldest forgets the oldest retained value, so that First() moves up by
+// one, and clears its slot so that nothing keeps what it referenced alive.
+// It reports false, doing nothing, when the ring is empty. Readers whose
+// position falls before the new First() then get lost from AppendSince, as
+// if the value had been pushed out: owners use it to bound a ring by
+// something other than its Size (its values' bytes, say).
+func (r *Ring[T]) DropOldest() bool {
+	if r.first > r.top {
+		return false
+	}
+	var zero T
+	r.buf[r.first%uint64(len(r.buf))] = zero
+	r.first++
+	return true
+}
+
 // Get returns the value at offset off, if retained.
 func (r *Ring[T]) Get(off uint64) (T, bool) {
 	if off < r.first || off > r.top {

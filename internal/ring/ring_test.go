@@ -99,3 +99,87 @@ func TestRing_Grows(t *testing.T) {
 		t.Fatalf("Size %d", r.Size())
 	}
 }
+
+func TestRing_DropOldest(t *testing.T) {
+	t.Run("Empty", func(t *testing.T) {
+		r := ring.New[int](3)
+		if r.DropOldest() {
+			t.Fatal("DropOldest on an empty ring reported true")
+		}
+		if r.First() != 1 || r.Top() != 0 || r.Len() != 0 {
+			t.Fatalf("after DropOldest on an empty ring: first %d top %d len %d", r.First(), r.Top(), r.Len())
+		}
+	})
+
+	t.Run("OK", func(t *testing.T) {
+		r := ring.New[int](4)
+		for i := 1; i <= 6; i++ {
+			r.Push(i) // retains 3..6
+		}
+		if !r.DropOldest() {
+			t.Fatal("DropOldest reported false on a full ring")
+		}
+		if r.First() != 4 || r.Top() != 6 || r.Len() != 3 {
+			t.Fatalf("after DropOldest: first %d top %d len %d; want 4 6 3", r.First(), r.Top(), r.Len())
+		}
+		if _, ok := r.Get(3); ok {
+			t.Error("Get(3) still finds the dropped value")
+		}
+		if got, lost := r.AppendSince(nil, 2, 0); !lost || got != nil {
+			t.Errorf("AppendSince(2) = %v, %v; want lost: offset 3 was dropped", got, lost)
+		}
+		if got, lost := r.AppendSince(nil, 3, 0); lost || !slices.Equal(got, []int{4, 5, 6}) {
+			t.Errorf("AppendSince(3) = %v, %v; want [4 5 6]", got, lost)
+		}
+		// The ring goes on as before: pushes fill the freed room first.
+		r.Push(7)
+		if r.First() != 4 || r.Len() != 4 {
+			t.Fatalf("after Push(7): first %d len %d; want 4 4", r.First(), r.Len())
+		}
+		r.Push(8)
+		if r.First() != 5 || r.Len() != 4 {
+			t.Fatalf("after Push(8): first %d len %d; want 5 4", r.First(), r.Len())
+		}
+	})
+
+	t.Run("ToEmpty", func(t *testing.T) {
+		r := ring.New[int](3)
+		r.Push(1)
+		r.Push(2)
+		for range 2 {
+			if !r.DropOldest() {
+				t.Fatal("DropOldest reported false with values retained")
+			}
+		}
+		if r.DropOldest() {
+			t.Fatal("DropOldest reported true on an emptied ring")
+		}
+		if r.Len() != 0 || r.First() != r.Top()+1 || r.Top() != 2 {
+			t.Fatalf("emptied ring: len %d first %d top %d; want 0, top+1, 2", r.Len(), r.First(), r.Top())
+		}
+		if _, ok := r.Newest(); ok {
+			t.Error("Newest found a value in an emptied ring")
+		}
+		if off := r.Push(3); off != 3 || r.First() != 3 || r.Len() != 1 {
+			t.Fatalf("Push after emptying: offset %d first %d len %d; want 3 3 1", off, r.First(), r.Len())
+		}
+	})
+
+	t.Run("ThenGrow", func(t *testing.T) {
+		// Dropping before the slots double: grow copies only what is
+		// retained, and every offset stays where Get finds it.
+		r := ring.New[int](100)
+		for i := 1; i <= 8; i++ {
+			r.Push(i)
+		}
+		r.DropOldest()
+		r.DropOldest()
+		for i := 9; i <= 40; i++ {
+			r.Push(i)
+		}
+		got, lost := r.AppendSince(nil, 2, 0)
+		if lost || len(got) != 38 || got[0] != 3 || got[37] != 40 {
+			t.Fatalf("AppendSince(2) = %v, %v; want 3..40", got, lost)
+		}
+	})
+}

@@ -9,7 +9,9 @@ package frame
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -91,15 +93,18 @@ func AppendString(dst []byte, s string) []byte {
 }
 
 // AppendData appends the payload fields of a message: "json":<payload> when
-// the payload is a JSON text on one line, else "data":"<payload>" when it is
-// UTF-8 text, else "data64":"<base64>". A client gets the exact bytes back
-// from any of the three (see Data).
+// the payload is a JSON text on one line; else "data":"<payload>" when it is
+// UTF-8 text whose escaped form (what AppendString writes between the
+// quotes) is no longer than its base64 form; else "data64":"<base64>". So
+// text full of control characters, each escaped to 6 bytes, goes as
+// base64, 4 bytes for 3. A client gets the exact bytes back from any of the
+// three (see Data).
 func AppendData(dst, data []byte) []byte {
 	switch {
 	case len(data) > 0 && bytes.IndexAny(data, "\r\n") < 0 && json.Valid(data):
 		dst = append(dst, `"json":`...)
 		return append(dst, data...)
-	case utf8.Valid(data):
+	case textFits(data, base64.StdEncoding.EncodedLen(len(data))):
 		dst = append(dst, `"data":`...)
 		return AppendString(dst, string(data))
 	default:
@@ -107,6 +112,85 @@ func AppendData(dst, data []byte) []byte {
 		dst = base64.StdEncoding.AppendEncode(dst, data)
 		return append(dst, '"')
 	}
+}
+
+// escapes holds, for each ASCII byte, the length AppendString writes for
+// it.
+var escapes = func() (t [utf8.RuneSelf]uint8) {
+	for c := range t {
+		switch {
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+			t[c] = 2
+		case c < 0x20 || c == 0x7f:
+			t[c] = 6 // \u00XX
+		default:
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
+// textFits reports whether data is valid UTF-8 whose escaped form, as
+// AppendString writes it without the quotes, is at most limit bytes long.
+// It reads data once and stops as soon as the answer is no.
+func textFits(data []byte, limit int) bool {
+	n := 0
+	for i := 0; i < len(data); {
+		// A run of bytes that stand for themselves costs one byte each.
+		j := textRun(data, i)
+		n += j - i
+		if i = j; i == len(data) {
+			break
+		}
+		if c := data[i]; c < utf8.RuneSelf {
+			n += int(escapes[c])
+			i++
+		} else {
+			r, size := utf8.DecodeRune(data[i:])
+			switch r {
+			case utf8.RuneError:
+				if size == 1 {
+					return false // not UTF-8
+				}
+				n += size
+			case '\u2028', '\u2029':
+				n += 6
+			default:
+				n += size
+			}
+			i += size
+		}
+		if n > limit {
+			return false
+		}
+	}
+	return n <= limit
+}
+
+// textRun returns the index of the first byte from data[i] on that
+// AppendString does not write as itself (or len(data)): a control
+// character, '"', '\\', DEL, or a byte of a multi-byte character. It reads
+// eight bytes at a time, as plainRun does, DEL being one more stopper.
+func textRun(data []byte, i int) int {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	for len(data)-i >= 8 {
+		x := binary.LittleEndian.Uint64(data[i:])
+		q := x ^ (lo * '"')
+		e := x ^ (lo * '\\')
+		d := x ^ (lo * 0x7f)
+		m := ((q-lo)&^q | (e-lo)&^e | (d-lo)&^d | (x-lo*0x20)&^x | x) & hi
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(data) && data[i] < utf8.RuneSelf && escapes[data[i]] == 1 {
+		i++
+	}
+	return i
 }
 
 // AppendMsg appends a msg frame.

@@ -12,8 +12,9 @@
 // longer knows). Ids are written raw, so a line splits on its last ':'. An
 // empty body means the poll timed out with nothing to report.
 //
-// Use [DecodeRegistration] to read a request body and [AppendLine] and
-// [AppendEnded] to build an answer; [EncodeRegistration] and [ParseResponse]
+// Use [DecodeRegistrationMax] to read a request body from the network, with
+// a cap on its channel ids ([DecodeRegistration] has none), and [AppendLine]
+// and [AppendEnded] to build an answer; [EncodeRegistration] and [ParseResponse]
 // are the client side. [ParseCommand] parses the "comet:" command-pipe lines
 // (activate, deactivate, set_timeout).
 //

@@ -3,6 +3,7 @@ package ocsigen_test
 import (
 	"bytes"
 	"errors"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,10 +16,15 @@ func FuzzDecodeRegistration(f *testing.F) {
 	for _, name := range registrationCases(f) {
 		f.Add(readFile(f, filepath.Join("testdata", name, "request.body")))
 	}
-	for _, s := range []string{"registration=%", "registration=a%2", "&=&", "registration&registration=+", "registration=%0a%0A\n\n"} {
+	for _, s := range []string{
+		"registration=%", "registration=a%2", "&=&", "registration&registration=+", "registration=%0a%0A\n\n",
+		"registration=a%0Ab%0Ac", "registration=a&registration=b%0Aa&registration=c",
+		"registration=a%0Ab%0Ac%0A%zz", "registration=a%0Ab%zz", "x=%G0&registration=a", "registration=a\nb\nc\nd&x=%",
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		checkRegistrationMax(t, body)
 		ids, err := ocsigen.DecodeRegistration(body)
 		if err != nil {
 			if !errors.Is(err, ocsigen.ErrBadRegistration) {
@@ -47,6 +53,88 @@ func FuzzDecodeRegistration(f *testing.F) {
 			t.Fatalf("round trip = %q, want %q", again, ids)
 		}
 	})
+}
+
+// decodeRegistrationRef is DecodeRegistration as it was before
+// DecodeRegistrationMax, whole fields at a time: the reference the
+// streaming decoder must agree with. url.QueryUnescape decodes as the
+// original server's form decoder does.
+func decodeRegistrationRef(body []byte) ([]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for field := range strings.SplitSeq(string(body), "&") {
+		if field == "" {
+			continue
+		}
+		rawName, rawValue, _ := strings.Cut(field, "=")
+		name, err := url.QueryUnescape(rawName)
+		if err != nil {
+			return nil, err
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil {
+			return nil, err
+		}
+		if name != "registration" {
+			continue
+		}
+		for piece := range strings.SplitSeq(value, "\n") {
+			if piece != "" && !seen[piece] {
+				seen[piece] = true
+				ids = append(ids, piece)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("no channel id")
+	}
+	return ids, nil
+}
+
+// namesMoreThan reports whether a prefix of body is a valid registration of
+// more than max distinct ids: what DecodeRegistrationMax must have seen to
+// refuse a body that is malformed further on.
+func namesMoreThan(body []byte, max int) bool {
+	for k := len(body); k > 0; k-- {
+		if ids, err := decodeRegistrationRef(body[:k]); err == nil && len(ids) > max {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRegistrationMax checks DecodeRegistration against the reference
+// decoder, and DecodeRegistrationMax with limits around the number of ids.
+func checkRegistrationMax(t *testing.T, body []byte) {
+	t.Helper()
+	ref, refErr := decodeRegistrationRef(body)
+	ids, err := ocsigen.DecodeRegistration(body)
+	if (err != nil) != (refErr != nil) || !slices.Equal(ids, ref) {
+		t.Fatalf("DecodeRegistration(%q) = %q, %v; the reference says %q, %v", body, ids, err, ref, refErr)
+	}
+	for _, max := range []int{-1, 0, 1, 2, 3, len(ref) - 1, len(ref), len(ref) + 1} {
+		if max < -1 {
+			continue
+		}
+		got, err := ocsigen.DecodeRegistrationMax(body, max)
+		tooMany := errors.Is(err, ocsigen.ErrTooManyChannels)
+		switch {
+		case err == nil:
+			if refErr != nil || !slices.Equal(got, ref) || max >= 0 && len(got) > max {
+				t.Fatalf("DecodeRegistrationMax(%q, %d) = %q; the reference says %q, %v", body, max, got, ref, refErr)
+			}
+		case got != nil:
+			t.Fatalf("DecodeRegistrationMax(%q, %d): ids %q returned with %v", body, max, got, err)
+		case tooMany == errors.Is(err, ocsigen.ErrBadRegistration):
+			t.Fatalf("DecodeRegistrationMax(%q, %d): %v; want ErrTooManyChannels or ErrBadRegistration", body, max, err)
+		case refErr == nil && (max < 0 || len(ref) <= max):
+			t.Fatalf("DecodeRegistrationMax(%q, %d): %v; the reference accepts %q", body, max, err, ref)
+		case refErr == nil && !tooMany:
+			t.Fatalf("DecodeRegistrationMax(%q, %d): %v; want ErrTooManyChannels for %d ids", body, max, err, len(ref))
+		case refErr != nil && tooMany && (max < 0 || len(body) <= 4096 && !namesMoreThan(body, max)):
+			t.Fatalf("DecodeRegistrationMax(%q, %d): %v; no prefix of the body names more than %d ids", body, max, err, max)
+		}
+	}
 }
 
 func FuzzRoundTrip(f *testing.F) {

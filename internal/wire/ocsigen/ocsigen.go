@@ -22,6 +22,10 @@ const Ended = "ENDED_CHANNEL"
 // names no channel or is not valid form encoding. Servers answer it with 400.
 var ErrBadRegistration = errors.New("ocsigen: empty or incorrect registration")
 
+// ErrTooManyChannels is wrapped by the error of [DecodeRegistrationMax]
+// for a body naming more distinct channel ids than allowed.
+var ErrTooManyChannels = errors.New("ocsigen: too many channels")
+
 // ErrUnknownCommand is returned by [ParseCommand] for a line that is not a
 // valid comet command.
 var ErrUnknownCommand = errors.New("ocsigen: unknown command")
@@ -110,7 +114,8 @@ func AppendEnded(dst []byte, id string) []byte {
 const registrationField = "registration"
 
 // DecodeRegistration decodes a request body as the original server's form
-// decoder does and returns the channel ids it registers.
+// decoder does and returns the channel ids it registers, however many: it
+// is DecodeRegistrationMax(body, -1).
 //
 // Fields are separated by '&' only (never ';'); in names and values '+'
 // decodes to a space and %XX to the byte, so a literal '+' must be sent as
@@ -122,45 +127,102 @@ const registrationField = "registration"
 // The error wraps [ErrBadRegistration] when the body holds no id at all or a
 // malformed %-escape anywhere. DecodeRegistration never panics.
 func DecodeRegistration(body []byte) ([]string, error) {
-	var (
-		ids  []string
-		seen map[string]struct{}
-	)
+	return DecodeRegistrationMax(body, -1)
+}
+
+// DecodeRegistrationMax is [DecodeRegistration] for at most max distinct
+// ids (max < 0: no limit). It reads the body once, from the start, and
+// stops as soon as it has seen an id beyond the max-th distinct one, with
+// an error wrapping [ErrTooManyChannels] (and not [ErrBadRegistration]),
+// whatever follows: a malformed escape further on is then not looked at.
+// Ids named again do not count. Its work and memory are linear in the
+// body, and what it keeps is bounded by max ids.
+func DecodeRegistrationMax(body []byte, max int) ([]string, error) {
+	d := registration{max: max}
 	for field := range bytes.SplitSeq(body, []byte{'&'}) {
 		if len(field) == 0 {
 			continue
 		}
 		rawName, rawValue, _ := bytes.Cut(field, []byte{'='})
-		name, err := unescape(rawName, true)
-		if err != nil {
-			return nil, fmt.Errorf("%w: field name: %w", ErrBadRegistration, err)
-		}
-		value, err := unescape(rawValue, true)
-		if err != nil {
-			return nil, fmt.Errorf("%w: field %q: %w", ErrBadRegistration, name, err)
+		name := rawName
+		if bytes.ContainsAny(rawName, "%+") {
+			var err error
+			if name, err = unescape(rawName, true); err != nil {
+				return nil, fmt.Errorf("%w: field name: %w", ErrBadRegistration, err)
+			}
 		}
 		if string(name) != registrationField {
+			if err := checkEscapes(rawValue); err != nil {
+				return nil, fmt.Errorf("%w: field %q: %w", ErrBadRegistration, name, err)
+			}
 			continue
 		}
-		for piece := range bytes.SplitSeq(value, []byte{'\n'}) {
-			if len(piece) == 0 {
-				continue
-			}
-			if seen == nil {
-				seen = make(map[string]struct{})
-			}
-			if _, dup := seen[string(piece)]; dup {
-				continue
-			}
-			id := string(piece)
-			seen[id] = struct{}{}
-			ids = append(ids, id)
+		if err := d.decode(rawValue); err != nil {
+			return nil, err
 		}
 	}
-	if len(ids) == 0 {
+	if len(d.ids) == 0 {
 		return nil, fmt.Errorf("%w: no channel id", ErrBadRegistration)
 	}
-	return ids, nil
+	return d.ids, nil
+}
+
+// registration collects the ids of registration fields.
+type registration struct {
+	max   int
+	ids   []string
+	seen  map[string]struct{}
+	piece []byte // the id being decoded
+}
+
+// decode decodes one registration field's raw value, adding each id as
+// soon as its end (a decoded LF, or the value's end) is reached.
+func (d *registration) decode(raw []byte) error {
+	d.piece = d.piece[:0]
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch c {
+		case '%':
+			var err error
+			if c, err = unescapeAt(raw, i); err != nil {
+				return fmt.Errorf("%w: field %q: %w", ErrBadRegistration, registrationField, err)
+			}
+			i += 2
+		case '+':
+			c = ' '
+		}
+		if c != '\n' {
+			d.piece = append(d.piece, c)
+			continue
+		}
+		if err := d.add(); err != nil {
+			return err
+		}
+	}
+	return d.add()
+}
+
+// add adds the id in piece, unless it is empty or already seen, and
+// empties piece.
+func (d *registration) add() error {
+	piece := d.piece
+	d.piece = d.piece[:0]
+	if len(piece) == 0 {
+		return nil
+	}
+	if _, dup := d.seen[string(piece)]; dup {
+		return nil
+	}
+	if d.max >= 0 && len(d.ids) >= d.max {
+		return fmt.Errorf("%w: more than %d", ErrTooManyChannels, d.max)
+	}
+	if d.seen == nil {
+		d.seen = make(map[string]struct{})
+	}
+	id := string(piece)
+	d.seen[id] = struct{}{}
+	d.ids = append(d.ids, id)
+	return nil
 }
 
 // EncodeRegistration builds the request body "registration=<ids joined by
@@ -242,15 +304,11 @@ func unescape(s []byte, form bool) ([]byte, error) {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '%':
-			if i+2 >= len(s) {
-				return nil, fmt.Errorf("truncated escape %q at offset %d", s[i:], i)
+			b, err := unescapeAt(s, i)
+			if err != nil {
+				return nil, err
 			}
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("bad escape %q at offset %d", s[i:i+3], i)
-			}
-			out = append(out, hi<<4|lo)
+			out = append(out, b)
 			i += 2
 		case c == '+' && form:
 			out = append(out, ' ')
@@ -259,6 +317,35 @@ func unescape(s []byte, form bool) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// unescapeAt decodes the %XX escape at s[i], s[i] being '%'.
+func unescapeAt(s []byte, i int) (byte, error) {
+	if i+2 >= len(s) {
+		return 0, fmt.Errorf("truncated escape %q at offset %d", s[i:], i)
+	}
+	hi, ok1 := unhex(s[i+1])
+	lo, ok2 := unhex(s[i+2])
+	if !ok1 || !ok2 {
+		return 0, fmt.Errorf("bad escape %q at offset %d", s[i:i+3], i)
+	}
+	return hi<<4 | lo, nil
+}
+
+// checkEscapes reports the first malformed %-escape of s, as unescape
+// would, without decoding s.
+func checkEscapes(s []byte) error {
+	for i := bytes.IndexByte(s, '%'); i >= 0; {
+		if _, err := unescapeAt(s, i); err != nil {
+			return err
+		}
+		j := bytes.IndexByte(s[i+3:], '%')
+		if j < 0 {
+			return nil
+		}
+		i += 3 + j
+	}
+	return nil
 }
 
 func unhex(c byte) (byte, bool) {

@@ -2,7 +2,10 @@ package ocsigen_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/halleyhq/halley/internal/wire/ocsigen"
@@ -98,5 +101,117 @@ func TestEncodeRegistration_RoundTrip(t *testing.T) {
 	}
 	if !slices.Equal(got, ids) {
 		t.Errorf("round trip = %q, want %q", got, ids)
+	}
+}
+
+func TestDecodeRegistrationMax(t *testing.T) {
+	const max = 3
+	tests := []struct {
+		name string
+		body string
+		max  int
+		want []string // nil: want an error
+		bad  bool     // the error is ErrBadRegistration, not ErrTooManyChannels
+	}{
+		{name: "UnderMax", body: "registration=a%0Ab", max: max, want: []string{"a", "b"}},
+		{name: "Max", body: "registration=a%0Ab%0Ac", max: max, want: []string{"a", "b", "c"}},
+		{name: "MaxPlusOne", body: "registration=a%0Ab%0Ac%0Ad", max: max},
+		{name: "AcrossFields", body: "registration=a%0Ab&registration=c&registration=d", max: max},
+		{name: "RawLF", body: "registration=a\nb\nc\nd", max: max},
+		{name: "DuplicatesDoNotCount", body: "registration=a%0Ab%0Aa%0Ab%0Ac&registration=c%0Aa", max: max, want: []string{"a", "b", "c"}},
+		{name: "EmptyPiecesDoNotCount", body: "registration=%0A%0Aa%0A%0Ab%0A%0Ac%0A%0A", max: max, want: []string{"a", "b", "c"}},
+		{name: "OtherFieldsDoNotCount", body: "x=1&registration=a&y=2&z=3&w=4", max: 1, want: []string{"a"}},
+		{name: "MaxZero", body: "registration=a", max: 0},
+		{name: "NoLimit", body: "registration=a%0Ab%0Ac%0Ad%0Ae", max: -1, want: []string{"a", "b", "c", "d", "e"}},
+		// Past max, the rest of the body is not looked at.
+		{name: "MaxPlusOneThenBadEscape", body: "registration=a%0Ab%0Ac%0Ad%0A%zz", max: max},
+		// An id is seen at its end: a bad escape inside the one beyond max
+		// is found first.
+		{name: "BadEscapeInMaxPlusOne", body: "registration=a%0Ab%0Ac%0Ad%zz", max: max, bad: true},
+		{name: "MaxPlusOneThenBadField", body: "registration=a%0Ab%0Ac%0Ad&x=%G0", max: max},
+		{name: "MaxPlusOneThenHugeJunk", body: "registration=a%0Ab%0Ac%0Ad%0A" + strings.Repeat("%zz", 1<<20), max: max},
+		// Before max, errors are as without a limit.
+		{name: "BadEscapeBeforeMax", body: "registration=a%0Ab%zz%0Ac%0Ad", max: max, bad: true},
+		{name: "BadOtherFieldBeforeMax", body: "x=%G0&registration=a%0Ab%0Ac%0Ad", max: max, bad: true},
+		{name: "BadNameBeforeMax", body: "reg%=a&registration=a%0Ab%0Ac%0Ad", max: max, bad: true},
+		{name: "Empty", body: "registration=", max: max, bad: true},
+		{name: "EmptyMaxZero", body: "", max: 0, bad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ocsigen.DecodeRegistrationMax([]byte(tt.body), tt.max)
+			switch {
+			case tt.want != nil:
+				if err != nil || !slices.Equal(got, tt.want) {
+					t.Fatalf("DecodeRegistrationMax(%.60q, %d) = %q, %v; want %q", tt.body, tt.max, got, err, tt.want)
+				}
+			case tt.bad:
+				if !errors.Is(err, ocsigen.ErrBadRegistration) || errors.Is(err, ocsigen.ErrTooManyChannels) || got != nil {
+					t.Fatalf("DecodeRegistrationMax(%.60q, %d) = %q, %v; want ErrBadRegistration", tt.body, tt.max, got, err)
+				}
+			default:
+				if !errors.Is(err, ocsigen.ErrTooManyChannels) || errors.Is(err, ocsigen.ErrBadRegistration) || got != nil {
+					t.Fatalf("DecodeRegistrationMax(%.60q, %d) = %q, %v; want ErrTooManyChannels alone", tt.body, tt.max, got, err)
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeRegistrationMax_Bounded: a body of 64 KiB naming about 30 000
+// ids is refused with a few allocations, not one per id.
+func TestDecodeRegistrationMax_Bounded(t *testing.T) {
+	body := manyIDs(64 << 10)
+	all, err := ocsigen.DecodeRegistration(body)
+	if err != nil || len(all) < 10000 {
+		t.Fatalf("DecodeRegistration of the 64 KiB body: %d ids, %v; want over 10000", len(all), err)
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		if _, err := ocsigen.DecodeRegistrationMax(body, 256); !errors.Is(err, ocsigen.ErrTooManyChannels) {
+			t.Fatal(err)
+		}
+	})
+	// 256 ids, their map and slice; one allocation per id of the body
+	// would be over 10000.
+	if allocs > 2*256+40 {
+		t.Fatalf("DecodeRegistrationMax(64 KiB body, 256): %v allocations; want about one per kept id", allocs)
+	}
+}
+
+// manyIDs returns a registration body of about n bytes naming short,
+// distinct ids.
+func manyIDs(n int) []byte {
+	b := []byte("registration=")
+	for i := 0; len(b) < n; i++ {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = strconv.AppendInt(b, int64(i), 36)
+	}
+	return b
+}
+
+func BenchmarkDecodeRegistrationMax(b *testing.B) {
+	body := manyIDs(64 << 10)
+	for _, max := range []int{256, -1} {
+		b.Run(fmt.Sprintf("max=%d", max), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ocsigen.DecodeRegistrationMax(body, max)
+			}
+		})
+	}
+}
+
+// TestDecodeRegistration_ManyFields: other fields cost no allocation each.
+func TestDecodeRegistration_ManyFields(t *testing.T) {
+	body := []byte(strings.Repeat("a=1&", 10000) + "registration=x")
+	allocs := testing.AllocsPerRun(10, func() {
+		if ids, err := ocsigen.DecodeRegistrationMax(body, 1); err != nil || len(ids) != 1 {
+			t.Fatal(ids, err)
+		}
+	})
+	if allocs > 10 {
+		t.Fatalf("DecodeRegistrationMax of 10000 other fields: %v allocations; want a few", allocs)
 	}
 }

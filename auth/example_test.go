@@ -25,7 +25,7 @@ func ExampleParseRights() {
 	// true false
 	// true false
 	// true false
-	// auth: invalid pattern: listen[0]: listen pattern without ':' (want "notifier:key", "notifier:prefix*" or "*")
+	// auth: invalid pattern: listen[0]: listen pattern without ':' (want "notifier:key" or "*")
 }
 
 func ExamplePatterns_Match() {

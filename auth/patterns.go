@@ -72,13 +72,13 @@ func checkListen(pat string) string {
 	notifier, key, ok := strings.Cut(pat, ":")
 	switch {
 	case !ok:
-		return `listen pattern without ':' (want "notifier:key", "notifier:prefix*" or "*")`
+		return `listen pattern without ':' (want "notifier:key" or "*")`
 	case notifier == "":
 		return "listen pattern without a notifier name"
 	case strings.Contains(notifier, "*"):
 		// "*:42" reads as "key 42 of any notifier", which patterns cannot
 		// say: refuse it rather than match a notifier named "*".
-		return `'*' in the notifier part of a listen pattern (the notifier is an exact name; "*" alone allows every notifier)`
+		return `'*' in the notifier part (an exact name; "*" alone allows all)`
 	}
 	if why := checkPattern(notifier, halley.MaxNameLen); why != "" {
 		return "notifier name: " + why

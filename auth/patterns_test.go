@@ -123,7 +123,7 @@ func TestParseRights(t *testing.T) {
 		{name: "listen without colon", listen: []string{"docs:1", "docs"}, wantErr: "listen[1]: listen pattern without ':'"},
 		{name: "listen star prefix", listen: []string{"docs*"}, wantErr: "listen[0]: listen pattern without ':'"},
 		{name: "listen no notifier", listen: []string{":42"}, wantErr: "listen[0]: listen pattern without a notifier name"},
-		{name: "listen star notifier", listen: []string{"*:42"}, wantErr: "listen[0]: '*' in the notifier part"},
+		{name: "listen star notifier", listen: []string{"*:42"}, wantErr: "listen[0]: '*' in the notifier part (an exact name"},
 		{name: "listen empty key", listen: []string{"docs:"}, wantErr: "listen[0]: key: empty pattern"},
 		{name: "listen long notifier", listen: []string{long + "x:1"}, wantErr: "listen[0]: notifier name: pattern longer than 256 bytes"},
 		{name: "listen long key", listen: []string{"d:" + long + "xx"}, wantErr: "listen[0]: key: pattern longer than 257 bytes"},

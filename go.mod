@@ -5,3 +5,10 @@ go 1.26.8
 require go.uber.org/goleak v1.3.0
 
 require github.com/coder/websocket v1.8.15
+
+require (
+	github.com/MicahParks/jwkset v0.11.4
+	github.com/MicahParks/keyfunc/v3 v3.9.2
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	golang.org/x/time v0.15.0
+)

@@ -37,7 +37,9 @@ type Options struct {
 	// JWKSRefreshUnknownKID) when a token names a "kid" the set does not
 	// have. Its asymmetric keys verify tokens, chosen by "kid" (or, for
 	// a token without one, each key of its algorithm, up to
-	// MaxPublicKeys); its symmetric keys never do. Default: none.
+	// MaxPublicKeys), each only for its own algorithm; its symmetric
+	// keys, and keys with a "use" other than "sig", never do. Default:
+	// none.
 	JWKSURL string
 	// HTTPClient fetches the JWKS; each fetch is also bounded by 10 s,
 	// and the answer by 1 MiB. Default: http.DefaultClient.
@@ -47,7 +49,9 @@ type Options struct {
 	JWKSRefresh time.Duration
 	// JWKSRefreshUnknownKID is the least time between two fetches of the
 	// JWKS caused by tokens naming an unknown "kid"; in between, such a
-	// token is refused without a fetch. Default: 5 minutes (keyfunc's).
+	// token is refused without a fetch, unless the next fetch is allowed
+	// within 10 s, which it then waits for (within its context). Default:
+	// 5 minutes (keyfunc's).
 	JWKSRefreshUnknownKID time.Duration
 	// Audience, when set, must be one of the token's "aud". Default: the
 	// audience is not checked.
@@ -154,8 +158,10 @@ func New(ctx context.Context, opts Options) (*Authorizer, error) {
 	return a, nil
 }
 
-// Close stops the refresh of the JWKS and waits until it has stopped. It
-// returns nil; Authorize goes on working with the keys it has.
+// Close stops the periodic refresh of the JWKS and waits until it has
+// stopped. It returns nil. Authorize goes on working after Close, with the
+// keys it has (and a fetch for an unknown "kid", in the caller's
+// goroutine).
 func (a *Authorizer) Close() error {
 	if a.jwks != nil {
 		a.closeOnce.Do(a.jwks.stop)

@@ -25,6 +25,7 @@ func commands() []command {
 		{"write", "write to a bus as a client does, in a session", runWrite},
 		{"listen", "listen on keys of a notifier and print the notifications", runListen},
 		{"bench", "measure a server on this machine: fan-out, latency, CPU, memory", runBench},
+		{"token", "mint a client token (JWT) for trying out --token-* settings", runToken},
 		{"help", "show this help", runHelp},
 	}
 }

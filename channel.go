@@ -48,6 +48,12 @@ type ChannelOptions struct {
 	// interrupted when the waiting client leaves (use it for generators
 	// that compute a value when asked).
 	Seq iter.Seq[[]byte]
+	// MaxBytes bounds the payload bytes the ring (or a session channel's
+	// queue) retains, beside Size: past it the oldest messages are
+	// dropped, and readers that had not got them get a channel_full gap
+	// (a session channel's reader: its queue is dead). Default:
+	// Config.RingBytes; negative: no byte bound.
+	MaxBytes int
 	// Public lets every client read the channel, with or without a token,
 	// when the hub has an Authorizer (without one, every channel but
 	// those of sessions is readable by everybody). Session channels are
@@ -156,15 +162,18 @@ type Channel struct {
 	internal bool // the hub's own: not counted against MaxChannels
 	public   bool // readable without rights (ChannelOptions.Public)
 
-	mu      sync.RWMutex // reads of broadcast and newest channels share it
-	ring    *ring.Ring[*message]
-	epoch   string
-	closed  bool
-	full    bool   // session channel overflowed: dead for its client
-	acked   uint64 // session and lazy: highest offset handed over for good
-	waiters map[*waiter]struct{}
-	conns   int // waiters that are client connections
-	demand  lazyDemand
+	mu    sync.RWMutex // reads of broadcast and newest channels share it
+	ring  *ring.Ring[*message]
+	epoch string
+	bytes int // payload bytes in the ring
+	// maxBytes bounds bytes (ChannelOptions.MaxBytes); 0: no bound.
+	maxBytes int
+	closed   bool
+	full     bool   // session channel overflowed: dead for its client
+	acked    uint64 // session and lazy: highest offset handed over for good
+	waiters  map[*waiter]struct{}
+	conns    int // waiters that are client connections
+	demand   lazyDemand
 }
 
 // ID returns the channel's id, which clients use to read it.
@@ -236,7 +245,7 @@ func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
 	if c.hub.isShutdown() {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrShutdown)
 	}
-	res, err := c.hub.broker.Publish(ctx, c.id, data, broker.PublishOptions{HistorySize: c.size})
+	res, err := c.hub.broker.Publish(ctx, c.id, data, broker.PublishOptions{HistorySize: c.size, HistoryBytes: c.maxBytes})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, err)
 	}
@@ -257,12 +266,16 @@ func (c *Channel) writeLocal(data []byte) (Outcome, error) {
 		// Overflow: the unread messages are dropped and the channel is
 		// dead for its client, which is told once.
 		c.full = true
-		c.ring.Reset(c.ring.Top())
+		c.resetLocked(c.ring.Top())
 		c.wakeLocked()
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
 	}
 	off := c.ring.Top() + 1
-	c.ring.Put(off, &message{offset: off, epoch: c.epoch, data: data})
+	c.storeLocked(&message{offset: off, epoch: c.epoch, data: data})
+	if c.full {
+		c.wakeLocked()
+		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
+	}
 	return Outcome{Offset: off, Delivered: c.wakeLocked()}, nil
 }
 
@@ -276,12 +289,51 @@ func (c *Channel) deliver(m broker.Message) int {
 	}
 	if m.Epoch != c.epoch {
 		c.epoch = m.Epoch
-		c.ring.Reset(m.Offset - 1)
+		c.resetLocked(m.Offset - 1)
 	}
-	if !c.ring.Put(m.Offset, &message{offset: m.Offset, epoch: m.Epoch, data: m.Data}) {
+	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data}) {
 		return 0
 	}
 	return c.wakeLocked()
+}
+
+// storeLocked puts m in the ring, at its offset, and keeps the ring within
+// its byte bound by dropping the oldest messages (never the newest): a
+// reader that had not got them gets a channel_full gap. It reports false for
+// an offset already stored. c.mu is held.
+func (c *Channel) storeLocked(m *message) bool {
+	r := c.ring
+	switch {
+	case m.offset <= r.Top():
+		return false
+	case m.offset != r.Top()+1:
+		c.bytes = 0 // Put forgets everything to start again at the offset
+	case r.Len() == r.Size():
+		if old, ok := r.Get(r.First()); ok {
+			c.bytes -= len(old.data)
+		}
+	}
+	r.Put(m.offset, m)
+	c.bytes += len(m.data)
+	for c.maxBytes > 0 && c.bytes > c.maxBytes && r.Len() > 1 {
+		old, _ := r.Get(r.First())
+		if c.kind == KindSession && old.offset > c.acked {
+			// The unread messages are over the bound: the queue
+			// overflowed, as past its Size.
+			c.full = true
+			c.resetLocked(r.Top())
+			break
+		}
+		c.bytes -= len(old.data)
+		r.DropOldest()
+	}
+	return true
+}
+
+// resetLocked empties the ring, the next message getting offset top+1.
+func (c *Channel) resetLocked(top uint64) {
+	c.ring.Reset(top)
+	c.bytes = 0
 }
 
 // wakeLocked wakes every waiter and returns the number of connections.

@@ -1,6 +1,7 @@
 package halley
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -190,6 +191,7 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 		producer: opts.Producer,
 		seq:      opts.Seq,
 		public:   opts.Public && opts.Kind != KindSession,
+		maxBytes: max(0, cmp.Or(opts.MaxBytes, h.cfg.RingBytes)),
 		ring:     ring.New[*message](size),
 		waiters:  make(map[*waiter]struct{}),
 	}
@@ -222,7 +224,7 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 // not counted against Config.MaxChannels.
 func (h *Hub) newLocalChannel(s *Session, size int) (*Channel, error) {
 	c := &Channel{
-		hub: h, kind: KindBroadcast, local: true, size: size, session: s,
+		hub: h, kind: KindBroadcast, local: true, size: size, session: s, maxBytes: max(0, h.cfg.RingBytes),
 		ring: ring.New[*message](size), epoch: newID(), waiters: make(map[*waiter]struct{}),
 	}
 	c.internal = true
@@ -280,12 +282,12 @@ func (h *Hub) attach(ctx context.Context, c *Channel) error {
 	if c.ring.Top() == 0 && hist.Position.Offset > 0 {
 		c.epoch = hist.Position.Epoch
 		if len(hist.Messages) == 0 {
-			c.ring.Reset(hist.Position.Offset)
+			c.resetLocked(hist.Position.Offset)
 		} else {
-			c.ring.Reset(hist.Messages[0].Offset - 1)
+			c.resetLocked(hist.Messages[0].Offset - 1)
 		}
 		for _, m := range hist.Messages {
-			c.ring.Put(m.Offset, &message{offset: m.Offset, epoch: m.Epoch, data: m.Data})
+			c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data})
 		}
 	}
 	return nil

@@ -5,7 +5,7 @@ import jwtlib "github.com/golang-jwt/jwt/v5"
 // Claims are the claims of a Halley client token. Of the registered claims
 // (RFC 7519):
 //   - "exp" is required: the token is refused after it (plus
-//     Options.Leeway), and it becomes Grant.Expires;
+//     Options.Leeway), and exp plus the leeway becomes Grant.Expires;
 //   - "sub" becomes Grant.User, the user the client's session is bound to
 //     ("" or absent: anonymous, with the token's rights); one with a control
 //     character is refused;

@@ -79,6 +79,7 @@ type Authorizer struct {
 	methods []string
 	parser  *jwtlib.Parser
 	jwks    *jwks // nil without Options.JWKSURL
+	leeway  time.Duration
 
 	closeOnce sync.Once
 }
@@ -95,7 +96,7 @@ func New(ctx context.Context, opts Options) (*Authorizer, error) {
 	if opts.Leeway < 0 || opts.JWKSRefresh < 0 || opts.JWKSRefreshUnknownKID < 0 {
 		return nil, errors.New("jwt: negative Leeway, JWKSRefresh or JWKSRefreshUnknownKID")
 	}
-	a := &Authorizer{static: make(map[string]any)}
+	a := &Authorizer{static: make(map[string]any), leeway: opts.Leeway}
 	if opts.HMACSecret != nil {
 		if len(opts.HMACSecret) < MinHMACSecret {
 			return nil, fmt.Errorf("jwt: HMACSecret of %d bytes, at least %d wanted", len(opts.HMACSecret), MinHMACSecret)
@@ -189,7 +190,9 @@ func (a *Authorizer) Authorize(ctx context.Context, _ *http.Request, token strin
 	if strings.ContainsFunc(c.Subject, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return halley.Grant{}, invalid("control character in sub", nil)
 	}
-	g := halley.Grant{User: c.Subject, Expires: c.ExpiresAt.Time}
+	// A token is good until exp plus the leeway: so is a stream opened
+	// with it.
+	g := halley.Grant{User: c.Subject, Expires: c.ExpiresAt.Time.Add(a.leeway)}
 	if len(c.Channels)+len(c.Write)+len(c.Listen) > 0 {
 		r, err := auth.ParseRights(c.Channels, c.Write, c.Listen)
 		if err != nil {

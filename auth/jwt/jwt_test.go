@@ -362,8 +362,8 @@ func TestAuthorize_Leeway(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Authorize: %v", err)
 				}
-				if tc.token == token && !g.Expires.Equal(exp) {
-					t.Errorf("Grant.Expires = %v, want exp %v", g.Expires, exp)
+				if tc.token == token && !g.Expires.Equal(exp.Add(tc.leeway)) {
+					t.Errorf("Grant.Expires = %v, want exp %v plus the leeway %v", g.Expires, exp, tc.leeway)
 				}
 				return
 			}

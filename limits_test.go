@@ -440,3 +440,24 @@ func TestChannel_DotNamesRefused(t *testing.T) {
 func loopbackPrefixes() []netip.Prefix {
 	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }
+
+func TestChannel_RingBoundedInBytes(t *testing.T) {
+	h := newHub(t, halley.Config{RingBytes: 1000})
+	srv := cometServer(t, h)
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	big := strings.Repeat("x", 300)
+	for range 10 {
+		write(t, c, big)
+	}
+	// Three messages of 300 bytes fit in 1000: a reader from the start
+	// is told it lost seven, then gets the last three.
+	p := doPoll(t, srv, "", pollReq{Cursor: "news:0:"})
+	fs := p.frames(t)
+	if len(fs) != 4 || fs[0].Type != frame.TypeGap || fs[0].Reason != "channel_full" || *fs[0].Offset != 7 || *fs[3].Offset != 10 {
+		t.Fatalf("a reader from 0 of a ring bounded to 1000 bytes: %s", showAll(fs))
+	}
+	hist, err := h.Broker().History(testCtx(t), "news", 0, 0)
+	if err != nil || len(hist.Messages) != 3 {
+		t.Fatalf("the broker keeps %d messages (%v), want 3 within the byte bound", len(hist.Messages), err)
+	}
+}

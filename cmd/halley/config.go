@@ -42,6 +42,9 @@ type config struct {
 	HookTimeout time.Duration
 	HookHeaders map[string]string
 
+	// Who may do what, and the limits (security.go).
+	securityConfig
+
 	// demoTick is the demo's publishing period; tests shorten it.
 	demoTick time.Duration
 }
@@ -54,15 +57,18 @@ func defaultConfig() config {
 		SessionTimeout: time.Hour,
 		Demo:           true,
 		HookTimeout:    hooks.DefaultTimeout,
+		MaxSessions:    halley.DefaultMaxSessions,
+		securityConfig: defaultSecurity(),
 		demoTick:       2 * time.Second,
 	}
 }
 
 // channelDecl is a channel the config file declares.
 type channelDecl struct {
-	Name string `json:"name"`
-	Kind string `json:"kind"`
-	Size int    `json:"size"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Size   int    `json:"size"`
+	Public bool   `json:"public"`
 }
 
 // busDecl is a bus the config file declares.
@@ -71,12 +77,15 @@ type busDecl struct {
 	Scope     string `json:"scope"`
 	Size      int    `json:"size"`
 	FilterURL string `json:"filter_url"`
+	Public    bool   `json:"public"`
 }
 
 // notifierDecl is a notifier the config file declares.
 type notifierDecl struct {
-	Name       string `json:"name"`
-	PrepareURL string `json:"prepare_url"`
+	Name         string `json:"name"`
+	PrepareURL   string `json:"prepare_url"`
+	PrepareBatch bool   `json:"prepare_batch"`
+	Public       bool   `json:"public"`
 }
 
 // fileConfig is the JSON shape of the config file.
@@ -95,6 +104,8 @@ type fileConfig struct {
 	Notifiers   []notifierDecl    `json:"notifiers"`
 	HookTimeout duration          `json:"hook_timeout"`
 	HookHeaders map[string]string `json:"hook_headers"`
+
+	securityConfig
 }
 
 // duration is a time.Duration written as a Go duration string ("20s").
@@ -131,6 +142,7 @@ func parseConfig(r io.Reader, base config) (config, error) {
 		Notifiers:          base.Notifiers,
 		HookTimeout:        duration(base.HookTimeout),
 		HookHeaders:        base.HookHeaders,
+		securityConfig:     base.securityConfig,
 	}
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -154,6 +166,7 @@ func parseConfig(r io.Reader, base config) (config, error) {
 	cfg.Notifiers = fc.Notifiers
 	cfg.HookTimeout = time.Duration(fc.HookTimeout)
 	cfg.HookHeaders = fc.HookHeaders
+	cfg.securityConfig = fc.securityConfig
 	if err := cfg.checkDecls(); err != nil {
 		return base, err
 	}
@@ -212,6 +225,8 @@ func (c config) checkDecls() error {
 			if err := hooks.CheckURL(d.PrepareURL); err != nil {
 				return fmt.Errorf("%s (%q): prepare_url: %w", at, d.Name, err)
 			}
+		} else if d.PrepareBatch {
+			return fmt.Errorf("%s (%q): prepare_batch needs a prepare_url", at, d.Name)
 		}
 	}
 	if c.HookTimeout <= 0 {
@@ -278,12 +293,18 @@ func (c config) check() error {
 		return errors.New("addr is empty")
 	case c.MaxVirtualChannels < 0:
 		return fmt.Errorf("max virtual channels must be 0 (no cap) or more, got %d", c.MaxVirtualChannels)
-	case c.MaxSessions < 0:
-		return fmt.Errorf("max sessions must be 0 (no cap) or more, got %d", c.MaxSessions)
+	case c.MaxSessions == 0 || c.MaxSessions < -1:
+		return fmt.Errorf("max sessions must be positive (or -1: no cap), got %d", c.MaxSessions)
 	case c.PollTimeout <= 0:
 		return fmt.Errorf("poll timeout must be positive, got %v", c.PollTimeout)
 	case c.SessionTimeout <= 0:
 		return fmt.Errorf("session timeout must be positive, got %v", c.SessionTimeout)
+	}
+	if err := checkAPIKey(c.APIKey); err != nil {
+		return err
+	}
+	if err := c.securityConfig.check(); err != nil {
+		return err
 	}
 	declared := len(c.Channels) + len(c.Buses)
 	if c.Demo {
@@ -353,6 +374,9 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 	if key, ok := lookupEnv("HALLEY_API_KEY"); ok && key != "" {
 		cfg.APIKey = key
 	}
+	if err := cfg.securityConfig.applyEnv(lookupEnv); err != nil {
+		return def, err
+	}
 	again := serveFlags(&cfg, &file)
 	again.SetOutput(io.Discard)
 	if err := again.Parse(args); err != nil { // parsed once already
@@ -373,11 +397,12 @@ func serveFlags(c *config, file *string) *flag.FlagSet {
 	fs.IntVar(&c.MaxVirtualChannels, "max-virtual-channels", c.MaxVirtualChannels, "cap on live channels (0: no cap)")
 	fs.DurationVar(&c.PollTimeout, "poll-timeout", c.PollTimeout, "how long a long poll waits before answering empty")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "how long an idle session lives")
-	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "cap on live sessions (0: no cap); past it new clients get 429")
+	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "cap on live sessions (-1: no cap); past it new clients get 429")
 	fs.StringVar(&c.CommandPipe, "command-pipe", c.CommandPipe, "`path` of a FIFO to read commands such as comet:deactivate from (created if missing)")
 	fs.StringVar(file, "config", *file, "JSON config `file`; flags given on the command line override it")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
 	fs.DurationVar(&c.WriteDelay, "write-delay", c.WriteDelay, "space each stream's writes by at least this long (0: the library's default, 20ms; negative: write at once): a busy stream gathers messages into fewer writes, an idle one writes at once")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
+	c.securityConfig.flags(fs)
 	return fs
 }

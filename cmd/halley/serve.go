@@ -56,14 +56,23 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		defer pipe.Close()
 	}
 
-	hub, err := halley.New(halley.Config{
+	hc := halley.Config{
 		MaxChannels:    cfg.MaxVirtualChannels,
 		PollTimeout:    cfg.PollTimeout,
 		SessionTimeout: cfg.SessionTimeout,
 		MaxSessions:    cfg.MaxSessions,
 		WriteDelay:     cfg.WriteDelay,
 		Logger:         log,
-	})
+	}
+	authz, err := cfg.securityConfig.apply(ctx, &hc)
+	if err != nil {
+		fmt.Fprintf(stderr, "halley: %v\n", err)
+		return 1
+	}
+	if authz != nil {
+		defer authz.Close()
+	}
+	hub, err := halley.New(hc)
 	if err != nil {
 		fmt.Fprintf(stderr, "halley: %v\n", err)
 		return 1
@@ -112,13 +121,13 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	for _, path := range transportPaths {
 		mux.Handle(path, transports)
 	}
-	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts}))
+	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts, BodyTimeout: time.Duration(cfg.BodyTimeout)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
 	})
 	if cfg.Demo {
-		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100})
+		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100, Public: true})
 		if err != nil {
 			fmt.Fprintf(stderr, "halley: demo channel: %v\n", err)
 			_ = ln.Close()
@@ -154,6 +163,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	logf("listening on http://%s", ln.Addr())
 	if cfg.APIKey == "" {
 		logf("no API key: the HTTP API answers loopback clients only")
+	}
+	if authz != nil {
+		logf("client tokens required: anonymous clients read public channels only")
 	}
 	if cfg.Demo {
 		logf("demo page at http://%s/ (channel %q)", ln.Addr(), demoChannel)
@@ -209,7 +221,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		if err != nil {
 			return fmt.Errorf("channel %q: %w", d.Name, err)
 		}
-		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size}); err != nil {
+		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size, Public: d.Public}); err != nil {
 			return fmt.Errorf("channel %q: %w", d.Name, err)
 		}
 	}
@@ -218,7 +230,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		if err != nil {
 			return fmt.Errorf("bus %q: %w", d.Name, err)
 		}
-		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size}
+		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size, Public: d.Public}
 		if d.FilterURL != "" {
 			opts.Filter = hooks.Filter(d.Name, d.FilterURL, hookOpts)
 		}
@@ -227,8 +239,12 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		}
 	}
 	for _, d := range cfg.Notifiers {
-		opts := halley.NotifierOptions[string, json.RawMessage, json.RawMessage]{Name: d.Name}
-		if d.PrepareURL != "" {
+		opts := halley.NotifierOptions[string, json.RawMessage, json.RawMessage]{Name: d.Name, Public: d.Public}
+		switch {
+		case d.PrepareURL != "" && d.PrepareBatch:
+			opts.PrepareBatch = hooks.PrepareBatch(d.Name, d.PrepareURL, hookOpts)
+			opts.Concurrency = hooks.Concurrency
+		case d.PrepareURL != "":
 			opts.Prepare = hooks.Prepare(d.Name, d.PrepareURL, hookOpts)
 			opts.Concurrency = hooks.Concurrency
 		}

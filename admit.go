@@ -130,6 +130,12 @@ func (h *Hub) sessionOf(w http.ResponseWriter, r *http.Request, addr netip.Addr,
 		s.Touch()
 		return s, false, nil
 	}
+	return h.newSessionFor(w, r, addr, user)
+}
+
+// newSessionFor makes a session for a request of the client at addr,
+// within the session cap and the address's rate.
+func (h *Hub) newSessionFor(w http.ResponseWriter, r *http.Request, addr netip.Addr, user string) (s *Session, fresh bool, err error) {
 	if ok, wait := h.limits.allowSession(addr); !ok {
 		return nil, false, &rateLimitError{wait: wait}
 	}

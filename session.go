@@ -239,28 +239,20 @@ func (h *Hub) SessionCount() int {
 }
 
 // SessionFor returns the session of an HTTP request, found by the
-// Halley-Session header or the halley_session cookie, and marks it active.
-// When the request has none (or an expired one), it creates a session and
-// hands its id back in the answer's header and cookie, as Eliom creates a
-// client process on first contact.
+// Halley-Session header, the halley_session cookie or the session query
+// parameter, and marks it active. When the request has none (or an expired
+// one), it creates a session, within Config.MaxSessions and the client
+// address's Config.SessionRate, and hands its id back in the answer's
+// header and cookie (Secure over TLS), as Eliom creates a client process
+// on first contact. It does not check the request's token: the hub's
+// transports do, and bind sessions to their users.
 func (h *Hub) SessionFor(w http.ResponseWriter, r *http.Request) (*Session, error) {
-	id := r.Header.Get(SessionHeader)
-	if id == "" {
-		if ck, err := r.Cookie(SessionCookie); err == nil {
-			id = ck.Value
-		}
-	}
-	if s, ok := h.Session(id); ok {
+	if s, ok := h.Session(requestSessionID(r)); ok {
 		s.Touch()
 		return s, nil
 	}
-	s, err := h.NewSession()
-	if err != nil {
-		return nil, err
-	}
-	w.Header().Set(SessionHeader, s.id)
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: s.id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	return s, nil
+	s, _, err := h.newSessionFor(w, r, h.clientAddr(r), "")
+	return s, err
 }
 
 func (h *Hub) forgetSession(s *Session) {

@@ -42,6 +42,7 @@ func (h *Hub) resolve(s *Session, g *Grant, id string) (*Channel, string) {
 		c, ok = nil, false // a stranger: as if there were no such channel
 	}
 	if !h.mayRead(g, id, c) {
+		h.refusals.add(reasonForbidden)
 		return nil, reasonForbidden
 	}
 	if !ok {

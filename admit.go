@@ -43,7 +43,7 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request, method string) *visi
 	v := &visit{h: h, r: r, sig: sig, addr: h.clientAddr(r)}
 	if !h.limits.acquire(v.addr) {
 		h.logRefusal(r, "too_many_connections")
-		jsonError(w, http.StatusTooManyRequests, "too_many_connections",
+		h.jsonError(w, http.StatusTooManyRequests, "too_many_connections",
 			fmt.Sprintf("at most %d requests at a time from one address", h.cfg.MaxConnsPerIP))
 		return nil
 	}
@@ -71,7 +71,7 @@ func (v *visit) join(w http.ResponseWriter) bool {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((rl.wait+time.Second-1)/time.Second))))
 		}
 		v.h.logRefusal(v.r, Reason(err))
-		jsonError(w, statusOf(err), Reason(err), err.Error())
+		v.h.jsonError(w, statusOf(err), Reason(err), err.Error())
 		return false
 	}
 	v.s, v.fresh = s, fresh

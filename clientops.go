@@ -78,7 +78,7 @@ func (h *Hub) readClientJSON(w http.ResponseWriter, r *http.Request) (*visit, fr
 		return nil, frame.Frame{}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		jsonError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want application/json")
+		h.jsonError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want application/json")
 		v.done()
 		return nil, frame.Frame{}
 	}
@@ -91,7 +91,7 @@ func (h *Hub) readClientJSON(w http.ResponseWriter, r *http.Request) (*visit, fr
 	}
 	f, err := frame.Decode(body)
 	if err != nil {
-		jsonError(w, http.StatusBadRequest, "bad_json", err.Error())
+		h.jsonError(w, http.StatusBadRequest, "bad_json", err.Error())
 		v.done()
 		return nil, frame.Frame{}
 	}
@@ -110,7 +110,7 @@ func (h *Hub) WriteHandler() http.Handler {
 		}
 		defer v.done()
 		if f.Channel == "" || !f.HasData() {
-			jsonError(w, http.StatusBadRequest, "bad_request", "want a channel and a payload (json, data or data64)")
+			h.jsonError(w, http.StatusBadRequest, "bad_request", "want a channel and a payload (json, data or data64)")
 			return
 		}
 		if !v.join(w) {
@@ -118,7 +118,7 @@ func (h *Hub) WriteHandler() http.Handler {
 		}
 		o, err := h.clientWrite(r.Context(), v.s, &v.grant, r.RemoteAddr, f.Channel, f.Data())
 		if err != nil {
-			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
+			h.jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 			return
 		}
 		v.keep()
@@ -137,7 +137,7 @@ func (h *Hub) ListenHandler(unlisten bool) http.Handler {
 		}
 		defer v.done()
 		if f.Notifier == "" || f.Key == "" {
-			jsonError(w, http.StatusBadRequest, "bad_request", "want a notifier and a key")
+			h.jsonError(w, http.StatusBadRequest, "bad_request", "want a notifier and a key")
 			return
 		}
 		if !v.join(w) {
@@ -145,7 +145,7 @@ func (h *Hub) ListenHandler(unlisten bool) http.Handler {
 		}
 		if unlisten {
 			if err := h.Unlisten(v.s, f.Notifier, f.Key); err != nil {
-				jsonError(w, statusOf(err), Reason(err), clientMessage(err))
+				h.jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 				return
 			}
 			v.keep()
@@ -154,7 +154,7 @@ func (h *Hub) ListenHandler(unlisten bool) http.Handler {
 		}
 		ch, err := h.clientListen(v.s, &v.grant, f.Notifier, f.Key)
 		if err != nil {
-			jsonError(w, statusOf(err), Reason(err), clientMessage(err))
+			h.jsonError(w, statusOf(err), Reason(err), clientMessage(err))
 			return
 		}
 		v.keep()

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/halleyhq/halley/internal/wire/ocsigen"
@@ -41,11 +42,11 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		plainError(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
+		h.plainError(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != ocsigen.MediaType {
-		plainError(w, http.StatusUnsupportedMediaType, "unsupported media type: want "+ocsigen.MediaType)
+		h.plainError(w, http.StatusUnsupportedMediaType, "unsupported media type: want "+ocsigen.MediaType)
 		return
 	}
 	kill, released := h.control.signals()
@@ -55,7 +56,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	}
 	addr := h.clientAddr(r)
 	if !h.limits.acquire(addr) {
-		plainError(w, http.StatusTooManyRequests, "too many requests at a time from this address")
+		h.plainError(w, http.StatusTooManyRequests, "too many requests at a time from this address")
 		return
 	}
 	defer h.limits.release(addr)
@@ -66,7 +67,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		code, _, msg := h.authStatus(err)
-		plainError(w, code, msg)
+		h.plainError(w, code, msg)
 		return
 	}
 	body, ok := h.readCometBody(w, r)
@@ -75,7 +76,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := ocsigen.DecodeRegistrationMax(body, MaxSubscriptions)
 	if err != nil {
-		plainError(w, http.StatusBadRequest, "Empty or incorrect registration")
+		h.plainError(w, http.StatusBadRequest, "Empty or incorrect registration")
 		return
 	}
 	// The legacy protocol has no session of its own: a request that names
@@ -90,7 +91,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	}
 	if expires := grant.Expires; !expires.IsZero() {
 		if expired(expires) {
-			plainError(w, http.StatusUnauthorized, "the token has expired")
+			h.plainError(w, http.StatusUnauthorized, "the token has expired")
 			return
 		}
 	}
@@ -173,12 +174,12 @@ func (h *Hub) readCometBody(w http.ResponseWriter, r *http.Request) ([]byte, boo
 		}
 		return body, true
 	case isMaxBytes(err):
-		plainError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		h.plainError(w, http.StatusRequestEntityTooLarge, "request body too large")
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		w.Header().Set("Connection", "close")
-		plainError(w, http.StatusRequestTimeout, "request body timeout")
+		h.plainError(w, http.StatusRequestTimeout, "request body timeout")
 	default:
-		plainError(w, http.StatusBadRequest, "cannot read request body")
+		h.plainError(w, http.StatusBadRequest, "cannot read request body")
 	}
 	return nil, false
 }
@@ -284,7 +285,8 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 }
 
 // plainError answers a plain-text error, as the legacy protocol does.
-func plainError(w http.ResponseWriter, code int, reason string) {
+func (h *Hub) plainError(w http.ResponseWriter, code int, reason string) {
+	h.refusals.add("comet_" + strconv.Itoa(code))
 	w.Header().Set("Content-Type", "text/plain")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)

@@ -44,8 +44,9 @@ type Hub struct {
 	// node identifies this hub among the nodes sharing a broker.
 	node string
 
-	origins originPatterns
-	limits  *limiter
+	origins  originPatterns
+	limits   *limiter
+	refusals refusals
 
 	control control
 }

@@ -315,6 +315,9 @@ func TestLimits_ConcurrentRequestsPerAddress(t *testing.T) {
 	if code != http.StatusTooManyRequests || reasonOf(body) != "too_many_connections" {
 		t.Fatalf("a third stream from one address: %d %s, want 429 too_many_connections", code, body)
 	}
+	if n := h.Refusals()["too_many_connections"]; n != 1 {
+		t.Fatalf("%d refusals counted as too_many_connections, want 1", n)
+	}
 	a.close()
 	if err := c.WaitListenersExactly(testCtx(t), 1); err != nil {
 		t.Fatal(err)

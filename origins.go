@@ -89,7 +89,7 @@ const (
 func (h *Hub) cors(w http.ResponseWriter, r *http.Request, method string) bool {
 	oc := h.checkOrigin(r)
 	if oc == originRefused {
-		jsonError(w, http.StatusForbidden, "forbidden_origin", "pages of this origin may not use this server")
+		h.jsonError(w, http.StatusForbidden, "forbidden_origin", "pages of this origin may not use this server")
 		return false
 	}
 	hd := w.Header()

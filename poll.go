@@ -36,7 +36,7 @@ func (h *Hub) PollHandler() http.Handler { return http.HandlerFunc(h.servePoll) 
 func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			jsonError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want application/json")
+			h.jsonError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want application/json")
 			return
 		}
 	}
@@ -51,12 +51,12 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := decodePoll(body)
 	if err != nil {
-		jsonError(w, http.StatusBadRequest, "bad_request", err.Error())
+		h.jsonError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
 	cur, err := frame.ParseCursorMax(req.Cursor, MaxSubscriptions)
 	if err != nil {
-		jsonCursorError(w, err)
+		h.jsonCursorError(w, err)
 		return
 	}
 	ids := req.Channels
@@ -65,7 +65,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	ids = appendCursorIDs(ids, cur)
 	if code, reason, msg := checkChannels(ids); code != 0 {
-		jsonError(w, code, reason, msg)
+		h.jsonError(w, code, reason, msg)
 		return
 	}
 	if !v.join(w) {
@@ -103,7 +103,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 			writePollAnswer(w, s, st, nil)
 			return
 		case <-v.sig.kill:
-			jsonError(w, http.StatusServiceUnavailable, "deactivated", "the request was ended by the server")
+			h.jsonError(w, http.StatusServiceUnavailable, "deactivated", "the request was ended by the server")
 			return
 		case <-r.Context().Done():
 			return

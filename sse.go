@@ -104,7 +104,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	}
 	req, bad := parseSSE(r)
 	if bad != nil {
-		jsonError(w, bad.code, bad.reason, bad.message)
+		h.jsonError(w, bad.code, bad.reason, bad.message)
 		v.done()
 		return
 	}

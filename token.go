@@ -75,7 +75,7 @@ func (h *Hub) writeAuthError(w http.ResponseWriter, err error) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="halley", error="invalid_token"`)
 	}
-	jsonError(w, code, reason, msg)
+	h.jsonError(w, code, reason, msg)
 }
 
 // logRefusal logs a refused request once, at debug level: refusals are

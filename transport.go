@@ -17,7 +17,8 @@ import (
 const MaxSubscriptions = 256
 
 // jsonError answers {"error": reason, "message": message}.
-func jsonError(w http.ResponseWriter, code int, reason, message string) {
+func (h *Hub) jsonError(w http.ResponseWriter, code int, reason, message string) {
+	h.refusals.add(reason)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
@@ -32,9 +33,9 @@ func jsonError(w http.ResponseWriter, code int, reason, message string) {
 func (h *Hub) refuse(w http.ResponseWriter) bool {
 	switch {
 	case h.isShutdown():
-		jsonError(w, http.StatusServiceUnavailable, "shutdown", "the server is shutting down")
+		h.jsonError(w, http.StatusServiceUnavailable, "shutdown", "the server is shutting down")
 	case !h.Active():
-		jsonError(w, http.StatusServiceUnavailable, "deactivated", "push is deactivated on this server")
+		h.jsonError(w, http.StatusServiceUnavailable, "deactivated", "push is deactivated on this server")
 	default:
 		return false
 	}
@@ -49,7 +50,7 @@ func (h *Hub) refuse(w http.ResponseWriter) bool {
 func (h *Hub) gate(w http.ResponseWriter, r *http.Request, method string) (sig signals, ok bool) {
 	if r.Method != method {
 		w.Header().Set("Allow", method)
-		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+method)
+		h.jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+method)
 		return sig, false
 	}
 	sig.gen = h.control.generation()
@@ -83,24 +84,24 @@ func (h *Hub) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]b
 		return body, true
 	}
 	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-		jsonError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
+		h.jsonError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
 	} else if errors.Is(err, os.ErrDeadlineExceeded) {
 		// Closing spares net/http waiting for the rest of the body.
 		w.Header().Set("Connection", "close")
-		jsonError(w, http.StatusRequestTimeout, "body_timeout", "the request body did not arrive in time")
+		h.jsonError(w, http.StatusRequestTimeout, "body_timeout", "the request body did not arrive in time")
 	} else {
-		jsonError(w, http.StatusBadRequest, "bad_request", "cannot read the request body")
+		h.jsonError(w, http.StatusBadRequest, "bad_request", "cannot read the request body")
 	}
 	return nil, false
 }
 
 // jsonCursorError answers a cursor ParseCursorMax refused.
-func jsonCursorError(w http.ResponseWriter, err error) {
+func (h *Hub) jsonCursorError(w http.ResponseWriter, err error) {
 	if errors.Is(err, frame.ErrTooManyEntries) {
-		jsonError(w, http.StatusBadRequest, "too_many_subscriptions", fmt.Sprintf("at most %d channels", MaxSubscriptions))
+		h.jsonError(w, http.StatusBadRequest, "too_many_subscriptions", fmt.Sprintf("at most %d channels", MaxSubscriptions))
 		return
 	}
-	jsonError(w, http.StatusBadRequest, "bad_cursor", err.Error())
+	h.jsonError(w, http.StatusBadRequest, "bad_cursor", err.Error())
 }
 
 // appendCursorIDs appends to ids, deduplicated, the channels of cur that

@@ -267,7 +267,7 @@ func (ws *wsConn) command(ctx context.Context, cmd wsCommand) bool {
 		if cmd.status != 0 {
 			status, reason = cmd.status, "invalid_utf8"
 		}
-		ws.buf = append(frame.AppendError(ws.buf, reason, cmd.bad), '\n')
+		ws.refError("", reason, cmd.bad)
 		if ws.write(ctx) {
 			_ = ws.conn.Close(status, reason)
 		}
@@ -308,7 +308,7 @@ func (ws *wsConn) apply(cmd wsCommand) {
 	case frame.TypeWrite:
 		o, err := ws.h.clientWrite(ws.h.ctx, ws.st.session, ws.st.grant, ws.remote, cmd.channel, cmd.data)
 		if err != nil {
-			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), clientMessage(err)), '\n')
+			ws.refError(cmd.ref, Reason(err), clientMessage(err))
 			return
 		}
 		ws.buf = append(frame.AppendWritten(ws.buf, cmd.channel, o.Offset, cmd.ref), '\n')
@@ -316,7 +316,7 @@ func (ws *wsConn) apply(cmd wsCommand) {
 	case frame.TypeListen:
 		ch, err := ws.h.clientListen(ws.st.session, ws.st.grant, cmd.notifier, cmd.key)
 		if err != nil {
-			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), clientMessage(err)), '\n')
+			ws.refError(cmd.ref, Reason(err), clientMessage(err))
 			return
 		}
 		ws.buf = append(frame.AppendListening(ws.buf, cmd.notifier, cmd.key, ch, cmd.ref), '\n')
@@ -326,7 +326,7 @@ func (ws *wsConn) apply(cmd wsCommand) {
 		return
 	case frame.TypeUnlisten:
 		if err := ws.h.Unlisten(ws.st.session, cmd.notifier, cmd.key); err != nil {
-			ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, Reason(err), clientMessage(err)), '\n')
+			ws.refError(cmd.ref, Reason(err), clientMessage(err))
 			return
 		}
 		ws.buf = append(frame.AppendUnlistened(ws.buf, cmd.notifier, cmd.key, cmd.ref), '\n')
@@ -338,7 +338,7 @@ func (ws *wsConn) apply(cmd wsCommand) {
 	}
 	if _, sub := ws.st.find(cmd.channel); sub == nil && len(ws.st.subs) >= MaxSubscriptions {
 		msg := fmt.Sprintf("at most %d channels on one connection", MaxSubscriptions)
-		ws.buf = append(frame.AppendError(ws.buf, "too_many_subscriptions", msg), '\n')
+		ws.refError("", "too_many_subscriptions", msg)
 		return
 	}
 	ws.buf = ws.st.subscribe(ws.buf, cmd.channel, cmd.from, false)
@@ -491,7 +491,7 @@ func (ws *wsConn) refresh(cmd wsCommand) {
 	}
 	if err != nil {
 		_, reason, msg := ws.h.authStatus(err)
-		ws.buf = append(frame.AppendRefError(ws.buf, cmd.ref, reason, msg), '\n')
+		ws.refError(cmd.ref, reason, msg)
 		return
 	}
 	ws.v.grant = g
@@ -499,4 +499,11 @@ func (ws *wsConn) refresh(cmd wsCommand) {
 	ws.unwake = wakeAt(g.Expires, ws.st.w)
 	ws.buf = ws.st.recheck(ws.buf)
 	ws.buf = append(frame.AppendRefreshed(ws.buf, unixOrZero(g.Expires), cmd.ref), '\n')
+}
+
+// refError appends an error frame answering the client frame tagged ref,
+// and counts the refusal.
+func (ws *wsConn) refError(ref, reason, msg string) {
+	ws.h.refusals.add(reason)
+	ws.buf = append(frame.AppendRefError(ws.buf, ref, reason, msg), '\n')
 }

@@ -16,6 +16,8 @@ type statsResponse struct {
 	Sessions    int    `json:"sessions"`
 	Active      bool   `json:"active"`
 	PollTimeout string `json:"poll_timeout"`
+	// Refused counts the clients the hub refused, by reason.
+	Refused map[string]uint64 `json:"refused"`
 }
 
 // commandRequest is the JSON form of the body of POST /api/command.
@@ -66,5 +68,6 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) {
 		Sessions:    a.hub.SessionCount(),
 		Active:      a.hub.Active(),
 		PollTimeout: a.hub.PollTimeout().String(),
+		Refused:     a.hub.Refusals(),
 	})
 }

@@ -141,6 +141,10 @@ func TestStats(t *testing.T) {
 	}
 	want := map[string]any{"channels": 2.0, "sessions": 1.0, "active": true, "poll_timeout": "7s"}
 	got := res.json(t)
+	if r, ok := got["refused"].(map[string]any); !ok || len(r) != 0 {
+		t.Errorf("refused = %v, want an empty object", got["refused"])
+	}
+	delete(got, "refused")
 	if len(got) != len(want) {
 		t.Errorf("answer = %s, want exactly %v", res.body, want)
 	}

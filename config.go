@@ -140,65 +140,42 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.DefaultSize <= 0 {
-		c.DefaultSize = DefaultSize
-	}
-	if c.PollTimeout <= 0 {
-		c.PollTimeout = DefaultPollTimeout
-	}
-	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = DefaultSessionTimeout
-	}
-	if c.MaxRequestBody <= 0 {
-		c.MaxRequestBody = DefaultMaxRequestBody
-	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = DefaultHeartbeat
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.MaxFrameSize <= 0 {
-		c.MaxFrameSize = DefaultMaxFrameSize
-	}
-	if c.WriteDelay == 0 {
-		c.WriteDelay = DefaultWriteDelay
-	}
-	if c.MaxMessageSize <= 0 {
-		c.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if c.NotifyQueue <= 0 {
-		c.NotifyQueue = DefaultNotifyQueue
-	}
+	positive(&c.DefaultSize, DefaultSize)
+	positive(&c.PollTimeout, DefaultPollTimeout)
+	positive(&c.SessionTimeout, DefaultSessionTimeout)
+	positive(&c.MaxRequestBody, DefaultMaxRequestBody)
+	positive(&c.Heartbeat, DefaultHeartbeat)
+	positive(&c.WriteTimeout, DefaultWriteTimeout)
+	positive(&c.MaxFrameSize, DefaultMaxFrameSize)
+	positive(&c.MaxMessageSize, DefaultMaxMessageSize)
+	positive(&c.NotifyQueue, DefaultNotifyQueue)
+	positive(&c.SessionBurst, DefaultSessionBurst)
+	positive(&c.MaxListens, DefaultMaxListens)
+	positive(&c.MaxKeyLen, DefaultMaxKeyLen)
+	positive(&c.MaxClientMessage, DefaultMaxClientMessage)
+	positive(&c.BodyTimeout, DefaultBodyTimeout)
+	// Where a negative value means "none", only zero takes the default.
+	nonzero(&c.WriteDelay, DefaultWriteDelay)
+	nonzero(&c.MaxSessions, DefaultMaxSessions)
+	nonzero(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	nonzero(&c.SessionRate, DefaultSessionRate)
+	nonzero(&c.RingBytes, DefaultRingBytes)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.MaxSessions == 0 {
-		c.MaxSessions = DefaultMaxSessions
-	}
-	if c.MaxConnsPerIP == 0 {
-		c.MaxConnsPerIP = DefaultMaxConnsPerIP
-	}
-	if c.SessionRate == 0 {
-		c.SessionRate = DefaultSessionRate
-	}
-	if c.SessionBurst <= 0 {
-		c.SessionBurst = DefaultSessionBurst
-	}
-	if c.MaxListens <= 0 {
-		c.MaxListens = DefaultMaxListens
-	}
-	if c.MaxKeyLen <= 0 {
-		c.MaxKeyLen = DefaultMaxKeyLen
-	}
-	if c.MaxClientMessage <= 0 {
-		c.MaxClientMessage = DefaultMaxClientMessage
-	}
-	if c.RingBytes == 0 {
-		c.RingBytes = DefaultRingBytes
-	}
-	if c.BodyTimeout <= 0 {
-		c.BodyTimeout = DefaultBodyTimeout
-	}
 	return c
+}
+
+// positive sets *v to def unless it is positive.
+func positive[T int | int64 | float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// nonzero sets *v to def when it is zero.
+func nonzero[T int | int64 | float64 | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
 }

@@ -57,3 +57,60 @@ func node(ctx context.Context, result any, script string, args ...string) error 
 	}
 	return nil
 }
+
+// page is a browser running a test page in the background: the page
+// reports what it sees to the test's server (events), and its result
+// comes once it sets window.__done.
+type page[R any] struct {
+	done   chan R
+	failed chan error
+}
+
+// openPage runs browser on url in the background.
+func openPage[R any](ctx context.Context, url string) *page[R] {
+	p := &page[R]{done: make(chan R, 1), failed: make(chan error, 1)}
+	go func() {
+		var r R
+		if err := browser(ctx, url, "", &r); err != nil {
+			p.failed <- err
+			return
+		}
+		p.done <- r
+	}()
+	return p
+}
+
+// await waits until the page reports want on events; a report for which
+// bad is true (bad may be nil) fails the test.
+func (p *page[R]) await(t *testing.T, ctx context.Context, events <-chan string, want string, bad func(string) bool) {
+	t.Helper()
+	for {
+		select {
+		case ev := <-events:
+			if ev == want {
+				return
+			}
+			if bad != nil && bad(ev) {
+				t.Fatalf("the page reported %s while waiting for %s", ev, want)
+			}
+		case err := <-p.failed:
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatalf("waiting for the page's %q: %v", want, ctx.Err())
+		}
+	}
+}
+
+// result waits for the page's result.
+func (p *page[R]) result(t *testing.T, ctx context.Context) R {
+	t.Helper()
+	select {
+	case r := <-p.done:
+		return r
+	case err := <-p.failed:
+		t.Fatal(err)
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	panic("unreachable")
+}

@@ -79,30 +79,10 @@ func TestEventSource_ResumesByItself(t *testing.T) {
 		} `json:"got"`
 		Opens int `json:"opens"`
 	}
-	done := make(chan result, 1)
-	failed := make(chan error, 1)
-	go func() {
-		var r result
-		if err := browser(ctx, srv.URL+"/test/page", "", &r); err != nil {
-			failed <- err
-			return
-		}
-		done <- r
-	}()
+	pg := openPage[result](ctx, srv.URL+"/test/page")
 	await := func(want string) {
 		t.Helper()
-		for {
-			select {
-			case ev := <-events:
-				if ev == want {
-					return
-				}
-			case err := <-failed:
-				t.Fatal(err)
-			case <-ctx.Done():
-				t.Fatalf("waiting for the page's %q: %v", want, ctx.Err())
-			}
-		}
+		pg.await(t, ctx, events, want, nil)
 	}
 	publish := func(from, to int) {
 		for i := from; i <= to; i++ {
@@ -123,14 +103,7 @@ func TestEventSource_ResumesByItself(t *testing.T) {
 	await("opened=2")
 	publish(11, 15)
 
-	var r result
-	select {
-	case r = <-done:
-	case err := <-failed:
-		t.Fatal(err)
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
-	}
+	r := pg.result(t, ctx)
 	var offsets []uint64
 	for i, m := range r.Got {
 		offsets = append(offsets, m.Offset)

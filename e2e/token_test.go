@@ -154,33 +154,11 @@ func TestToken_AllowedOriginKeepsStreamAcrossRefresh(t *testing.T) {
 		Got       []string `json:"got"`
 		Refreshed int      `json:"refreshed"`
 	}
-	done := make(chan result, 1)
-	failed := make(chan error, 1)
-	go func() {
-		var r result
-		if err := browser(ctx, appSrv.URL+"/test/page?"+halleySrv.URL, "", &r); err != nil {
-			failed <- err
-			return
-		}
-		done <- r
-	}()
+	pg := openPage[result](ctx, appSrv.URL+"/test/page?"+halleySrv.URL)
+	bad := func(ev string) bool { return strings.HasPrefix(ev, "other=") || strings.HasPrefix(ev, "closed=") }
 	await := func(want string) {
 		t.Helper()
-		for {
-			select {
-			case ev := <-events:
-				if ev == want {
-					return
-				}
-				if strings.HasPrefix(ev, "other=") || strings.HasPrefix(ev, "closed=") {
-					t.Fatalf("the page saw %s while waiting for %s", ev, want)
-				}
-			case err := <-failed:
-				t.Fatal(err)
-			case <-ctx.Done():
-				t.Fatalf("waiting for the page's %q: %v", want, ctx.Err())
-			}
-		}
+		pg.await(t, ctx, events, want, bad)
 	}
 	await("poll=200&frame=subscribed&session=1")
 	await("subscribed=1")
@@ -202,14 +180,7 @@ func TestToken_AllowedOriginKeepsStreamAcrossRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var r result
-	select {
-	case r = <-done:
-	case err := <-failed:
-		t.Fatal(err)
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
-	}
+	r := pg.result(t, ctx)
 	want := []string{"before the refresh", "after the refresh", "past the first token", "and more"}
 	if !slices.Equal(r.Got, want) || r.Refreshed != 1 {
 		t.Fatalf("the page got %q with %d refreshes; want %q with 1", r.Got, r.Refreshed, want)

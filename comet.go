@@ -164,13 +164,11 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 // readCometBody reads a legacy request's body like readBody, with the
 // legacy protocol's plain-text errors.
 func (h *Hub) readCometBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	rc := http.NewResponseController(w)
-	deadline := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) == nil
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBody))
+	body, deadline, err := h.readBodyUnder(w, r, h.cfg.MaxRequestBody)
 	switch {
 	case err == nil:
 		if deadline {
-			_ = rc.SetReadDeadline(time.Time{})
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 		}
 		return body, true
 	case isMaxBytes(err):

@@ -59,3 +59,17 @@ func (c *Channel) WaitReaders(ctx context.Context, n int) error {
 		return len(c.waiters) >= n
 	})
 }
+
+// ReadingBodies returns a channel that gets a value each time a request
+// starts reading its body, until the test ends.
+func ReadingBodies(t interface{ Cleanup(func()) }) <-chan struct{} {
+	ch := make(chan struct{}, 16)
+	testHookBody = func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	t.Cleanup(func() { testHookBody = nil })
+	return ch
+}

@@ -464,3 +464,33 @@ func TestChannel_RingBoundedInBytes(t *testing.T) {
 		t.Fatalf("the broker keeps %d messages (%v), want 3 within the byte bound", len(hist.Messages), err)
 	}
 }
+
+func TestShutdown_EndsSlowBodies(t *testing.T) {
+	h, err := halley.New(halley.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := cometServer(t, h)
+	reading := halley.ReadingBodies(t)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
+	answered := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- resp
+	}()
+	<-reading
+	if err := h.Shutdown(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if resp := <-answered; resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a slow body at shutdown: %v, want 503 at once, not at the body timeout", resp)
+	}
+}

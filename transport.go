@@ -1,6 +1,7 @@
 package halley
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,14 +73,12 @@ type signals struct {
 // Config.BodyTimeout. On failure it has answered (413, 408 or 400) and
 // reports false.
 func (h *Hub) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
-	rc := http.NewResponseController(w)
-	deadline := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) == nil
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, deadline, err := h.readBodyUnder(w, r, limit)
 	if err == nil {
 		if deadline {
 			// The connection goes on being read (to see the client
 			// leave): the deadline must not end a long poll.
-			_ = rc.SetReadDeadline(time.Time{})
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 		}
 		return body, true
 	}
@@ -88,12 +87,38 @@ func (h *Hub) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]b
 	} else if errors.Is(err, os.ErrDeadlineExceeded) {
 		// Closing spares net/http waiting for the rest of the body.
 		w.Header().Set("Connection", "close")
-		h.jsonError(w, http.StatusRequestTimeout, "body_timeout", "the request body did not arrive in time")
+		if h.isShutdown() {
+			h.jsonError(w, http.StatusServiceUnavailable, "shutdown", "the server is shutting down")
+		} else {
+			h.jsonError(w, http.StatusRequestTimeout, "body_timeout", "the request body did not arrive in time")
+		}
 	} else {
 		h.jsonError(w, http.StatusBadRequest, "bad_request", "cannot read the request body")
 	}
 	return nil, false
 }
+
+// readBodyUnder reads a body of at most limit bytes under
+// Config.BodyTimeout, reporting whether the deadline could be set. The
+// hub's shutdown ends the read at once, so that a client trickling a body
+// does not hold the server's shutdown up.
+func (h *Hub) readBodyUnder(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool, error) {
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) == nil
+	if deadline {
+		stop := context.AfterFunc(h.ctx, func() { _ = rc.SetReadDeadline(time.Now()) })
+		defer stop()
+	}
+	if testHookBody != nil {
+		testHookBody()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	return body, deadline, err
+}
+
+// testHookBody, set only by tests, runs when a request starts reading its
+// body.
+var testHookBody func()
 
 // jsonCursorError answers a cursor ParseCursorMax refused.
 func (h *Hub) jsonCursorError(w http.ResponseWriter, err error) {

@@ -99,6 +99,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		shutdownHub(hub, log)
 		return 1
 	}
+	// Connections per address, idle and half-sent ones too (the hub
+	// counts requests).
+	ln = newLimitListener(ln, cfg.MaxConnsPerIP, hc.TrustedProxies)
 
 	var dbg *http.Server
 	var dln net.Listener

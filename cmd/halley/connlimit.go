@@ -1,0 +1,101 @@
+package main
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+)
+
+// limitListener caps the TCP connections open at once from one client
+// address (an IPv6 /64), idle keep-alive connections and connections still
+// sending their headers included: the hub's own per-address cap counts
+// requests, and cannot see those. Connections from trusted proxies are not
+// counted (the hub counts their clients by X-Forwarded-For). A connection
+// over the cap is closed as soon as it is accepted.
+type limitListener struct {
+	net.Listener
+	max     int
+	trusted []netip.Prefix
+
+	mu    sync.Mutex
+	conns map[netip.Addr]int
+}
+
+func newLimitListener(ln net.Listener, max int, trusted []netip.Prefix) net.Listener {
+	if max < 0 {
+		return ln
+	}
+	return &limitListener{Listener: ln, max: max, trusted: trusted, conns: make(map[netip.Addr]int)}
+}
+
+// Accept implements net.Listener.
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key, counted := l.key(c.RemoteAddr())
+		if !counted {
+			return c, nil
+		}
+		if l.take(key) {
+			return &limitedConn{Conn: c, l: l, key: key}, nil
+		}
+		_ = c.Close()
+	}
+}
+
+// key returns the address a connection counts against, or false for one
+// that is not counted.
+func (l *limitListener) key(a net.Addr) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range l.trusted {
+		if p.Contains(ip) {
+			return netip.Addr{}, false
+		}
+	}
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr(), true
+	}
+	return ip, true
+}
+
+func (l *limitListener) take(key netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conns[key] >= l.max {
+		return false
+	}
+	l.conns[key]++
+	return true
+}
+
+func (l *limitListener) give(key netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conns[key]--; l.conns[key] <= 0 {
+		delete(l.conns, key)
+	}
+}
+
+// limitedConn gives its place back when closed (once: net/http and a
+// hijacker may both close it).
+type limitedConn struct {
+	net.Conn
+	l    *limitListener
+	key  netip.Addr
+	once sync.Once
+}
+
+// Close implements net.Conn.
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.give(c.key) })
+	return err
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,6 +96,19 @@ type Options struct {
 	// Logger receives connection failures and protocol oddities.
 	// Default: slog.Default().
 	Logger *slog.Logger
+	// Token, when set, gives the client's token (such as a JWT), sent as
+	// "Authorization: Bearer <token>" on every request: it is called for
+	// each connection (WebSocket handshake, SSE stream, poll) and each
+	// POST to /write, /listen and /unlisten, and over WebSocket again
+	// before the grant expires, to refresh it in place (see "Tokens" in
+	// the package docs). It should return quickly (a cached token, renewed
+	// ahead of its expiry) and must be safe for concurrent use. ctx is the
+	// connection's or the call's. An error from Token makes Run return it
+	// (one during a WebSocket refresh is only logged: the stream then ends
+	// at expiry, and the reconnection calls Token again), and a Write,
+	// Listen or Unlisten fail with it. Use StaticToken for a fixed token.
+	// Default: none; the client is anonymous.
+	Token func(ctx context.Context) (string, error)
 }
 
 // Defaults used where an Options field is zero.
@@ -157,8 +171,16 @@ type Client struct {
 	lost []Event
 	// ws is the live WebSocket connection, nil when there is none.
 	ws *wsLink
-	// refs numbers the client's WebSocket writes.
+	// refs numbers the client's WebSocket writes and refreshes.
 	refs atomic.Uint64
+	// tokenFn is Options.Token.
+	tokenFn func(ctx context.Context) (string, error)
+	// refusedToken is the last token the server refused (see
+	// noteRefused), refusal its answer, and refusedTwice whether it was
+	// refused again; under mu.
+	refusedToken string
+	refusal      *RefusedError
+	refusedTwice bool
 	// epochless is true when some position may lack its epoch, which
 	// SSE event ids tell (see adoptEpochs): the SSE reader parses ids
 	// only then. It is set, under mu, whenever such a position may
@@ -201,6 +223,7 @@ func New(serverURL string, opts Options) *Client {
 		n = DefaultBuffer
 	}
 	c.events = make(chan Event, n)
+	c.tokenFn = opts.Token
 	c.hc = opts.HTTPClient
 	if c.hc == nil {
 		c.hc, c.ownHC = newHTTPClient(), true
@@ -427,12 +450,16 @@ func (c *Client) noteEpochLocked(p *Position) {
 	}
 }
 
-// request sets the headers every request carries.
-func (c *Client) request(req *http.Request, session string) {
+// request sets the headers every request carries: the session, and the
+// token when there is one.
+func (c *Client) request(req *http.Request, session, token string) {
 	for k, v := range c.header {
 		req.Header[k] = slices.Clone(v)
 	}
 	if session != "" {
 		req.Header.Set(sessionHeader, session)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 }

@@ -41,7 +41,13 @@ type Event struct {
 	// event: the bytes the notifier made for this client (for notifiers
 	// of JSON values, the JSON text).
 	Data []byte
-	// Reason says why (gap, ended, close): see docs/protocol.md.
+	// Reason says why (gap, ended, close): see docs/protocol.md. An
+	// ended event with reason "forbidden" is a channel the client's
+	// token does not allow it to read (at subscription, or after a
+	// token refresh that took the right away); the client forgets the
+	// channel, as for any ended event. A close event with reason
+	// "token_expired" is a stream that outlived its token: the client
+	// reconnects at once with a new one.
 	Reason string
 	// Notifier and Key name what a notify event is about.
 	Notifier, Key string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -135,8 +136,9 @@ func retryAfter(err error) time.Duration {
 // its hello frame gives, it sends a refresh frame with a new token at
 // about 80% of the grant's remaining life (and at least refreshLead
 // before its end), then again from the expiry of each refreshed frame. A
-// refusal, a failure of Token, or a token that does not move the end is
-// logged and tried once more, halfway to the end; after that the grant
+// refusal, a failure of Token, or a token that does not move the end
+// (the connection's own token is not even sent) is logged and tried once
+// more, halfway to the end; after that the grant
 // runs out, the server closes the stream (token_expired), and Run
 // reconnects with a new token. It returns when ctx is done.
 func (c *Client) refreshWS(ctx context.Context, l *wsLink) {
@@ -172,11 +174,11 @@ func (c *Client) refreshWS(ctx context.Context, l *wsLink) {
 			exp, retried = next, false
 			timer.Reset(time.Until(refreshAt(time.Now(), exp)))
 		case retried:
-			c.log.Warn("halley client: cannot refresh the token; the stream ends when it expires",
+			c.log.Log(ctx, refreshLevel(err), "halley client: cannot refresh the token; the stream ends when it expires",
 				"expires", time.Unix(exp, 0), "error", err)
 			return
 		default:
-			c.log.Warn("halley client: cannot refresh the token; trying again", "error", err)
+			c.log.Log(ctx, refreshLevel(err), "halley client: cannot refresh the token; trying again", "error", err)
 			retried = true
 			now := time.Now()
 			timer.Reset(time.Unix(exp, 0).Sub(now) / 2)
@@ -199,6 +201,20 @@ func refreshAt(now time.Time, exp int64) time.Time {
 	return at
 }
 
+// errSameToken is the failure of a refresh for which Token gave the
+// token the connection has (StaticToken always does): sending it would
+// not move the grant's end.
+var errSameToken = errors.New("client: refresh: Token gave the same token")
+
+// refreshLevel is the level of the log of a failed refresh: a fixed token
+// is expected not to refresh.
+func refreshLevel(err error) slog.Level {
+	if errors.Is(err, errSameToken) {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
 // refreshOnce sends a refresh frame with a new token on l and returns the
 // expiry of the grant it got (0: none), or why it got none.
 func (c *Client) refreshOnce(ctx context.Context, l *wsLink) (int64, error) {
@@ -206,9 +222,12 @@ func (c *Client) refreshOnce(ctx context.Context, l *wsLink) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if tok == "" {
+	switch tok {
+	case "":
 		// The server would take an empty token for a bad frame.
 		return 0, errors.New("client: refresh: Token gave no token")
+	case l.token:
+		return 0, errSameToken
 	}
 	ref := "refresh-" + strconv.FormatUint(c.refs.Add(1), 10)
 	op := &wsOp{frame: appendRefreshFrame(nil, tok, ref), ref: ref, done: make(chan wsAnswer, 1)}
@@ -222,6 +241,7 @@ func (c *Client) refreshOnce(ctx context.Context, l *wsLink) (int64, error) {
 		}
 		return 0, wrapOp("refresh", a.err)
 	}
+	l.token = tok
 	return a.expires, nil
 }
 

@@ -64,6 +64,7 @@ func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
 	c.setSession(res.Header.Get(sessionHeader))
 	l := c.openLink()
 	defer c.closeLink(l)
+	l.token = tok
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

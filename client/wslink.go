@@ -103,6 +103,9 @@ type wsLink struct {
 	// expires receives the expiry of the connection's grant, from its
 	// hello frame (Unix seconds; 0: none).
 	expires chan int64
+	// token is the token of the connection's grant: set before the
+	// connection starts, then by its refresher alone.
+	token string
 
 	// Guarded by the client's mu: the subscriptions sent on this
 	// connection, and the keys listened to again on it.

@@ -218,12 +218,20 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	if err := r.connect(ctx, subCtx, &wg); err != nil {
 		return res, err
 	}
-	res.ConnectMS = round(float64(time.Since(t0))/1e6, 1)
+	connectTime := time.Since(t0)
+	res.ConnectMS = round(float64(connectTime)/1e6, 1)
 	res.Connected = int(r.connected.Load())
+	if res.Connected > 0 && connectTime > 0 {
+		res.ConnectsPerS = round(float64(res.Connected)/connectTime.Seconds(), 1)
+	}
 	res.ServerRSSConnectedKB = r.readRSS()
 	cpu1 := r.readCPU()
 	if cpu0.serverOK && cpu1.serverOK {
-		res.ServerCPUConnectS = ptr(round((cpu1.server - cpu0.server).Seconds(), 2))
+		s := (cpu1.server - cpu0.server).Seconds()
+		res.ServerCPUConnectS = ptr(round(s, 2))
+		if res.Connected > 0 {
+			res.ServerCPUUsPerConnect = ptr(round(s*1e6/float64(res.Connected), 2))
+		}
 	}
 	if cpu0.benchOK && cpu1.benchOK {
 		res.BenchCPUConnectS = ptr(round((cpu1.bench - cpu0.bench).Seconds(), 2))

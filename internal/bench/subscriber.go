@@ -63,11 +63,15 @@ func (r *runner) connect(ctx, subCtx context.Context, wg *sync.WaitGroup) error 
 // start starts subscriber s: its client and the goroutine that reads its
 // events.
 func (r *runner) start(ctx context.Context, wg *sync.WaitGroup, s *subscriber) {
-	s.c = client.New(r.cfg.Server, client.Options{
+	opts := client.Options{
 		Transport: r.cfg.Transport,
 		Buffer:    eventBuffer,
 		Logger:    r.log,
-	})
+	}
+	if r.cfg.Token != "" {
+		opts.Token = client.StaticToken(r.cfg.Token)
+	}
+	s.c = client.New(r.cfg.Server, opts)
 	s.c.Subscribe(r.ids[s.channel], client.From{})
 	wg.Go(func() {
 		err := s.c.Run(ctx)

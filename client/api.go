@@ -21,7 +21,7 @@ type APIError struct {
 	Reason  string // empty when the body was not a JSON error
 	Message string
 	// RetryAfter is the wait the answer's Retry-After header asks for
-	// (429 rate_limited), at most maxRetryAfter; 0 when it has none.
+	// (429 rate_limited), at most an hour; 0 when it has none.
 	RetryAfter time.Duration
 }
 

@@ -64,7 +64,8 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.refusal != nil && tok == c.refusedToken && (c.refusal.Reason != reasonTokenExpired || c.refusedTwice) {
-		return "", &fatalError{err: c.refusal}
+		re := *c.refusal // each caller's own
+		return "", &fatalError{err: &re}
 	}
 	return tok, nil
 }

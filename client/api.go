@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // APIError is a refusal by the server: an HTTP status with the reason and
@@ -18,7 +20,13 @@ type APIError struct {
 	Status  int
 	Reason  string // empty when the body was not a JSON error
 	Message string
+	// RetryAfter is the wait the answer's Retry-After header asks for
+	// (429 rate_limited), at most an hour; 0 when it has none.
+	RetryAfter time.Duration
 }
+
+// maxRetryAfter bounds the wait a Retry-After header can impose.
+const maxRetryAfter = time.Hour
 
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("client: %d %s", e.Status, http.StatusText(e.Status))
@@ -34,7 +42,7 @@ func (e *APIError) Error() string {
 // readAPIError makes the APIError of a failed answer, reading at most 4 KiB
 // of its body.
 func readAPIError(res *http.Response) *APIError {
-	e := &APIError{Status: res.StatusCode}
+	e := &APIError{Status: res.StatusCode, RetryAfter: parseRetryAfter(res.Header.Get("Retry-After"))}
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
 	var body struct {
 		Error   string `json:"error"`
@@ -49,6 +57,22 @@ func readAPIError(res *http.Response) *APIError {
 		}
 	}
 	return e
+}
+
+// parseRetryAfter returns the wait of a Retry-After value, in seconds or
+// an HTTP date (RFC 9110, 10.2.3), bounded by maxRetryAfter; 0 when v is
+// empty or bad.
+func parseRetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		d = time.Duration(min(n, uint64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 // API calls the HTTP API of a Halley server (docs/server.md), for

@@ -28,6 +28,28 @@
 // or the server closed it), a gap event with reason "session_closed" says
 // so, and the client listens again in its new session.
 //
+// # Tokens
+//
+// A hub with an Authorizer wants a token (such as a JWT) from its
+// clients: set Options.Token, which the client calls for each connection
+// and each HTTP request, and sends as "Authorization: Bearer". A stream
+// never outlives its token's grant: over WebSocket the client sends a new
+// token before the grant ends (after about 80% of its remaining life, the
+// hello frame telling when), and the stream goes on; over SSE and
+// long-poll, and over WebSocket when the refresh fails, the server ends
+// the stream at expiry (a close event with reason "token_expired") and
+// the client reconnects at once with a new token, resuming from its
+// positions: nothing is lost or repeated. The refresh is timed on the
+// client's clock: it should agree with the server's to within a second.
+//
+// A token the server refuses (401 invalid_token or token_expired, 403
+// forbidden) is not presented again: the client asks Token for another,
+// with backoff, and Run returns the refusal, a *RefusedError, when Token
+// gives the same one again (always, with StaticToken). A token refused as
+// expired is the exception, presented once more, since the server's clock
+// may be a little ahead of the token source's. A channel the token does
+// not allow ends with an ended event of reason "forbidden".
+//
 // # Writes
 //
 // Writes of one client enter a bus in the order its Write calls return;

@@ -35,7 +35,14 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	hub, err := halley.New(halley.Config{Logger: discard})
+	return newEnvWith(t, halley.Config{})
+}
+
+// newEnvWith is newEnv with a hub of cfg (its Logger discards).
+func newEnvWith(t testing.TB, cfg halley.Config) *env {
+	t.Helper()
+	cfg.Logger = discard
+	hub, err := halley.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

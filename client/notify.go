@@ -58,7 +58,8 @@ type listenState struct {
 // notification channel.
 //
 // A refusal is a *RefusedError (reasons "unknown_notifier",
-// "invalid_options" for a key the notifier cannot parse…); then, and on any
+// "invalid_options" for a key the notifier cannot parse, "forbidden" for a
+// key the client's token does not allow…); then, and on any
 // other failure of a first Listen of the key, the client does not listen
 // on the key (though the server may, if the answer was lost: call Unlisten
 // or Listen again).
@@ -241,11 +242,12 @@ func (c *Client) relistenHTTP(ctx context.Context) error {
 	return nil
 }
 
-// dropRefused forgets k when err says the server will never accept it,
+// dropRefused forgets k when err says the server will never accept it
+// (the notifier is gone, or the client's token does not allow the key),
 // and reports whether it did.
 func (c *Client) dropRefused(k listenKey, err error) bool {
 	var re *RefusedError
-	if !errors.As(err, &re) || (re.Reason != "unknown_notifier" && re.Reason != "invalid_options") {
+	if !errors.As(err, &re) || (re.Reason != "unknown_notifier" && re.Reason != "invalid_options" && re.Reason != reasonForbidden) {
 		return false
 	}
 	c.log.Warn("halley client: cannot listen again", "notifier", k.notifier, "key", k.key, "reason", re.Reason, "message", re.Message)

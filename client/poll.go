@@ -49,6 +49,10 @@ func (c *Client) runPoll(ctx context.Context) (progress bool, err error) {
 // pollOnce sends one poll and delivers its frames. It reports whether the
 // server answered.
 func (c *Client) pollOnce(ctx context.Context, p *plan) (bool, error) {
+	tok, err := c.bearer(ctx)
+	if err != nil {
+		return false, err
+	}
 	body, err := json.Marshal(struct {
 		Channels []string `json:"channels"`
 		Cursor   string   `json:"cursor"`
@@ -61,7 +65,7 @@ func (c *Client) pollOnce(ctx context.Context, p *plan) (bool, error) {
 	if err != nil {
 		return false, &protocolError{msg: err.Error(), permanent: true}
 	}
-	c.request(req, p.session)
+	c.request(req, p.session, tok)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := c.hc.Do(req)
 	if err != nil {
@@ -69,7 +73,7 @@ func (c *Client) pollOnce(ctx context.Context, p *plan) (bool, error) {
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return false, readAPIError(res)
+		return false, c.connectRefusal(res, tok)
 	}
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "application/json" {
 		return false, &protocolError{msg: fmt.Sprintf("poll: answer of type %q, want application/json", mt), permanent: true}

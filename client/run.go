@@ -26,13 +26,22 @@ func (e *closeError) Error() string { return "client: the server closed the stre
 
 // Run connects to the server and delivers events until ctx is done, then
 // returns nil. It reconnects after any failure, waiting as Options'
-// backoff says, and resumes every channel from its position. It returns
-// early with an error only on a failure that retrying cannot fix: a bad
-// server URL, or a refusal with a 4xx status other than 408 and 429
-// (such as 404 for a URL that serves no hub), or 501 for a transport the
-// server lacks; the error is then an *APIError when the server said why.
-// While no channel is subscribed (and no key is to be listened to again),
-// Run waits without connecting.
+// backoff says (at least what a Retry-After header asks for), and
+// resumes every channel from its position. A stream ended by its
+// token's expiry is made again at once, with a new token from
+// Options.Token (see "Tokens" in the package docs).
+//
+// Run returns early with an error only on a failure that retrying cannot
+// fix: a bad server URL; a refusal with a 4xx status other than 408 and
+// 429 (such as 404 for a URL that serves no hub, or 403
+// forbidden_origin), or 501 for a transport the server lacks; a token
+// refused (401, or 403 forbidden) without Options.Token, or refused and
+// then given again by Token; a failure of Token. The error is then a
+// *RefusedError when the server said why (Op "connect", or "listen" for
+// a key the client listened to again), else an *APIError, or it wraps
+// the error of Token. While no channel is
+// subscribed (and no key is to be listened to again), Run waits without
+// connecting.
 func (c *Client) Run(ctx context.Context) error {
 	if c.baseErr != nil {
 		return c.baseErr
@@ -54,6 +63,10 @@ func (c *Client) Run(ctx context.Context) error {
 	}()
 
 	attempt := 0
+	// rushed is set once a connection ended by its token's expiry was
+	// made again at once; it is cleared by progress, so that a token that
+	// keeps expiring is retried with backoff.
+	rushed := false
 	for ctx.Err() == nil {
 		c.mu.Lock()
 		t, changed := c.transport, c.changed
@@ -77,20 +90,39 @@ func (c *Client) Run(ctx context.Context) error {
 		default:
 			progress, err = c.runWS(ctx)
 		}
+		var fe *fatalError
+		var re *RefusedError
+		// A token refused may be followed by a better one from Token;
+		// without Token there is none to try.
+		refused := errors.As(err, &re) && re.tokenRefusal()
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, errRestart):
 			attempt = 0
 			continue
-		case permanent(err):
+		case errors.As(err, &fe):
+			return fmt.Errorf("client: %s: %w", t, fe.err)
+		case refused && c.tokenFn == nil, !refused && permanent(err):
 			return fmt.Errorf("client: %s: %w", t, err)
 		}
 		if progress {
-			attempt = 0
+			attempt, rushed = 0, false
+		}
+		if tokenExpired(err) && !rushed {
+			rushed = true
+			c.log.Info("halley client: the token expired, reconnecting with a new one", "transport", t)
+			continue
 		}
 		d := c.backoff(attempt)
 		attempt++
+		ra := retryAfter(err)
+		if ra > d {
+			d = ra
+		}
+		if ra > 0 {
+			changed = nil // the server asked for the wait: no change cuts it short
+		}
 		c.log.Info("halley client: connection lost, retrying", "transport", t, "in", d, "error", err)
 
 		timer := time.NewTimer(d)

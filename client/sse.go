@@ -39,6 +39,10 @@ func (c *Client) runSSE(ctx context.Context) (progress bool, err error) {
 }
 
 func (c *Client) readSSE(ctx context.Context, p *plan) (progress bool, err error) {
+	tok, err := c.bearer(ctx)
+	if err != nil {
+		return false, err
+	}
 	u := c.base.JoinPath("sse")
 	q := url.Values{}
 	for _, id := range p.fresh {
@@ -58,7 +62,7 @@ func (c *Client) readSSE(ctx context.Context, p *plan) (progress bool, err error
 	if err != nil {
 		return false, &protocolError{msg: err.Error(), permanent: true}
 	}
-	c.request(req, p.session)
+	c.request(req, p.session, tok)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-store")
 	res, err := c.hc.Do(req)
@@ -67,7 +71,7 @@ func (c *Client) readSSE(ctx context.Context, p *plan) (progress bool, err error
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return false, readAPIError(res)
+		return false, c.connectRefusal(res, tok)
 	}
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
 		return false, &protocolError{msg: fmt.Sprintf("sse: answer of type %q, want text/event-stream", mt), permanent: true}

@@ -13,18 +13,25 @@ import (
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
-// RefusedError is a Write, Listen or Unlisten that the server refused.
-// Use errors.As to get it; switch on Reason, which is stable, never on
-// Message.
+// RefusedError is a request that the server refused with a reason: a
+// Write, Listen or Unlisten, a WebSocket token refresh, or a connection
+// (then Run returns it). Use errors.As to get it; switch on Reason, which
+// is stable, never on Message. When the refusal was an HTTP answer, it
+// wraps the *APIError of that answer.
 type RefusedError struct {
-	// Op is "write", "listen" or "unlisten".
+	// Op is "write", "listen", "unlisten", "refresh" or "connect".
 	Op string
 	// Reason is the server's machine-readable reason (docs/protocol.md).
 	// Writes: "rejected" (the bus's filter refused the message),
 	// "message_too_large", "body_too_large", "not_a_bus" (a channel that
 	// is not a bus), "unknown_channel". Listens: "unknown_notifier",
-	// "invalid_options" (a key the notifier cannot parse). Any of them:
-	// "deactivated" or "shutdown" while the server does not serve.
+	// "invalid_options" (a key the notifier cannot parse). Tokens (any
+	// op): "invalid_token", "token_expired", "forbidden" (the server's
+	// Authorizer refused the client, or a write or listen the token does
+	// not allow), "auth_unavailable". Connections: "forbidden_origin",
+	// "too_many_connections", "rate_limited" and the others of
+	// docs/protocol.md. Any of them: "deactivated" or "shutdown" while
+	// the server does not serve.
 	Reason string
 	// Message explains the refusal; for "rejected", it is the reason the
 	// filter gave.
@@ -32,10 +39,21 @@ type RefusedError struct {
 	// Status is the HTTP status of the answer, 0 when the refusal came
 	// over WebSocket.
 	Status int
+
+	api *APIError // the answer, when it was HTTP
 }
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("client: %s refused: %s: %s", e.Op, e.Reason, e.Message)
+}
+
+// Unwrap returns the *APIError of the answer, nil for a refusal that came
+// over WebSocket.
+func (e *RefusedError) Unwrap() error {
+	if e.api == nil {
+		return nil
+	}
+	return e.api
 }
 
 // ErrConnectionLost is returned by Write and Listen when the WebSocket
@@ -72,7 +90,8 @@ const maxWSWrite = 64 << 10
 // # Errors
 //
 // A refusal is a *RefusedError: for example Reason "rejected" with the
-// filter's reason as Message, or "not_a_bus". When ctx is done or the
+// filter's reason as Message, "not_a_bus", or "forbidden" for a bus the
+// client's token does not allow writing to. When ctx is done or the
 // WebSocket connection ends before the answer (ErrConnectionLost), the
 // write may still have entered the bus (even after later writes): Write
 // never sends a message twice, so it never retries one that may have been
@@ -165,7 +184,11 @@ func (c *Client) post(ctx context.Context, op string, body []byte) (opAnswer, er
 	if err != nil {
 		return ans, fmt.Errorf("client: %s: %w", op, err)
 	}
-	c.request(req, session)
+	tok, err := c.bearer(ctx)
+	if err != nil {
+		return ans, fmt.Errorf("client: %s: %w", op, err)
+	}
+	c.request(req, session, tok)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := c.hc.Do(req)
 	if err != nil {
@@ -177,7 +200,9 @@ func (c *Client) post(ctx context.Context, op string, body []byte) (opAnswer, er
 	if res.StatusCode != http.StatusOK {
 		ae := readAPIError(res)
 		if ae.Reason != "" {
-			return ans, &RefusedError{Op: op, Reason: ae.Reason, Message: ae.Message, Status: ae.Status}
+			re := &RefusedError{Op: op, Reason: ae.Reason, Message: ae.Message, Status: ae.Status, api: ae}
+			c.noteRefused(tok, re)
+			return ans, re
 		}
 		return ans, fmt.Errorf("client: %s: %w", op, ae)
 	}

@@ -28,8 +28,13 @@ type clientFrame struct {
 // runWS runs one WebSocket connection: a goroutine reads and delivers
 // frames while this one sends a subscribe or unsubscribe frame for every
 // change of the client's channels, until a failure or a change of
-// transport.
+// transport. With Options.Token, a third goroutine refreshes the
+// connection's grant before it expires.
 func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
+	tok, err := c.bearer(ctx)
+	if err != nil {
+		return false, err
+	}
 	c.mu.Lock()
 	session := c.session
 	c.mu.Unlock()
@@ -42,10 +47,13 @@ func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
 	if session != "" {
 		h.Set(sessionHeader, session)
 	}
+	if tok != "" {
+		h.Set("Authorization", "Bearer "+tok)
+	}
 	conn, res, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: c.hc, HTTPHeader: h})
 	if err != nil {
 		if res != nil && res.StatusCode != 101 {
-			return false, readAPIError(res)
+			return false, c.connectRefusal(res, tok)
 		}
 		return false, err
 	}
@@ -56,6 +64,7 @@ func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
 	c.setSession(res.Header.Get(sessionHeader))
 	l := c.openLink()
 	defer c.closeLink(l)
+	l.token = tok
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -64,6 +73,9 @@ func (c *Client) runWS(ctx context.Context) (progress bool, err error) {
 		progressed atomic.Bool
 	)
 	wg.Go(func() { cancel(c.readWS(ctx, conn, l, &progressed)) })
+	if c.tokenFn != nil {
+		wg.Go(func() { c.refreshWS(ctx, l) })
+	}
 	cancel(c.writeWS(ctx, conn, l))
 	conn.CloseNow() // unblocks the reader
 	wg.Wait()
@@ -109,6 +121,12 @@ func (c *Client) readWS(ctx context.Context, conn *websocket.Conn, l *wsLink, pr
 				f, derr := frame.Decode(line)
 				if derr != nil {
 					return fmt.Errorf("client: ws: bad frame: %w", derr)
+				}
+				if f.Type == frame.TypeHello {
+					select {
+					case l.expires <- f.Expires:
+					default: // a second hello: not the protocol's
+					}
 				}
 				if c.answerWS(l, &f) {
 					continue

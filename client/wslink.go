@@ -28,9 +28,9 @@ func (c *Client) listenWS(ctx context.Context, l *wsLink, k listenKey) error {
 	return a.err
 }
 
-// answerWS takes the frames that answer the client's own frames: written
-// and error frames with a ref (writes), listening frames and the error
-// frames of listens. It reports whether f was one.
+// answerWS takes the frames that answer the client's own frames: written,
+// refreshed and error frames with a ref (writes, refreshes), listening
+// frames and the error frames of listens. It reports whether f was one.
 func (c *Client) answerWS(l *wsLink, f *frame.Frame) bool {
 	switch f.Type {
 	case frame.TypeWritten:
@@ -40,7 +40,11 @@ func (c *Client) answerWS(l *wsLink, f *frame.Frame) bool {
 			l.answer(f.Ref, wsAnswer{offset: *f.Offset})
 		}
 		return true
+	case frame.TypeRefreshed:
+		l.answer(f.Ref, wsAnswer{expires: f.Expires})
+		return true
 	case frame.TypeError:
+		// Op is set by the caller that waits (write, refresh).
 		err := &RefusedError{Op: "write", Reason: f.Reason, Message: f.Message}
 		if f.Ref != "" {
 			l.answer(f.Ref, wsAnswer{err: err})
@@ -96,6 +100,12 @@ type wsLink struct {
 	session string
 	// wake is signalled when a frame is queued.
 	wake chan struct{}
+	// expires receives the expiry of the connection's grant, from its
+	// hello frame (Unix seconds; 0: none).
+	expires chan int64
+	// token is the token of the connection's grant: set before the
+	// connection starts, then by its refresher alone.
+	token string
 
 	// Guarded by the client's mu: the subscriptions sent on this
 	// connection, and the keys listened to again on it.
@@ -109,8 +119,8 @@ type wsLink struct {
 	listens []*wsOp          // listens sent, in order
 }
 
-// wsOp is a frame of a Write or Listen call, or a listen the client makes
-// again by itself (done nil).
+// wsOp is a frame of a Write or Listen call, a refresh, or a listen the
+// client makes again by itself (done nil).
 type wsOp struct {
 	frame  []byte
 	ref    string
@@ -121,8 +131,9 @@ type wsOp struct {
 
 // wsAnswer is the outcome of a wsOp.
 type wsAnswer struct {
-	offset uint64
-	err    error
+	offset  uint64
+	expires int64 // a refresh's: the new grant's end (Unix seconds; 0: none)
+	err     error
 }
 
 // openLink makes the link of a new connection, in the current session,
@@ -133,6 +144,7 @@ func (c *Client) openLink() *wsLink {
 	l := &wsLink{
 		session:    c.session,
 		wake:       make(chan struct{}, 1),
+		expires:    make(chan int64, 1),
 		sent:       make(map[string]*sub),
 		relistened: make(map[listenKey]bool),
 		refs:       make(map[string]*wsOp),

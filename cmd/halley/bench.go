@@ -25,9 +25,11 @@ HTTP API, connects N subscribers (subscriber j reads channel j % channels),
 publishes M messages (message i to channel i % channels, by publisher
 i % publishers) and checks that each subscriber gets its channel's
 messages once, each publisher's in order. With --messages 0 it only
-connects, for the connection time and, with --server-pid, the server's
-memory per idle connection. --server-pid also reports the server's CPU
-time (from /proc, in ticks of 10 ms: USER_HZ is taken to be 100).
+connects, for the connection time and rate and, with --server-pid, the
+server's memory per idle connection and CPU time per connection (run it
+with and without --token to see what checking tokens costs).
+--server-pid also reports the server's CPU time (from /proc, in ticks of
+10 ms: USER_HZ is taken to be 100).
 
 Prints a progress line every second and a summary on stderr, and one line
 of JSON with every figure on stdout. Exit status: 0 when nothing was lost,
@@ -41,6 +43,7 @@ flags:
 	var cfg bench.Config
 	fs.StringVar(&cfg.Server, "server", defaultServer, "base `URL` of the server: a loopback address only")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "`key` for the HTTP API (default $HALLEY_API_KEY)")
+	fs.StringVar(&cfg.Token, "token", "", "client `token` every subscriber presents, allowing channels bench-* (default $"+tokenEnv+")")
 	fs.IntVar(&cfg.Subscribers, "subscribers", 0, "number of subscribers, each on its own connection (required)")
 	fs.IntVar(&cfg.Messages, "messages", 0, "number of messages to publish; 0 measures idle connections only")
 	fs.IntVar(&cfg.Channels, "channels", bench.DefaultChannels, "number of channels")
@@ -79,6 +82,9 @@ flags:
 	}
 	if cfg.APIKey == "" {
 		cfg.APIKey = os.Getenv("HALLEY_API_KEY")
+	}
+	if cfg.Token == "" {
+		cfg.Token = os.Getenv(tokenEnv)
 	}
 
 	progress := stderr

@@ -22,6 +22,8 @@ type benchResult struct {
 	ServerCPUS         *float64 `json:"server_cpu_s"`
 	ServerCPUPerDel    *float64 `json:"server_cpu_us_per_delivery"`
 	ServerRSSKBPerConn *float64 `json:"server_rss_kb_per_conn"`
+	ServerCPUPerConn   *float64 `json:"server_cpu_us_per_connect"`
+	ConnectsPerS       float64  `json:"connects_per_s"`
 	BenchCPUS          *float64 `json:"bench_cpu_s"`
 	LatencyMS          *struct {
 		P50, P90, P99, Max float64
@@ -88,7 +90,7 @@ func TestBench_ServerPID(t *testing.T) {
 	}
 	for name, v := range map[string]*float64{
 		"server_cpu_s": res.ServerCPUS, "server_cpu_us_per_delivery": res.ServerCPUPerDel,
-		"bench_cpu_s": res.BenchCPUS,
+		"server_cpu_us_per_connect": res.ServerCPUPerConn, "bench_cpu_s": res.BenchCPUS,
 	} {
 		if v == nil || *v < 0 {
 			t.Errorf("%s = %v, want a non-negative figure", name, v)
@@ -102,8 +104,30 @@ func TestBench_ServerPID(t *testing.T) {
 func TestBench_Idle(t *testing.T) {
 	s := startRun(t, "--addr", "127.0.0.1:0", "--demo=false")
 	code, res, stderr := runBenchCmd(t, "--server", s.url, "--subscribers", "25", "--messages", "0")
-	if code != 0 || res.Connected != 25 || res.Deliveries != 0 {
-		t.Errorf("exit %d, connected %d, deliveries %d: want 0, 25, 0 (stderr %q)", code, res.Connected, res.Deliveries, stderr)
+	if code != 0 || res.Connected != 25 || res.Deliveries != 0 || res.ConnectsPerS <= 0 {
+		t.Errorf("exit %d, connected %d, deliveries %d, %v connects/s: want 0, 25, 0, a rate (stderr %q)",
+			code, res.Connected, res.Deliveries, res.ConnectsPerS, stderr)
+	}
+	if res.ServerCPUPerConn != nil {
+		t.Errorf("server_cpu_us_per_connect = %v without --server-pid, want null", *res.ServerCPUPerConn)
+	}
+}
+
+func TestBench_Token(t *testing.T) {
+	h := newTokenHub(t)
+	tok := mintToken(t, []string{"bench-*"}, nil, nil)
+	code, res, stderr := runBenchCmd(t, "--server", h.url, "--token", tok, "--transport", "ws", "--subscribers", "5", "--messages", "0")
+	if code != 0 || res.Connected != 5 {
+		t.Errorf("exit %d, connected %d: want 0, 5 (stderr %q)", code, res.Connected, stderr)
+	}
+	t.Setenv(tokenEnv, tok)
+	code, res, stderr = runBenchCmd(t, "--server", h.url, "--transport", "sse", "--subscribers", "5", "--messages", "10")
+	if code != 0 || res.Connected != 5 || res.Deliveries != 50 {
+		t.Errorf("$%s: exit %d, connected %d, deliveries %d: want 0, 5, 50 (stderr %q)", tokenEnv, code, res.Connected, res.Deliveries, stderr)
+	}
+	code, _, stderr = runBenchCmd(t, "--server", h.url, "--token", "not-a-jwt", "--transport", "poll", "--subscribers", "2", "--messages", "0")
+	if code != 1 || !strings.Contains(stderr, "invalid_token") {
+		t.Errorf("bad token: exit %d, stderr %q: want 1 and invalid_token", code, stderr)
 	}
 }
 

@@ -1,20 +1,38 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/halleyhq/halley/client"
 )
 
+// tokenEnv holds the default of the client commands' --token.
+const tokenEnv = "HALLEY_TOKEN"
+
 // clientFlags declares the flags of the commands that speak the client
-// protocol: --server and --transport.
-func clientFlags(fs *flag.FlagSet) (server, transport *string) {
+// protocol: --server, --transport and --token.
+func clientFlags(fs *flag.FlagSet) (server, transport, token *string) {
 	server = fs.String("server", defaultServer, "base `URL` of the server")
 	transport = fs.String("transport", string(client.WebSocket), "`transport`: ws, sse or poll")
-	return server, transport
+	token = fs.String("token", "", "client `token` (such as a JWT: see halley token), sent as \"Authorization: Bearer\" (default $"+tokenEnv+")")
+	return server, transport, token
+}
+
+// tokenOption returns the Options.Token of the --token flag's value, or of
+// $HALLEY_TOKEN when it is empty; nil when both are.
+func tokenOption(flagValue string) func(context.Context) (string, error) {
+	if flagValue == "" {
+		flagValue = os.Getenv(tokenEnv)
+	}
+	if flagValue == "" {
+		return nil
+	}
+	return client.StaticToken(flagValue)
 }
 
 // parseClientFlags parses args and the transport. It returns the

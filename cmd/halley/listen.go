@@ -39,13 +39,14 @@ and prints one JSON object per line:
 
 Reconnects by itself, resuming where it stopped, and runs until it is
 interrupted (exit 0). A refused listen (unknown_notifier,
-invalid_options…) prints "halley listen: <reason>: <message>" and exits 1.
+invalid_options, forbidden for a key the --token does not allow,
+invalid_token…) prints "halley listen: <reason>: <message>" and exits 1.
 
 flags:
 `)
 		fs.PrintDefaults()
 	}
-	server, transport := clientFlags(fs)
+	server, transport, token := clientFlags(fs)
 	tr, code, ok := parseClientFlags("listen", fs, args, transport, stderr)
 	if !ok {
 		return code
@@ -69,6 +70,7 @@ flags:
 
 	c := client.New(*server, client.Options{
 		Transport: tr,
+		Token:     tokenOption(*token),
 		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: stderr}, nil)),
 	})
 	// Listening before Run connects goes by POST /listen: the first one

@@ -33,6 +33,11 @@ Reads the channels and prints one JSON object per line:
 A channel that does not exist yet is waited for (said on stderr), then
 read from its start.
 
+With --token, sub presents a client token: a channel it does not allow
+prints {"channel":"secret","ended":"forbidden"}, and a refused token
+(invalid_token, token_expired, forbidden) exits 1. The token is not
+renewed: when it expires, the server ends the stream, and sub exits 1.
+
 Reconnects by itself, resuming where it stopped, and runs until it is
 interrupted or every channel has ended (exit 0). On the way out it prints
 its position on stderr as "halley sub: resume with --cursor '...'": a new
@@ -42,7 +47,7 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	server, transport := clientFlags(fs)
+	server, transport, token := clientFlags(fs)
 	last := fs.Int("last", 0, "start with the last `N` retained messages (default: from now)")
 	cursorFlag := fs.String("cursor", "", "resume from `CURSOR` (as printed on exit); its channels are read too")
 	tr, code, ok := parseClientFlags("sub", fs, args, transport, stderr)
@@ -66,6 +71,7 @@ flags:
 
 	c := client.New(*server, client.Options{
 		Transport: tr,
+		Token:     tokenOption(*token),
 		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: stderr}, nil)),
 	})
 	live := map[string]bool{}

@@ -30,13 +30,14 @@ valid JSON, else as text. With --transport ws the write goes on a
 WebSocket (write frame); with sse or poll, by POST /write. A refusal
 prints "halley write: <reason>: <message>" (reasons: rejected, with the
 filter's reason as message, not_a_bus, unknown_channel,
-message_too_large…) and exits 1.
+message_too_large, forbidden for a bus the --token does not allow
+writing to, invalid_token…) and exits 1.
 
 flags:
 `)
 		fs.PrintDefaults()
 	}
-	server, transport := clientFlags(fs)
+	server, transport, token := clientFlags(fs)
 	tr, code, ok := parseClientFlags("write", fs, args, transport, stderr)
 	if !ok {
 		return code
@@ -58,6 +59,7 @@ flags:
 	c := client.New(*server, client.Options{
 		Transport:  tr,
 		HTTPClient: hc,
+		Token:      tokenOption(*token),
 		Logger:     slog.New(slog.NewTextHandler(&lockedWriter{w: stderr}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/auth/jwt"
 	"github.com/halleyhq/halley/client"
 	"github.com/halleyhq/halley/httpapi"
 	"github.com/halleyhq/halley/internal/bench"
@@ -24,8 +25,15 @@ import (
 // wrap around the transports (nil: none).
 func newServer(t testing.TB, wrap func(http.Handler) http.Handler) (*halley.Hub, string) {
 	t.Helper()
+	return newServerWith(t, halley.Config{}, wrap)
+}
+
+// newServerWith is newServer with a hub of cfg (its Logger discards).
+func newServerWith(t testing.TB, cfg halley.Config, wrap func(http.Handler) http.Handler) (*halley.Hub, string) {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	hub, err := halley.New(halley.Config{Logger: quiet})
+	cfg.Logger = quiet
+	hub, err := halley.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +147,7 @@ func TestRun_ServerPID(t *testing.T) {
 	}
 	for name, v := range map[string]*float64{
 		"server_cpu_connect_s":       res.ServerCPUConnectS,
+		"server_cpu_us_per_connect":  res.ServerCPUUsPerConnect,
 		"server_cpu_s":               res.ServerCPUS,
 		"server_cpu_us_per_delivery": res.ServerCPUUsPerDelivery,
 		"server_cpu_us_per_publish":  res.ServerCPUUsPerPublish,
@@ -159,6 +168,9 @@ func TestRun_ServerPID(t *testing.T) {
 		if v == nil || *v <= 0 {
 			t.Errorf("%s = %v, want a positive figure", name, v)
 		}
+	}
+	if res.ConnectsPerS <= 0 {
+		t.Errorf("connects_per_s = %v, want a positive rate", res.ConnectsPerS)
 	}
 	// The process may shrink meanwhile: the growth may be negative.
 	if res.ServerRSSKBPerConn == nil {
@@ -293,4 +305,43 @@ func mustParse(t testing.TB, s string) *neturl.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestRun_Token runs the bench against a hub that checks tokens: with a
+// token that allows its channels every subscriber connects and reads;
+// with a bad one, Run fails.
+func TestRun_Token(t *testing.T) {
+	secret := []byte("a test HMAC secret of at least 32 bytes")
+	a, err := jwt.New(t.Context(), jwt.Options{HMACSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	hub, url := newServerWith(t, halley.Config{Authorizer: a}, nil)
+	tok, err := jwt.Mint(secret, jwt.MintOptions{Subject: "bench", Channels: []string{"bench-*"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []client.Transport{client.WebSocket, client.SSE, client.Poll} {
+		t.Run(string(tr), func(t *testing.T) {
+			for _, messages := range []int{0, 30} {
+				cfg := bench.Config{Server: url, Subscribers: 6, Channels: 2, Messages: messages, Transport: tr, Token: tok, Timeout: 30 * time.Second}
+				res, err := bench.Run(t.Context(), cfg, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.OK() || res.Connected != 6 || res.Deliveries != uint64(3*messages) || res.ConnectsPerS <= 0 {
+					t.Errorf("messages %d: OK %v, connected %d, delivered %d, %v connects/s: want a clean run",
+						messages, res.OK(), res.Connected, res.Deliveries, res.ConnectsPerS)
+				}
+			}
+			cfg := bench.Config{Server: url, Subscribers: 3, Transport: tr, Token: "not-a-jwt", Timeout: 30 * time.Second}
+			if _, err := bench.Run(t.Context(), cfg, nil); err == nil || !strings.Contains(err.Error(), "invalid_token") {
+				t.Errorf("Run with a bad token: %v, want a subscriber refused: invalid_token", err)
+			}
+		})
+	}
+	if n := hub.ChannelCount(); n != 0 {
+		t.Errorf("%d channels left after the runs, want 0", n)
+	}
 }

@@ -37,6 +37,10 @@ type Config struct {
 	Server string
 	// APIKey is sent to the HTTP API, when set.
 	APIKey string
+	// Token, when set, is the client token every subscriber presents
+	// (client.StaticToken): against a server that checks tokens, it must
+	// allow reading the bench's channels, "bench-*". Default: none.
+	Token string
 	// Subscribers is the number of clients, each on a connection of its
 	// own; subscriber j reads channel j % Channels, from now.
 	Subscribers int

@@ -22,9 +22,10 @@ type Result struct {
 
 	// Connected counts the subscribers whose subscription started;
 	// ConnectMS is the time until all of them had (or until the run
-	// stopped waiting).
-	Connected int     `json:"connected"`
-	ConnectMS float64 `json:"connect_ms"`
+	// stopped waiting), and ConnectsPerS their rate over it.
+	Connected    int     `json:"connected"`
+	ConnectMS    float64 `json:"connect_ms"`
+	ConnectsPerS float64 `json:"connects_per_s"`
 
 	// Published counts the publications the server accepted, in
 	// PublishS seconds from the first to the end of the last.
@@ -66,7 +67,13 @@ type Result struct {
 	// the delivery phase (first publication to last delivery). The
 	// server's come from /proc/PID/stat in ticks of 10 ms (USER_HZ=100),
 	// the bench's from /proc/self/stat.
+	//
+	// ServerCPUUsPerConnect is the server's CPU time over the connection
+	// phase divided by Connected: the cost of one connection (its
+	// handshake, token check and subscription), to compare with and
+	// without tokens.
 	ServerCPUConnectS      *float64 `json:"server_cpu_connect_s"`
+	ServerCPUUsPerConnect  *float64 `json:"server_cpu_us_per_connect"`
 	ServerCPUS             *float64 `json:"server_cpu_s"`
 	ServerCPUUsPerDelivery *float64 `json:"server_cpu_us_per_delivery"`
 	ServerCPUUsPerPublish  *float64 `json:"server_cpu_us_per_publish"`
@@ -111,12 +118,13 @@ func (r *Result) WriteSummary(w io.Writer) {
 	if r.Messages > 0 {
 		p(", %d messages of %d bytes", r.Messages, r.Size)
 	}
-	p("\n  connect:    %d/%d in %.0f ms", r.Connected, r.Subscribers, r.ConnectMS)
+	p("\n  connect:    %d/%d in %.0f ms (%.0f/s)", r.Connected, r.Subscribers, r.ConnectMS, r.ConnectsPerS)
 	if r.ServerRSSKBPerConn != nil {
 		p("; server RSS %d -> %d kB, %.1f kB per connection", *r.ServerRSSBeforeKB, *r.ServerRSSConnectedKB, *r.ServerRSSKBPerConn)
 	}
 	if r.ServerCPUConnectS != nil {
-		p("\n              CPU: server %.2f s, bench %.2f s", *r.ServerCPUConnectS, deref(r.BenchCPUConnectS))
+		p("\n              CPU: server %.2f s (%.1f µs per connection), bench %.2f s",
+			*r.ServerCPUConnectS, deref(r.ServerCPUUsPerConnect), deref(r.BenchCPUConnectS))
 	}
 	if r.Messages > 0 {
 		p("\n  publish:    %d in %.3f s: %.0f/s (%d publishers", r.Published, r.PublishS, r.PublishesPerS, r.Publishers)

@@ -51,6 +51,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	}
 	kill, released := h.control.signals()
 	if !h.Active() || h.isShutdown() {
+		closeAfter(w)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
@@ -285,6 +286,7 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 // plainError answers a plain-text error, as the legacy protocol does.
 func (h *Hub) plainError(w http.ResponseWriter, code int, reason string) {
 	h.refusals.add("comet_" + strconv.Itoa(code))
+	closeAfter(w)
 	w.Header().Set("Content-Type", "text/plain")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)

@@ -494,3 +494,31 @@ func TestShutdown_EndsSlowBodies(t *testing.T) {
 		t.Fatalf("a slow body at shutdown: %v, want 503 at once, not at the body timeout", resp)
 	}
 }
+
+// A refused request is answered at once, its body unread: net/http would
+// otherwise wait for the body, however slowly it comes, before answering.
+func TestRefusal_AnsweredWithoutWaitingForTheBody(t *testing.T) {
+	h := newHub(t, halley.Config{MaxConnsPerIP: 1, BodyTimeout: time.Hour})
+	srv := cometServer(t, h)
+	for _, tc := range []struct {
+		name, head string
+		status     int
+	}{
+		{"foreign origin", "POST /poll HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nContent-Type: application/json\r\n", http.StatusForbidden},
+		{"wrong media type", "POST /poll HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n", http.StatusUnsupportedMediaType},
+		{"legacy, wrong media type", "POST /comet HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n", http.StatusUnsupportedMediaType},
+		{"wrong method", "PUT /sse HTTP/1.1\r\nHost: x\r\n", http.StatusMethodNotAllowed},
+	} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "%sContent-Length: 60000\r\n\r\n{", tc.head)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil || resp.StatusCode != tc.status || !resp.Close {
+			t.Fatalf("%s with a body that never comes: %v %v, want %d at once, closing", tc.name, resp, err, tc.status)
+		}
+	}
+}

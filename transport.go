@@ -20,6 +20,7 @@ const MaxSubscriptions = 256
 // jsonError answers {"error": reason, "message": message}.
 func (h *Hub) jsonError(w http.ResponseWriter, code int, reason, message string) {
 	h.refusals.add(reason)
+	closeAfter(w)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
@@ -28,6 +29,12 @@ func (h *Hub) jsonError(w http.ResponseWriter, code int, reason, message string)
 		Message string `json:"message"`
 	}{reason, message})
 }
+
+// closeAfter makes an error answer close the connection: a refused
+// request's body may not have been read, and net/http would otherwise
+// wait to read it (the client may send it at one byte a minute) before it
+// sends the answer at all.
+func closeAfter(w http.ResponseWriter) { w.Header().Set("Connection", "close") }
 
 // refuse answers a request that comes while the hub does not serve.
 // It reports whether it did.

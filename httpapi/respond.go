@@ -34,6 +34,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // writeError answers code with a machine-readable reason and a message.
 func writeError(w http.ResponseWriter, code int, reason, message string) {
+	// The request's body may not have been read: without closing, net/http
+	// would wait for it, however slowly it comes, before answering.
+	w.Header().Set("Connection", "close")
 	writeJSON(w, code, errorBody{Error: reason, Message: message})
 }
 

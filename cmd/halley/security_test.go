@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -114,5 +117,22 @@ func TestParseConfig_Security(t *testing.T) {
 	if _, err := parseConfig(strings.NewReader(`{"notifiers": [{"name": "docs", "prepare_batch": true}]}`), defaultConfig()); err == nil ||
 		!strings.Contains(err.Error(), "prepare_batch needs a prepare_url") {
 		t.Fatalf("prepare_batch without a URL: %v", err)
+	}
+}
+
+func TestServe_UnservedAnsweredWithoutWaitingForTheBody(t *testing.T) {
+	s := startRun(t, "--addr", "127.0.0.1:0", "--demo=false")
+	for _, head := range []string{"POST /healthz", "POST /nowhere", "POST /api/channels"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 60000\r\n\r\n{", head)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil || resp.StatusCode < 400 || !resp.Close {
+			t.Fatalf("%s with a body that never comes: %v %v, want an error at once, closing", head, resp, err)
+		}
 	}
 }

@@ -153,7 +153,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           closeUnserved(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: long polls hold their answer for the poll
 		// timeout, which commands can change at run time.
@@ -265,4 +265,16 @@ func shutdownHub(hub *halley.Hub, log *slog.Logger) {
 	if err := hub.Shutdown(ctx); err != nil {
 		log.Error("halley: shutdown", "err", err)
 	}
+}
+
+// closeUnserved makes the answers mux gives to what it does not serve (404,
+// 405) close the connection, as the hub's and the API's errors do: the
+// request's body was not read, and net/http would wait for it first.
+func closeUnserved(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			w.Header().Set("Connection", "close")
+		}
+		mux.ServeHTTP(w, r)
+	})
 }

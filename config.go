@@ -25,7 +25,8 @@ const (
 	DefaultMaxConnsPerIP    = 256
 	DefaultSessionRate      = 10
 	DefaultSessionBurst     = 100
-	DefaultMaxListens       = 256
+	DefaultMaxListens       = 128
+	DefaultClientFrameRate  = 100
 	DefaultMaxKeyLen        = 256
 	DefaultMaxClientMessage = 64 << 10
 	DefaultRingBytes        = 16 << 20
@@ -82,8 +83,12 @@ type Config struct {
 	// other sessions), write to every bus and listen on every key.
 	Authorizer Authorizer
 	// MaxListens caps the notifier keys one session listens on, over all
-	// notifiers (ErrTooManyListens). Default: 256.
+	// notifiers (ErrTooManyListens). Default: 128.
 	MaxListens int
+	// ClientFrameRate bounds the frames a WebSocket client sends, per
+	// second, in bursts of as many: past it the server reads its frames no
+	// faster, and the client waits. Default: 100.
+	ClientFrameRate float64
 	// MaxKeyLen bounds a notifier key, in bytes (ErrInvalidKey). Default:
 	// 256.
 	MaxKeyLen int
@@ -151,6 +156,7 @@ func (c Config) withDefaults() Config {
 	positive(&c.NotifyQueue, DefaultNotifyQueue)
 	positive(&c.SessionBurst, DefaultSessionBurst)
 	positive(&c.MaxListens, DefaultMaxListens)
+	positive(&c.ClientFrameRate, DefaultClientFrameRate)
 	positive(&c.MaxKeyLen, DefaultMaxKeyLen)
 	positive(&c.MaxClientMessage, DefaultMaxClientMessage)
 	positive(&c.BodyTimeout, DefaultBodyTimeout)

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
@@ -101,7 +102,8 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer wg.Wait()
 	defer conn.CloseNow()
 	defer cancel()
-	wg.Go(func() { reads.readDone(wsRead(ctx, conn, reads)) })
+	lim := rate.NewLimiter(rate.Limit(h.cfg.ClientFrameRate), max(1, int(h.cfg.ClientFrameRate)))
+	wg.Go(func() { reads.readDone(wsRead(ctx, conn, reads, lim)) })
 	stopCtx := context.AfterFunc(ctx, st.w.notify)
 	defer stopCtx()
 
@@ -407,8 +409,16 @@ func (ws *wsConn) end(ctx context.Context, reason string, status websocket.Statu
 
 // wsRead reads the client's frames and hands them to the writer, until the
 // connection fails or a frame is refused.
-func wsRead(ctx context.Context, conn *websocket.Conn, sig *wsSignals) error {
+//
+// Frames are taken at most Config.ClientFrameRate per second (in bursts
+// of as many): past it the reader waits, and with it the client, whose
+// frames stay in its socket. A client sending frames as fast as it can
+// costs the server that rate, not a core.
+func wsRead(ctx context.Context, conn *websocket.Conn, sig *wsSignals, lim *rate.Limiter) error {
 	for {
+		if err := lim.Wait(ctx); err != nil {
+			return err
+		}
 		typ, b, err := conn.Read(ctx)
 		if err != nil {
 			return err

@@ -36,6 +36,7 @@ type securityConfig struct {
 	SessionRate      float64  `json:"session_rate"`
 	SessionBurst     int      `json:"session_burst"`
 	MaxListens       int      `json:"max_listens"`
+	ClientFrameRate  float64  `json:"client_frame_rate"`
 	MaxKeyLen        int      `json:"max_key_len"`
 	MaxClientMessage int      `json:"max_client_message"`
 	RingBytes        int      `json:"ring_bytes"`
@@ -51,6 +52,7 @@ func defaultSecurity() securityConfig {
 		SessionRate:      halley.DefaultSessionRate,
 		SessionBurst:     halley.DefaultSessionBurst,
 		MaxListens:       halley.DefaultMaxListens,
+		ClientFrameRate:  halley.DefaultClientFrameRate,
 		MaxKeyLen:        halley.DefaultMaxKeyLen,
 		MaxClientMessage: halley.DefaultMaxClientMessage,
 		RingBytes:        halley.DefaultRingBytes,
@@ -94,6 +96,7 @@ func (c *securityConfig) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.SessionRate, "session-rate", c.SessionRate, "new sessions per second one client address may get, on average; -1: no limit")
 	fs.IntVar(&c.SessionBurst, "session-burst", c.SessionBurst, "new sessions one client address may get at once")
 	fs.IntVar(&c.MaxListens, "max-listens", c.MaxListens, "cap on the notifier keys one session listens on")
+	fs.Float64Var(&c.ClientFrameRate, "client-frame-rate", c.ClientFrameRate, "frames per second a WebSocket client may send (in bursts of as many); past it the server reads no faster")
 	fs.IntVar(&c.MaxKeyLen, "max-key-len", c.MaxKeyLen, "longest notifier key, in bytes")
 	fs.IntVar(&c.MaxClientMessage, "max-client-message", c.MaxClientMessage, "largest message a client writes to a bus, in bytes")
 	fs.IntVar(&c.RingBytes, "ring-bytes", c.RingBytes, "payload bytes a channel's ring keeps at most, beside its size in messages; -1: no byte bound")
@@ -117,8 +120,8 @@ func (c securityConfig) check() error {
 		return errors.New("session rate must be positive (or -1: no limit)")
 	case c.MaxConnsPerIP == 0:
 		return errors.New("max conns per ip must be positive (or -1: no cap)")
-	case c.MaxListens < 1 || c.MaxKeyLen < 1 || c.MaxClientMessage < 1:
-		return errors.New("max listens, max key len and max client message must be positive")
+	case c.MaxListens < 1 || c.MaxKeyLen < 1 || c.MaxClientMessage < 1 || c.ClientFrameRate <= 0:
+		return errors.New("max listens, max key len, max client message and client frame rate must be positive")
 	case c.RingBytes == 0:
 		return errors.New("ring bytes must be positive (or -1: no byte bound)")
 	case c.BodyTimeout <= 0:
@@ -168,6 +171,7 @@ func (c securityConfig) apply(ctx context.Context, hc *halley.Config) (*jwt.Auth
 	hc.SessionRate = c.SessionRate
 	hc.SessionBurst = c.SessionBurst
 	hc.MaxListens = c.MaxListens
+	hc.ClientFrameRate = c.ClientFrameRate
 	hc.MaxKeyLen = c.MaxKeyLen
 	hc.MaxClientMessage = c.MaxClientMessage
 	hc.RingBytes = c.RingBytes

@@ -515,11 +515,18 @@ func TestRefusal_AnsweredWithoutWaitingForTheBody(t *testing.T) {
 		}
 		fmt.Fprintf(conn, "%sContent-Length: 60000\r\n\r\n{", tc.head)
 		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		conn.Close()
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != tc.status || !resp.Close {
 			t.Fatalf("%s with a body that never comes: %v %v, want %d at once, closing", tc.name, resp, err, tc.status)
 		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		// And the server lets the connection go: it does not wait for
+		// the rest of the body either.
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("%s: after the answer, %v; want the server to close the connection", tc.name, err)
+		}
+		conn.Close()
 	}
 }
 

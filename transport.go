@@ -30,11 +30,14 @@ func (h *Hub) jsonError(w http.ResponseWriter, code int, reason, message string)
 	}{reason, message})
 }
 
-// closeAfter makes an error answer close the connection: a refused
-// request's body may not have been read, and net/http would otherwise
-// wait to read it (the client may send it at one byte a minute) before it
-// sends the answer at all.
-func closeAfter(w http.ResponseWriter) { w.Header().Set("Connection", "close") }
+// closeAfter makes an error answer close the connection at once: a
+// refused request's body may not have been read, and net/http would
+// otherwise wait to read the rest of it (the client may send it at one
+// byte a minute), before the answer or after it, holding the connection.
+func closeAfter(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+}
 
 // refuse answers a request that comes while the hub does not serve.
 // It reports whether it did.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/halleyhq/halley"
 	"github.com/halleyhq/halley/broker"
@@ -34,9 +35,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // writeError answers code with a machine-readable reason and a message.
 func writeError(w http.ResponseWriter, code int, reason, message string) {
-	// The request's body may not have been read: without closing, net/http
-	// would wait for it, however slowly it comes, before answering.
+	// The request's body may not have been read: without closing at
+	// once, net/http would wait for it, however slowly it comes, before
+	// answering or after.
 	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	writeJSON(w, code, errorBody{Error: reason, Message: message})
 }
 

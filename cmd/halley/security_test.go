@@ -122,17 +122,22 @@ func TestParseConfig_Security(t *testing.T) {
 
 func TestServe_UnservedAnsweredWithoutWaitingForTheBody(t *testing.T) {
 	s := startRun(t, "--addr", "127.0.0.1:0", "--demo=false")
-	for _, head := range []string{"POST /healthz", "POST /nowhere", "POST /api/channels"} {
+	for _, head := range []string{"POST /healthz", "POST /nowhere", "POST /api/channels", "POST /poll", "POST /comet"} {
 		conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(conn, "%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 60000\r\n\r\n{", head)
 		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		conn.Close()
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode < 400 || !resp.Close {
 			t.Fatalf("%s with a body that never comes: %v %v, want an error at once, closing", head, resp, err)
 		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("%s: after the answer, %v; want the server to close the connection", head, err)
+		}
+		conn.Close()
 	}
 }

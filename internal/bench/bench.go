@@ -86,6 +86,7 @@ type runner struct {
 	api   *client.API
 	ids   []string
 	subs  []*subscriber
+	addrs *spread // the subscribers' local addresses
 	sem   chan struct{}
 	hist  *hist
 
@@ -205,9 +206,11 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	// them; their counters are read after that.
 	subCtx, cancelSubs := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	r.addrs = newSpread(cfg.Server, cfg.Subscribers)
 	stopSubs := sync.OnceFunc(func() {
 		cancelSubs()
 		wg.Wait()
+		r.addrs.close()
 	})
 	defer stopSubs()
 

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	neturl "net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -343,5 +344,27 @@ func TestRun_Token(t *testing.T) {
 	}
 	if n := hub.ChannelCount(); n != 0 {
 		t.Errorf("%d channels left after the runs, want 0", n)
+	}
+}
+
+// TestRun_WithinPerAddressLimits runs more subscribers than one client
+// address may have against a server with the hub's default limits (256
+// requests under way, new sessions in bursts of 100): the load tool
+// spreads them over loopback addresses.
+func TestRun_WithinPerAddressLimits(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("spreading over 127.0.0.0/8 needs Linux")
+	}
+	hub, url := newServerWith(t, halley.Config{}, nil)
+	cfg := bench.Config{Server: url, Subscribers: 400, Channels: 4, Messages: 8, Timeout: 60 * time.Second}
+	res, err := bench.Run(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() || res.Connected != 400 || res.Deliveries != 400*2 {
+		t.Fatalf("OK %v, connected %d, delivered %d: want 400 subscribers getting 2 messages each", res.OK(), res.Connected, res.Deliveries)
+	}
+	if n := hub.Refusals()["rate_limited"] + hub.Refusals()["too_many_connections"]; n != 0 {
+		t.Fatalf("%d subscribers refused by the per-address limits", n)
 	}
 }

@@ -64,9 +64,10 @@ func (r *runner) connect(ctx, subCtx context.Context, wg *sync.WaitGroup) error 
 // events.
 func (r *runner) start(ctx context.Context, wg *sync.WaitGroup, s *subscriber) {
 	opts := client.Options{
-		Transport: r.cfg.Transport,
-		Buffer:    eventBuffer,
-		Logger:    r.log,
+		Transport:  r.cfg.Transport,
+		Buffer:     eventBuffer,
+		Logger:     r.log,
+		HTTPClient: r.addrs.client(s.id),
 	}
 	if r.cfg.Token != "" {
 		opts.Token = client.StaticToken(r.cfg.Token)

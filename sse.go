@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,6 +114,9 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.keep()
+	// The stream outlives the request: keep nothing of it (a hijacked
+	// request still holds its connection's buffers).
+	v.r = nil
 	s := v.s
 	st := h.newStream(s, &v.grant)
 	st.watch(v.sig.gen)
@@ -161,21 +165,34 @@ const sseJunkLimit = 64 << 10
 
 // discardClient reads what an SSE client sends, only to see it go: it
 // returns when the connection fails or closes, or once the client sent
-// more than sseJunkLimit bytes (and then closes the connection).
+// more than sseJunkLimit bytes (and then closes the connection). An idle
+// client costs one byte of buffer: bytes that come are taken in large
+// reads into a pooled buffer, not one per system call.
 func discardClient(conn net.Conn) {
-	var b [4096]byte
+	var one [1]byte
 	n := 0
 	for {
-		k, err := conn.Read(b[:])
+		k, err := conn.Read(one[:])
 		if err != nil {
 			return
 		}
-		if n += k; n > sseJunkLimit {
+		buf := junkBuffers.Get().(*[sseJunkChunk]byte)
+		m, err := conn.Read(buf[:])
+		junkBuffers.Put(buf)
+		if n += k + m; n > sseJunkLimit {
 			_ = conn.Close()
+			return
+		}
+		if err != nil {
 			return
 		}
 	}
 }
+
+// sseJunkChunk is the size of the reads that discard a client's bytes.
+const sseJunkChunk = 4096
+
+var junkBuffers = sync.Pool{New: func() any { return new([sseJunkChunk]byte) }}
 
 // leave marks that the client went away, and wakes the stream to see it.
 func (c *sseConn) leave() {

@@ -80,6 +80,22 @@ func (v *visit) join(w http.ResponseWriter) bool {
 	return true
 }
 
+// slim keeps of the request only what the Authorizer may need again, for
+// a connection that outlives it (a WebSocket's token refresh): its
+// method, URL, headers and addresses, under the hub's context. Without an
+// Authorizer nothing is kept.
+func (v *visit) slim() {
+	r := v.r
+	if v.h.cfg.Authorizer == nil || r == nil {
+		v.r = nil
+		return
+	}
+	v.r = (&http.Request{
+		Method: r.Method, URL: r.URL, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
+		Header: r.Header, Host: r.Host, RemoteAddr: r.RemoteAddr, RequestURI: r.RequestURI, TLS: r.TLS,
+	}).WithContext(v.h.ctx)
+}
+
 // keep marks the request accepted: a session made for it stays.
 func (v *visit) keep() { v.kept = true }
 

@@ -69,7 +69,12 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	if v == nil {
 		return
 	}
-	defer v.done()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			v.done()
+		}
+	}()
 	// admit checked the page's origin against Config.AllowedOrigins.
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
 	if !looksLikeWebSocket(r) {
@@ -87,10 +92,25 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.keep()
-	s := v.s
 	conn.SetReadLimit(h.cfg.MaxFrameSize)
+	remote := r.RemoteAddr
+	v.slim()
+	// The connection is the hub's now: a goroutine of its own carries
+	// it, and net/http's, with its stack and buffers, goes.
+	handedOff = true
+	h.wg.Go(func() {
+		defer v.done()
+		h.runWS(v, conn, remote)
+	})
+}
 
-	ctx, cancel := context.WithCancel(r.Context())
+// runWS serves a WebSocket connection until it ends: the reader, on a
+// goroutine of its own, and the writer, this one.
+func (h *Hub) runWS(v *visit, conn *websocket.Conn, remote string) {
+	s := v.s
+	// Not under the hub's context: at Shutdown the stream is woken (see
+	// stream.watch) and still writes its close frame.
+	ctx, cancel := context.WithCancel(context.Background())
 	st := h.newStream(s, &v.grant)
 	reads := &wsSignals{cmds: make(chan wsCommand, wsQueue), wake: st.w}
 	var wg sync.WaitGroup
@@ -107,7 +127,7 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	stopCtx := context.AfterFunc(ctx, st.w.notify)
 	defer stopCtx()
 
-	ws := &wsConn{h: h, v: v, conn: conn, st: st, remote: r.RemoteAddr, buf: getWriteBuffer()}
+	ws := &wsConn{h: h, v: v, conn: conn, st: st, remote: remote, buf: getWriteBuffer()}
 	ws.buf = append(frame.AppendHello(ws.buf, s.id, unixOrZero(v.grant.Expires)), '\n')
 	ws.unwake = wakeAt(v.grant.Expires, st.w)
 	defer func() { ws.unwake() }()

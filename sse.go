@@ -236,11 +236,14 @@ func (c *sseConn) serve(lines []byte) {
 	c.put([]byte(sseRetry + "data: "))
 	c.put(frame.AppendHello(nil, s.id, unixOrZero(c.expires)))
 	c.put([]byte("\n\n"))
-	// The frames of the subscriptions all carry the cursor of the
-	// positions where the stream starts: nothing was sent yet.
+	// The frames of the subscriptions are all at the positions where the
+	// stream starts: nothing was sent yet. Only the last carries the
+	// cursor as its id, once (a stream of 256 channels would otherwise
+	// send 256 times its whole cursor before anything else); a client that
+	// loses the stream before it keeps the id it had, which still holds.
 	for len(lines) > 0 {
 		i := slices.Index(lines, '\n')
-		c.event(lines[:i], true)
+		c.event(lines[:i], i == len(lines)-1)
 		lines = lines[i+1:]
 	}
 	if err := c.flush(); err != nil {

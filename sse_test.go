@@ -155,15 +155,23 @@ func (c *sseClient) hello(t testing.TB) string {
 }
 
 // subscribed reads a subscribed frame of channel and returns its epoch.
+// Of a stream's opening frames only the last carries the cursor as id;
+// when this one does, the cursor must hold the position.
 func (c *sseClient) subscribed(t testing.TB, channel string, offset uint64) string {
+	t.Helper()
+	_, f := c.subscribedEvent(t, channel, offset)
+	return f.Epoch
+}
+
+func (c *sseClient) subscribedEvent(t testing.TB, channel string, offset uint64) (sseEvent, frame.Frame) {
 	t.Helper()
 	ev, f := c.expect(t, frame.TypeSubscribed)
 	cur, err := frame.ParseCursor(ev.id)
-	if f.Channel != channel || f.Offset == nil || *f.Offset != offset || !ev.hasID || err != nil ||
-		cur[channel] != (frame.Position{Offset: offset, Epoch: f.Epoch}) {
+	if f.Channel != channel || f.Offset == nil || *f.Offset != offset || err != nil ||
+		ev.hasID && cur[channel] != (frame.Position{Offset: offset, Epoch: f.Epoch}) {
 		t.Fatalf("subscribed event %+v, want channel %q after %d", ev, channel, offset)
 	}
-	return f.Epoch
+	return ev, f
 }
 
 // epochOf returns the epoch of channel in the cursor of an event id.
@@ -307,11 +315,16 @@ func TestSSE_Wire(t *testing.T) {
 	t.Run("TwoChannels", func(t *testing.T) {
 		s := openSSE(t, srv, "channel=news&channel=chat%3Aroom&last=1", "")
 		session := s.hello(t)
-		e1 := s.subscribed(t, "news", 1)
+		ev1, f1 := s.subscribedEvent(t, "news", 1)
 		// A channel knows its epoch before its first message.
-		e2 := s.subscribed(t, "chat:room", 0)
+		ev2, f2 := s.subscribedEvent(t, "chat:room", 0)
+		e1, e2 := f1.Epoch, f2.Epoch
 		if e2 == "" {
 			t.Fatal("no epoch before the first message")
+		}
+		// Only the last opening event carries the whole cursor.
+		if ev1.hasID || ev2.id != entry("news", 1, e1)+","+entry("chat:room", 0, e2) {
+			t.Fatalf("opening ids %q (%v), %q: want none, then the whole cursor", ev1.id, ev1.hasID, ev2.id)
 		}
 		s.msg(t, "news", 2, "plain text")
 		write(t, chat, `{"n":1}`)
@@ -549,9 +562,9 @@ func TestSSE_Ended(t *testing.T) {
 		if f.Channel != "nope" || f.Reason != "unknown_channel" {
 			t.Fatalf("ended event %+v", ev)
 		}
-		epoch := s.subscribed(t, "live", 0)
-		if ev.id != entry("live", 0, epoch) {
-			t.Fatalf("ended event id %q, want the cursor of the live channel", ev.id)
+		sev, sf := s.subscribedEvent(t, "live", 0)
+		if ev.hasID || sev.id != entry("live", 0, sf.Epoch) {
+			t.Fatalf("ended event id %q, then %q: want the cursor of the live channel on the last opening event", ev.id, sev.id)
 		}
 		// The stream goes on for the live channel.
 		if err := live.WaitListeners(testCtx(t), 1); err != nil {

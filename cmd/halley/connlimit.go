@@ -1,17 +1,24 @@
 package main
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
+
+// tooManyConnections is the answer to a connection over the cap.
+const tooManyConnections = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 92\r\n\r\n" +
+	`{"error":"too_many_connections","message":"too many connections at a time from one address"}`
 
 // limitListener caps the TCP connections open at once from one client
 // address (an IPv6 /64), idle keep-alive connections and connections still
 // sending their headers included: the hub's own per-address cap counts
 // requests, and cannot see those. Connections from trusted proxies are not
 // counted (the hub counts their clients by X-Forwarded-For). A connection
-// over the cap is closed as soon as it is accepted.
+// over the cap is answered 429 too_many_connections (HTTP/1.1, written at
+// once into its empty send buffer, nothing read) and closed.
 type limitListener struct {
 	net.Listener
 	max     int
@@ -42,6 +49,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if l.take(key) {
 			return &limitedConn{Conn: c, l: l, key: key}, nil
 		}
+		_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		_, _ = io.WriteString(c, tooManyConnections)
 		_ = c.Close()
 	}
 }
@@ -98,4 +107,14 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.give(c.key) })
 	return err
+}
+
+// CloseWrite half-closes the connection, as net/http does before closing
+// one whose request it did not read whole, so that the client reads the
+// answer rather than a reset.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }

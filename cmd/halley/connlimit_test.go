@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,11 +38,17 @@ func TestLimitListener_CapsConnectionsPerAddress(t *testing.T) {
 	}
 	a, b := dial(), dial()
 	sa, sb := <-accepted, <-accepted
-	// A third connection from the same address is closed at once.
+	// A third connection from the same address is answered 429 and
+	// closed at once.
 	c := dial()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("a third connection: read %v, want EOF (closed by the server)", err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third connection: %v %v, want 429", resp, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || !strings.Contains(string(body), `"too_many_connections"`) {
+		t.Fatalf("a third connection: body %q, %v", body, err)
 	}
 	// Closing one (twice, as net/http and a hijacker may) frees one place.
 	sa.Close()

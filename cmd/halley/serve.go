@@ -157,8 +157,11 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: long polls hold their answer for the poll
 		// timeout, which commands can change at run time.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		IdleTimeout: 30 * time.Second,
+		// The largest request a client needs is a long Last-Event-ID
+		// (256 cursor entries); net/http's default is 1 MiB.
+		MaxHeaderBytes: 256 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

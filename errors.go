@@ -105,6 +105,7 @@ var reasons = []struct {
 	{ErrRateLimited, "rate_limited"},
 	{ErrTooManyListens, "too_many_listens"},
 	{ErrInvalidKey, "invalid_key"},
+	{ErrBrokerUnavailable, "broker_unavailable"},
 }
 
 // Reason returns the machine-readable reason for err, as written in error

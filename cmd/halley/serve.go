@@ -129,6 +129,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { serveReady(w, r, hub) })
 	if cfg.Demo {
 		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100, Public: true})
 		if err != nil {
@@ -281,4 +282,27 @@ func closeUnserved(mux *http.ServeMux) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// readyTimeout bounds a readiness check (the broker's probe).
+const readyTimeout = 2 * time.Second
+
+// serveReady answers /readyz: 200 {"ready":true} when the hub takes
+// traffic, else 503 {"ready":false,"reason":…,"message":…}.
+func serveReady(w http.ResponseWriter, r *http.Request, hub *halley.Hub) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	err := hub.Ready(ctx)
+	if err == nil {
+		_, _ = io.WriteString(w, `{"ready":true}`+"\n")
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(struct {
+		Ready   bool   `json:"ready"`
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+	}{false, halley.Reason(err), err.Error()})
 }

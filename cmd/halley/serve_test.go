@@ -269,3 +269,20 @@ func TestServe_DeclarationFails(t *testing.T) {
 		t.Errorf("stdout %q stderr %q", stdout.String(), stderr.String())
 	}
 }
+
+func TestServe_Readyz(t *testing.T) {
+	s := startRun(t, "--addr", "127.0.0.1:0", "--demo=false")
+	if res := s.do(http.MethodGet, "/readyz", "", ""); res.status != http.StatusOK || !strings.Contains(res.body, `"ready":true`) {
+		t.Fatalf("/readyz = %d %q, want 200 ready", res.status, res.body)
+	}
+	if res := s.do(http.MethodPost, "/api/command", "application/json", `{"command":"comet:deactivate"}`); res.status != http.StatusOK {
+		t.Fatalf("deactivate: %d %s", res.status, res.body)
+	}
+	if res := s.do(http.MethodGet, "/readyz", "", ""); res.status != http.StatusServiceUnavailable || !strings.Contains(res.body, `"reason":"deactivated"`) {
+		t.Fatalf("/readyz while deactivated = %d %q, want 503 deactivated", res.status, res.body)
+	}
+	// Alive all the same.
+	if res := s.do(http.MethodGet, "/healthz", "", ""); res.status != http.StatusOK {
+		t.Fatalf("/healthz while deactivated = %d", res.status)
+	}
+}

@@ -1,6 +1,7 @@
 package halley
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -143,8 +144,22 @@ func (h *Hub) SetPollTimeout(d time.Duration, kill bool) error {
 // Command runs one line of Ocsigen's command pipe: "comet:activate",
 // "comet:deactivate", "comet:set_timeout <seconds>" or
 // "comet:set_timeout <seconds> KILL". Anything else fails with
-// ErrUnknownCommand.
+// ErrUnknownCommand. A command applies to every node sharing the hub's
+// broker: it is applied here, then broadcast to the others. (Activate,
+// Deactivate and SetPollTimeout called directly apply to this node only.)
 func (h *Hub) Command(line string) error {
+	if err := h.applyCommand(line); err != nil {
+		return err
+	}
+	env, _ := json.Marshal(commandEnvelope{Node: h.node, Line: line})
+	if err := h.broker.Broadcast(h.ctx, commandTopic, env); err != nil {
+		return fmt.Errorf("command %q applied on this node only: %w", line, err)
+	}
+	return nil
+}
+
+// applyCommand applies a command line on this node.
+func (h *Hub) applyCommand(line string) error {
 	cmd, err := ocsigen.ParseCommand(line)
 	if err != nil {
 		if errors.Is(err, ocsigen.ErrUnknownCommand) {
@@ -166,4 +181,24 @@ func (h *Hub) Command(line string) error {
 	}
 	h.log.Info("halley: command", "line", line)
 	return nil
+}
+
+// commandTopic is the broker topic of commands crossing nodes.
+const commandTopic = "halley.command"
+
+// commandEnvelope is a command as it crosses to the other nodes.
+type commandEnvelope struct {
+	Node string `json:"node"`
+	Line string `json:"line"`
+}
+
+// handleCommand applies a command another node sent.
+func (h *Hub) handleCommand(data []byte) {
+	var env commandEnvelope
+	if err := json.Unmarshal(data, &env); err != nil || env.Node == h.node {
+		return
+	}
+	if err := h.applyCommand(env.Line); err != nil {
+		h.log.Warn("halley: command from another node", "line", env.Line, "err", err)
+	}
 }

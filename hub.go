@@ -348,7 +348,10 @@ func (b *brokerHandler) HandleMessage(m broker.Message) int {
 }
 
 func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {
-	if topic == notifyTopic {
+	switch topic {
+	case notifyTopic:
 		(*Hub)(b).handleNotify(data)
+	case commandTopic:
+		(*Hub)(b).handleCommand(data)
 	}
 }

@@ -16,3 +16,12 @@ func TestBroker(t *testing.T) {
 		return newBroker(t, options(t, srv))
 	})
 }
+
+// TestBroker_Nodes runs the two-node cases: two brokers, each with its own
+// connections, on one test Redis.
+func TestBroker_Nodes(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	brokertest.RunNodes(t, func(t testing.TB) broker.Broker {
+		return newBroker(t, options(t, srv))
+	})
+}

@@ -28,3 +28,13 @@ func Fills(b *Broker) int64 { return b.fills.Load() }
 func Inject(b *Broker, stream, envelope string) {
 	b.onMessage(rueidis.PubSubMessage{Channel: b.keys(stream).channel, Message: envelope})
 }
+
+// LastID returns the id of the last message b delivered on stream.
+func LastID(b *Broker, stream string) string {
+	b.mu.Lock()
+	st := b.streams[stream]
+	b.mu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.lastID
+}

@@ -217,9 +217,12 @@ func TestBroker_GapFill(t *testing.T) {
 		subscribe(t, b, "dup")
 		epoch := publishM(t, b, "dup", 1, 2).Epoch
 		rec.WaitMessages(t, "dup", 2)
-		redis.Inject(b, "dup", "1 "+epoch+" m1")
-		redis.Inject(b, "dup", "2 "+epoch+" m2")
+		redis.Inject(b, "dup", "1 "+epoch+" ........whatever"+"m1")
+		redis.Inject(b, "dup", "2 "+epoch+" ........"+redis.LastID(b, "dup")+"m2")
 		redis.Inject(b, "dup", "garbage")
+		if err := b.Ready(t.Context()); err != nil {
+			t.Errorf("Ready after duplicates: %v; want nil (nothing to catch up)", err)
+		}
 		publishM(t, b, "dup", 3, 3)
 		checkOffsets(t, rec.WaitMessages(t, "dup", 3), 1, 3, epoch)
 	})
@@ -301,7 +304,122 @@ func TestBroker_ReadyStalled(t *testing.T) {
 	}
 	release()
 	h.WaitMessages(t, "stuck", 1)
-	if err := b.Ready(t.Context()); err != nil {
-		t.Fatalf("Ready after the stall: %v", err)
+	// A stall longer than IOTimeout (a machine under load) makes the client
+	// drop the connection, and the broker dial again: wait for it.
+	eventually(t, 10*time.Second, "Ready after the stall", func() error { return b.Ready(t.Context()) })
+}
+
+// checkNoReuse checks that no offset was delivered twice, or out of order,
+// in one epoch.
+func checkNoReuse(t *testing.T, msgs []broker.Message) {
+	t.Helper()
+	top := map[string]uint64{}
+	for _, m := range msgs {
+		if m.Offset <= top[m.Epoch] {
+			t.Fatalf("offset %d delivered again in epoch %s: %v", m.Offset, m.Epoch, describe(msgs))
+		}
+		top[m.Epoch] = m.Offset
+	}
+}
+
+// awaitData waits until the last message delivered on stream carries data.
+func awaitData(t *testing.T, rec *brokertest.Recorder, stream, data string) []broker.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), brokertest.WaitTimeout)
+	defer cancel()
+	err := rec.Await(ctx, func(msgs map[string][]broker.Message, _ []brokertest.Broadcast) bool {
+		s := msgs[stream]
+		return len(s) > 0 && string(s[len(s)-1].Data) == data
+	})
+	msgs := rec.Messages(stream)
+	if err != nil {
+		t.Fatalf("%q not delivered last: %v; delivered %v", data, err, describe(msgs))
+	}
+	return msgs
+}
+
+// TestBroker_WentBack: Redis has the node's epoch but not what the node
+// delivered (a failover to a replica that was behind): the stream gets a
+// new epoch, so that no offset is given twice in one epoch, and the node
+// delivers what Redis has in it.
+func TestBroker_WentBack(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	// others replaces the stream's messages by n others, in its epoch.
+	others := func(t *testing.T, b *redis.Broker, n int) {
+		srv.MustDo("DEL", "{halley:s}:hist")
+		srv.MustDo("HSET", "{halley:s}:meta", "top", "0", "bytes", "0")
+		srv.MustDo("HDEL", "{halley:s}:meta", "last")
+		for i := 1; i <= n; i++ {
+			if _, err := redis.PublishSilently(t.Context(), b, "s", fmt.Appendf(nil, "other%d", i), broker.PublishOptions{HistorySize: 100}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		// rewind makes Redis's copy of stream s go back, from m1..m5
+		// delivered.
+		rewind func(t *testing.T, b *redis.Broker)
+	}{
+		{"TopBelow", func(t *testing.T, b *redis.Broker) {
+			srv.MustDo("HSET", "{halley:s}:meta", "top", "3")
+			srv.MustDo("LTRIM", "{halley:s}:hist", "0", "2")
+			srv.MustDo("CLIENT", "KILL", "TYPE", "pubsub")
+		}},
+		{"OtherAtOffset", func(t *testing.T, b *redis.Broker) {
+			others(t, b, 5)
+			srv.MustDo("CLIENT", "KILL", "TYPE", "pubsub")
+		}},
+		{"OtherAtOffsetLive", func(t *testing.T, b *redis.Broker) {
+			// The subscription stays up and brings another message 5.
+			others(t, b, 4)
+			publish(t, b, "s", "other5")
+		}},
+		{"NextAfterOtherLive", func(t *testing.T, b *redis.Broker) {
+			// The subscription stays up and brings message 6, which
+			// follows another message 5.
+			others(t, b, 5)
+			publish(t, b, "s", "other6")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.MustDo("FLUSHALL")
+			b, rec := startBroker(t, options(t, srv))
+			subscribe(t, b, "s")
+			epoch := publishM(t, b, "s", 1, 5).Epoch
+			rec.WaitMessages(t, "s", 5)
+			tt.rewind(t, b)
+
+			final, i := "", 0
+			eventually(t, 10*time.Second, "a publication in a new epoch", func() error {
+				i++
+				final = fmt.Sprintf("final%d", i)
+				res, err := b.Publish(t.Context(), "s", []byte(final), broker.PublishOptions{HistorySize: 100})
+				if err == nil && res.Position.Epoch == epoch {
+					err = fmt.Errorf("published at %+v, in the epoch that went back", res.Position)
+				}
+				return err
+			})
+			msgs := awaitData(t, rec, "s", final)
+			checkOffsets(t, msgs[:5], 1, 5, epoch)
+			checkNoReuse(t, msgs)
+			h, err := b.History(t.Context(), "s", 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var inNew []string
+			for _, m := range msgs {
+				if m.Epoch == h.Position.Epoch {
+					inNew = append(inNew, fmt.Sprintf("%d:%s", m.Offset, m.Data))
+				}
+			}
+			var want []string
+			for _, m := range h.Messages {
+				want = append(want, fmt.Sprintf("%d:%s", m.Offset, m.Data))
+			}
+			if h.Position.Epoch == epoch || fmt.Sprint(inNew) != fmt.Sprint(want) {
+				t.Errorf("delivered in epoch %s: %v; want what History has in it, %v (old epoch %s)", h.Position.Epoch, inNew, want, epoch)
+			}
+		})
 	}
 }

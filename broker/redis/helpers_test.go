@@ -28,14 +28,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// options returns the tests' Options for srv: short timeouts, so that a
-// stopped server shows quickly.
+// options returns the tests' Options for srv: a short ReadyTimeout, so
+// that a stopped server shows quickly.
 func options(t testing.TB, srv *redistest.Server) redis.Options {
 	return redis.Options{
 		URL:          srv.URL(),
 		Logger:       quiet(t),
 		DialTimeout:  time.Second,
-		IOTimeout:    2 * time.Second,
+		IOTimeout:    5 * time.Second,
 		ReadyTimeout: time.Second,
 	}
 }

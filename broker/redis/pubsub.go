@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/halleyhq/halley/broker"
@@ -68,6 +69,28 @@ type sub struct {
 	stale bool // pub/sub ignored until a catch-up from History
 	epoch string
 	last  uint64 // offset of the last message delivered (or skipped)
+	// lastID is the id of the message at last, "" when unknown (not
+	// delivered by this node).
+	lastID string
+	// retired are the stream's last epochs before epoch: a message of one
+	// of them, published before the change but read after it on the
+	// pub/sub connection, is dropped.
+	retired []string
+}
+
+// maxRetired bounds sub.retired.
+const maxRetired = 4
+
+// newEpochLocked makes epoch the stream's, delivery starting again at
+// offset 1. st.mu is held.
+func (st *sub) newEpochLocked(epoch string) {
+	if st.epoch != "" {
+		if len(st.retired) == maxRetired {
+			st.retired = st.retired[1:]
+		}
+		st.retired = append(st.retired, st.epoch)
+	}
+	st.epoch, st.last, st.lastID = epoch, 0, ""
 }
 
 // chanMutex is a mutex whose Lock can give up with a context.
@@ -253,19 +276,23 @@ func (b *Broker) repairStale() {
 // catchUpLocked delivers what History holds after st.last (everything of
 // a new epoch when the stream got one) and clears st.stale. st.mu is held.
 func (b *Broker) catchUpLocked(ctx context.Context, st *sub) error {
-	// A stream whose data Redis lost gets its new epoch now, as Subscribe
-	// would give it.
-	r, err := b.read(ctx, st.name, st.last, 0, st.epoch, newEpoch())
+	// A stream whose data Redis lost, or that went back before what this
+	// node delivered, gets a new epoch now, as Subscribe would give it.
+	r, err := b.read(ctx, st.name, st.last, 0, st.epoch, newEpoch(), st.lastID)
 	if err != nil {
 		return err
 	}
+	if r.back {
+		b.log.Warn("redis broker: stream went back in time, new epoch", "stream", st.name,
+			"epoch", st.epoch, "delivered", st.last, "top", r.pos.Offset, "new", r.pos.Epoch)
+	}
 	if r.pos.Epoch != st.epoch {
 		b.log.Info("redis broker: stream has a new epoch", "stream", st.name, "old", st.epoch, "new", r.pos.Epoch)
-		st.epoch, st.last = r.pos.Epoch, 0
+		st.newEpochLocked(r.pos.Epoch)
 	}
 	b.deliverRetainedLocked(st, r, r.pos.Offset)
 	if r.pos.Offset > st.last {
-		st.last = r.pos.Offset
+		st.last, st.lastID = r.pos.Offset, ""
 	}
 	st.stale = false
 	return nil
@@ -278,10 +305,10 @@ func (b *Broker) deliverRetainedLocked(st *sub, r readResult, upTo uint64) {
 		b.log.Warn("redis broker: messages no longer in history", "stream", st.name,
 			"epoch", st.epoch, "from", st.last+1, "to", min(r.first-1, upTo))
 	}
-	for _, m := range r.msgs {
+	for i, m := range r.msgs {
 		if m.Offset > st.last && m.Offset <= upTo {
 			b.handler.HandleMessage(m)
-			st.last = m.Offset
+			st.last, st.lastID = m.Offset, r.ids[i]
 		}
 	}
 }
@@ -316,7 +343,7 @@ func (b *Broker) onMessage(pm rueidis.PubSubMessage) {
 	if st == nil {
 		return
 	}
-	off, epoch, data, err := decodeMessage(pm.Message)
+	off, epoch, prev, id, data, err := decodeMessage(pm.Message)
 	if err != nil {
 		b.log.Warn("redis broker: dropping a malformed message", "stream", name, "err", err)
 		return
@@ -326,23 +353,35 @@ func (b *Broker) onMessage(pm rueidis.PubSubMessage) {
 	if !st.live || st.stale {
 		return // the catch-up will read it from History
 	}
-	b.deliverLocked(st, broker.Message{Stream: name, Offset: off, Epoch: epoch, Data: []byte(data)})
+	b.deliverLocked(st, broker.Message{Stream: name, Offset: off, Epoch: epoch, Data: []byte(data)}, prev, id)
 }
 
 // deliverLocked hands m to the handler after filling, from History, the
-// hole between the last offset delivered and m's. st.mu is held.
-func (b *Broker) deliverLocked(st *sub, m broker.Message) {
+// hole between the last offset delivered and m's. id is m's, prev the
+// previous message's. st.mu is held.
+func (b *Broker) deliverLocked(st *sub, m broker.Message, prev, id string) {
 	if m.Epoch != st.epoch {
+		if slices.Contains(st.retired, m.Epoch) {
+			return // from before a change a catch-up saw first
+		}
 		// A new life of the stream (removed, or lost by Redis): its
 		// offsets start again at 1.
-		st.epoch, st.last = m.Epoch, 0
+		st.newEpochLocked(m.Epoch)
+	}
+	if st.lastID != "" && (m.Offset == st.last && id != st.lastID || m.Offset == st.last+1 && prev != noID && prev != st.lastID) {
+		// Another message at the offset this node delivered last, or
+		// after another one than it: Redis went back in time (this
+		// connection reads a demoted primary that relays the new one).
+		// The catch-up gives the stream a new epoch.
+		b.wentBackLocked(st)
+		return
 	}
 	if m.Offset <= st.last {
 		return // a duplicate
 	}
 	if m.Offset > st.last+1 {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.IOTimeout)
-		r, err := b.read(ctx, st.name, st.last, int(m.Offset-1-st.last), m.Epoch, "")
+		r, err := b.read(ctx, st.name, st.last, int(m.Offset-1-st.last), m.Epoch, "", st.lastID)
 		cancel()
 		if err != nil {
 			// History still has the hole and m: the supervisor fills it
@@ -353,12 +392,24 @@ func (b *Broker) deliverLocked(st *sub, m broker.Message) {
 			return
 		}
 		b.fills.Add(1)
+		if r.back {
+			b.wentBackLocked(st)
+			return
+		}
 		if r.pos.Epoch == m.Epoch {
 			b.deliverRetainedLocked(st, r, m.Offset-1)
 		}
 	}
 	b.handler.HandleMessage(m)
-	st.last = m.Offset
+	st.last, st.lastID = m.Offset, id
+}
+
+// wentBackLocked leaves st to the catch-up, which gives it a new epoch.
+// st.mu is held.
+func (b *Broker) wentBackLocked(st *sub) {
+	b.log.Warn("redis broker: stream went back in time", "stream", st.name, "epoch", st.epoch, "delivered", st.last)
+	st.stale = true
+	b.poke()
 }
 
 // Subscribe implements broker.Broker: one SUBSCRIBE on the pub/sub
@@ -414,7 +465,7 @@ func (b *Broker) subscribe(ctx context.Context, st *sub, pc *psConn) error {
 		return err
 	}
 	defer st.mu.Unlock()
-	r, err := b.read(ctx, st.name, 0, -1, "", newEpoch())
+	r, err := b.read(ctx, st.name, 0, -1, "", newEpoch(), "")
 	if err != nil {
 		return err
 	}

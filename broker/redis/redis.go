@@ -132,7 +132,7 @@ func (b *Broker) Publish(ctx context.Context, stream string, data []byte, opts b
 		rueidis.BinaryString(data), // read before Exec returns, never kept
 		strconv.Itoa(opts.HistorySize),
 		strconv.Itoa(max(opts.HistoryBytes, 0)),
-		newEpoch(),
+		newEpoch(), // the message's id, and the epoch if it makes one
 		k.channel,
 	}
 	return b.publish(ctx, stream, k, args)
@@ -163,7 +163,7 @@ func (b *Broker) History(ctx context.Context, stream string, since uint64, limit
 	if err := b.usable(ctx); err != nil {
 		return broker.HistoryResult{}, b.fail("history", stream, err)
 	}
-	r, err := b.read(ctx, stream, since, max(limit, 0), "", "")
+	r, err := b.read(ctx, stream, since, max(limit, 0), "", "", "")
 	if err != nil {
 		return broker.HistoryResult{}, b.fail("history", stream, err)
 	}

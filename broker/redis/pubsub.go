@@ -111,11 +111,14 @@ func (m chanMutex) LockCtx(ctx context.Context) error {
 // connect opens a pub/sub connection, makes it the broker's and subscribes
 // it to every channel the broker needs.
 func (b *Broker) connect(ctx context.Context) (*psConn, error) {
-	dc, _ := b.client.Dedicate()
-	pc := &psConn{dc: dc, wait: dc.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: b.onMessage})}
-	for addr := range b.client.Nodes() {
-		pc.addr = addr
+	var addr string
+	// Read before dialling: should the primary move in between, the next
+	// check sees a change and dials again.
+	for a := range b.client.Nodes() {
+		addr = a
 	}
+	dc, _ := b.client.Dedicate()
+	pc := &psConn{dc: dc, wait: dc.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: b.onMessage}), addr: addr}
 	b.mu.Lock()
 	if b.closed.Load() {
 		b.mu.Unlock()
@@ -292,7 +295,7 @@ func (b *Broker) catchUpLocked(ctx context.Context, st *sub) error {
 	}
 	b.deliverRetainedLocked(st, r, r.pos.Offset)
 	if r.pos.Offset > st.last {
-		st.last, st.lastID = r.pos.Offset, ""
+		st.last, st.lastID = r.pos.Offset, r.topID
 	}
 	st.stale = false
 	return nil
@@ -469,7 +472,7 @@ func (b *Broker) subscribe(ctx context.Context, st *sub, pc *psConn) error {
 	if err != nil {
 		return err
 	}
-	st.epoch, st.last, st.live = r.pos.Epoch, r.pos.Offset, true
+	st.epoch, st.last, st.lastID, st.live = r.pos.Epoch, r.pos.Offset, r.topID, true
 	b.mu.Lock()
 	// Had the connection broken meanwhile, publications between the
 	// read and the new subscription would be missed: catch up.

@@ -101,8 +101,9 @@ return {top, epoch}
 // caller knows ("" none: when the stream has another, since counts as 0,
 // the caller having missed the whole new life), candidate epoch ("": do not
 // create), the id of the caller's message at since ("" unknown). Returns
-// {top, epoch, first, from, {messages from offset from}, went back (0, 1)};
-// an unknown stream (not created) is {0, "", 1, 1, {}, 0}.
+// {top, epoch, first, from, {messages from offset from}, went back (0, 1),
+// id of the message at top ("" unknown)}; an unknown stream (not created)
+// is {0, "", 1, 1, {}, 0, ""}.
 var readScript = rueidis.NewLuaScript(`
 local meta, hist = KEYS[1], KEYS[2]
 local since, limit, known, candidate, id = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
@@ -127,8 +128,8 @@ if back == 1 and candidate ~= '' then
   epoch = candidate
   redis.call('HSET', meta, 'epoch', epoch)
 elseif not epoch then
-  if candidate == '' then return {0, '', 1, 1, {}, 0} end
-  epoch, top, n = candidate, 0, 0
+  if candidate == '' then return {0, '', 1, 1, {}, 0, ''} end
+  epoch, top, n, last = candidate, 0, 0, false
   redis.call('DEL', hist)
   redis.call('HSET', meta, 'epoch', epoch, 'top', 0, 'bytes', 0)
 end
@@ -141,7 +142,7 @@ if limit >= 0 and from <= top then
   if limit > 0 then j = i + limit - 1 end
   msgs = redis.call('LRANGE', hist, i, j)
 end
-return {top, epoch, first, from, msgs, back}
+return {top, epoch, first, from, msgs, back, last or ''}
 `)
 
 // keys names a stream's keys and channel.
@@ -178,8 +179,11 @@ type readResult struct {
 	msgs  []broker.Message
 	// ids are the ids of msgs.
 	ids []string
-	// back tells that the stream went back in time and got a new epoch.
+	// back tells that the stream went back in time (and got a new epoch
+	// when the read had a candidate).
 	back bool
+	// topID is the id of the message at pos.Offset, "" when unknown.
+	topID string
 }
 
 // read runs readScript on stream; see there for the arguments.
@@ -190,7 +194,7 @@ func (b *Broker) read(ctx context.Context, stream string, since uint64, limit in
 	if err != nil {
 		return readResult{}, err
 	}
-	if len(arr) != 6 {
+	if len(arr) != 7 {
 		return readResult{}, fmt.Errorf("redis broker: read script answered %d values", len(arr))
 	}
 	var r readResult
@@ -200,14 +204,15 @@ func (b *Broker) read(ctx context.Context, stream string, since uint64, limit in
 	from, err4 := arr[3].AsInt64()
 	entries, err5 := arr[4].AsStrSlice()
 	back, err6 := arr[5].AsInt64()
-	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
+	topID, err7 := arr[6].ToString()
+	for _, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
 		if err != nil {
 			return readResult{}, fmt.Errorf("redis broker: read script: %w", err)
 		}
 	}
 	r.pos = broker.Position{Offset: uint64(top), Epoch: epoch}
 	r.first = uint64(first)
-	r.back = back == 1
+	r.back, r.topID = back == 1, topID
 	if len(entries) > 0 {
 		r.msgs = make([]broker.Message, len(entries))
 		r.ids = make([]string, len(entries))

@@ -56,22 +56,23 @@ const noID = "........"
 var publishScript = rueidis.NewLuaScript(`
 local meta, hist = KEYS[1], KEYS[2]
 local data, size, maxb, id = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local m = redis.call('HMGET', meta, 'epoch', 'last')
-local epoch, prev = m[1], m[2]
+local m = redis.call('HMGET', meta, 'epoch', 'last', 'bytes')
+local epoch, prev, bytes = m[1], m[2], tonumber(m[3] or '0')
 if not epoch then
-  epoch, prev = id, false
+  epoch, prev, bytes = id, false, 0
   redis.call('DEL', hist)
   redis.call('HSET', meta, 'epoch', epoch, 'top', 0, 'bytes', 0)
 end
 local top = redis.call('HINCRBY', meta, 'top', 1)
-local bytes = 0
 if size <= 0 then
+  bytes = 0
   redis.call('DEL', hist)
 else
   local n = redis.call('RPUSH', hist, id .. data)
-  bytes = #data
-  if n > 1 then
-    bytes = bytes + tonumber(redis.call('HGET', meta, 'bytes') or '0')
+  if n == 1 then
+    bytes = #data
+  else
+    bytes = bytes + #data
   end
   while n > size or (maxb > 0 and bytes > maxb and n > 1) do
     bytes = bytes - (#redis.call('LPOP', hist) - #id)

@@ -34,9 +34,26 @@
 // gives it a new epoch, which the node passes on with the next message, so
 // readers learn that their positions mean nothing any more.
 //
+// A failover to a replica that was behind is a loss too, though the epoch
+// survives it: the offsets after the replica's top would be given a second
+// time. Every message carries its id and the previous message's, and each
+// node remembers the id of the last message it delivered; a node that sees
+// another message at that offset, or one that follows another one, gives
+// the stream a new epoch (keeping what Redis retained), so no offset means
+// two messages in one epoch.
+//
 // While Redis is unreachable, Publish, History and Subscribe fail with
 // errors wrapping broker.ErrUnavailable. Ready (broker.Checker) checks the
 // delivery path end to end: it publishes a probe on the node's own channel
 // and waits to see it arrive, so a stalled subscription does not look
 // healthy.
+//
+// # Running Redis for Halley
+//
+// A stream's keys do not expire: Remove deletes them. Run Redis with
+// persistence (appendonly yes) for history and epochs to survive a
+// restart, and with maxmemory-policy noeviction, since an evicted stream
+// starts a new epoch. With Sentinel, set min-replicas-to-write 1 on the
+// primary: a primary cut off from its replicas then refuses publications
+// instead of taking ones that the failover will lose.
 package redis

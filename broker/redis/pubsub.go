@@ -446,6 +446,8 @@ func (b *Broker) Subscribe(ctx context.Context, stream string) error {
 
 	st.err = b.subscribe(ctx, st, pc)
 	if st.err != nil {
+		// A SUBSCRIBE that went through stays on the connection until it
+		// breaks: the hook ignores its messages, the stream being gone.
 		b.mu.Lock()
 		if b.streams[stream] == st {
 			delete(b.streams, stream)
@@ -495,7 +497,11 @@ func (b *Broker) Unsubscribe(ctx context.Context, stream string) error {
 	if st == nil {
 		return nil
 	}
-	<-st.ready
+	select {
+	case <-st.ready:
+	case <-ctx.Done():
+		return b.fail("unsubscribe", stream, ctx.Err())
+	}
 	if err := st.mu.LockCtx(ctx); err != nil {
 		return b.fail("unsubscribe", stream, err)
 	}

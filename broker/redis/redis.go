@@ -15,8 +15,8 @@ import (
 )
 
 // Broker is a broker.Broker over Redis, shared by every Halley node that
-// uses the same Redis and Prefix. Make one with New. All its methods are
-// safe for concurrent use.
+// uses the same Redis and Prefix. The zero value is not usable: make one
+// with New. All its methods are safe for concurrent use.
 type Broker struct {
 	opts   Options
 	client rueidis.Client
@@ -110,6 +110,9 @@ func (b *Broker) Start(ctx context.Context, h broker.Handler) error {
 	defer cancel()
 	pc, err := b.connect(ctx)
 	if err != nil {
+		b.mu.Lock()
+		b.started = false // Start may be tried again
+		b.mu.Unlock()
 		return b.fail("start", "", err)
 	}
 	b.wg.Add(1)

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/halleyhq/halley/broker"
@@ -67,4 +68,27 @@ func TestNew(t *testing.T) {
 			t.Errorf("EXISTS of both prefixes' keys: %s; want 2", got)
 		}
 	})
+}
+
+// TestBroker_OneSubscription: a node holds one pub/sub connection and one
+// subscription per stream, however often it subscribes.
+func TestBroker_OneSubscription(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	b, _ := startBroker(t, options(t, srv))
+	for range 3 {
+		subscribe(t, b, "s")
+	}
+	subscribe(t, b, "t")
+	if got := srv.MustDo("PUBSUB", "NUMSUB", "{halley:s}:msg", "{halley:t}:msg"); got != "{halley:s}:msg\n1\n{halley:t}:msg\n1" {
+		t.Errorf("PUBSUB NUMSUB: %q; want one subscription each", got)
+	}
+	if conns := strings.Count(srv.MustDo("CLIENT", "LIST", "TYPE", "pubsub"), "flags=P"); conns != 1 {
+		t.Errorf("%d pub/sub connections; want 1", conns)
+	}
+	if err := b.Unsubscribe(t.Context(), "s"); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.MustDo("PUBSUB", "NUMSUB", "{halley:s}:msg"); got != "{halley:s}:msg\n0" {
+		t.Errorf("PUBSUB NUMSUB after Unsubscribe: %q; want none", got)
+	}
 }

@@ -423,3 +423,38 @@ func TestBroker_WentBack(t *testing.T) {
 		})
 	}
 }
+
+// TestBroker_ResubscribeMany: more streams than one SUBSCRIBE carries on
+// reconnection, each caught up.
+func TestBroker_ResubscribeMany(t *testing.T) {
+	const streams = 700
+	srv := redistest.Start(t, redistest.Options{})
+	b := newBroker(t, options(t, srv))
+	g := newGate(b)
+	rec := new(brokertest.Recorder)
+	if err := b.Start(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	name := func(i int) string { return fmt.Sprintf("s%d", i) }
+	for i := range streams {
+		subscribe(t, b, name(i))
+	}
+	srv.MustDo("CLIENT", "KILL", "TYPE", "pubsub")
+	g.wait(t)
+	for i := range streams {
+		publish(t, b, name(i), "m1")
+	}
+	close(g.open)
+	for i := range streams {
+		rec.WaitMessages(t, name(i), 1)
+		publish(t, b, name(i), "m2")
+	}
+	for i := range streams {
+		if msgs := rec.WaitMessages(t, name(i), 2); len(msgs) != 2 || string(msgs[0].Data) != "m1" || string(msgs[1].Data) != "m2" {
+			t.Fatalf("stream %s delivered %v; want m1 (caught up), m2 (live)", name(i), describe(msgs))
+		}
+	}
+	if got := srv.MustDo("PUBSUB", "NUMSUB", "{halley:s699}:msg"); got != "{halley:s699}:msg\n1" {
+		t.Errorf("PUBSUB NUMSUB of the last stream: %q; want one subscriber", got)
+	}
+}

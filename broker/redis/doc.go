@@ -9,7 +9,7 @@
 //
 // Every stream has, under a hash tag of its own ({prefix:stream}, so each
 // script works on Redis Cluster too), a hash with its offset counter, epoch
-// and history byte count, and a list of its retained payloads. Publish is
+// and history byte count, and a list of its retained messages. Publish is
 // one Lua script, one round trip: it takes the next offset, appends to and
 // trims the history (by count and by bytes, the newest always kept), makes
 // the epoch if there is none, and publishes the message on the stream's
@@ -29,10 +29,10 @@
 // broker dials again with backoff and jitter, resubscribes every stream and
 // catches each up from History: messages published meanwhile are
 // delivered, in order, before new ones. When Redis lost a stream's data (a
-// restart without persistence, a failover to a replica that was behind)
-// its counter and epoch are gone: the next Publish or the resubscription
-// gives it a new epoch, which the node passes on with the next message, so
-// readers learn that their positions mean nothing any more.
+// restart without persistence, an eviction) its counter and epoch are
+// gone: the next Publish or the resubscription gives it a new epoch, which
+// the node passes on with the next message, so readers learn that their
+// positions mean nothing any more.
 //
 // A failover to a replica that was behind is a loss too, though the epoch
 // survives it: the offsets after the replica's top would be given a second

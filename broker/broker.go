@@ -19,6 +19,12 @@ import (
 // ErrClosed is returned by a Broker that has been closed.
 var ErrClosed = errors.New("broker: closed")
 
+// ErrUnavailable is wrapped by the errors of a Broker whose backend cannot
+// be reached for now (a Redis server down or failing over): the call may
+// succeed later, once the broker has reconnected by itself. Callers branch
+// on it with errors.Is, for instance to answer 503 instead of 500.
+var ErrUnavailable = errors.New("broker: unavailable")
+
 // Message is one publication in a stream, as a broker hands it to nodes.
 //
 // Data is shared between every node-local reader: nobody may modify it after
@@ -94,6 +100,16 @@ type Handler interface {
 	// HandleBroadcast is called for every Broadcast on a topic, by any node
 	// including this one.
 	HandleBroadcast(topic string, data []byte)
+}
+
+// Checker is implemented by brokers that can check their delivery path end
+// to end (a broker over a network sees its own probe come back through its
+// subscriptions). The hub's readiness uses it when its broker has it.
+type Checker interface {
+	// Ready returns nil when the broker can deliver now, and an error when
+	// it cannot (its backend unreachable, or delivery stalled) or when ctx
+	// ends before it knows. It does not wait past ctx's deadline.
+	Ready(ctx context.Context) error
 }
 
 // Broker is the contract described in the package documentation. All

@@ -2,9 +2,12 @@
 // documented in package broker.
 //
 // Use Run from a test of the implementation, passing a function that makes a
-// fresh broker; it runs one subtest per promise of the contract. Use Recorder
-// as the broker.Handler of other tests that need to see and wait for what a
-// broker delivers.
+// fresh broker; it runs one subtest per promise of the contract. Use
+// RunNodes as well for a broker whose nodes share a backend: it checks what
+// two nodes see of each other (offsets under concurrent publishers on both,
+// delivery, history and broadcasts across). Use Recorder as the
+// broker.Handler of other tests that need to see and wait for what a broker
+// delivers.
 //
 // # Shared backends
 //

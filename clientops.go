@@ -54,7 +54,7 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case "channel_ended", "session_closed":
 		return http.StatusGone
-	case "shutdown", "deactivated":
+	case "shutdown", "deactivated", "broker_unavailable":
 		return http.StatusServiceUnavailable
 	case "too_many_sessions", "rate_limited", "too_many_listens":
 		return http.StatusTooManyRequests

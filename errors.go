@@ -106,6 +106,7 @@ var reasons = []struct {
 	{ErrTooManyListens, "too_many_listens"},
 	{ErrInvalidKey, "invalid_key"},
 	{ErrBrokerUnavailable, "broker_unavailable"},
+	{broker.ErrUnavailable, "broker_unavailable"},
 }
 
 // Reason returns the machine-readable reason for err, as written in error

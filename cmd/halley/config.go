@@ -44,6 +44,8 @@ type config struct {
 
 	// Who may do what, and the limits (security.go).
 	securityConfig
+	// The broker (brokercfg.go).
+	brokerConfig
 
 	// demoTick is the demo's publishing period; tests shorten it.
 	demoTick time.Duration
@@ -106,6 +108,7 @@ type fileConfig struct {
 	HookHeaders map[string]string `json:"hook_headers"`
 
 	securityConfig
+	brokerConfig
 }
 
 // duration is a time.Duration written as a Go duration string ("20s").
@@ -143,6 +146,7 @@ func parseConfig(r io.Reader, base config) (config, error) {
 		HookTimeout:        duration(base.HookTimeout),
 		HookHeaders:        base.HookHeaders,
 		securityConfig:     base.securityConfig,
+		brokerConfig:       base.brokerConfig,
 	}
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -167,6 +171,7 @@ func parseConfig(r io.Reader, base config) (config, error) {
 	cfg.HookTimeout = time.Duration(fc.HookTimeout)
 	cfg.HookHeaders = fc.HookHeaders
 	cfg.securityConfig = fc.securityConfig
+	cfg.brokerConfig = fc.brokerConfig
 	if err := cfg.checkDecls(); err != nil {
 		return base, err
 	}
@@ -306,6 +311,9 @@ func (c config) check() error {
 	if err := c.securityConfig.check(); err != nil {
 		return err
 	}
+	if err := c.brokerConfig.check(); err != nil {
+		return err
+	}
 	declared := len(c.Channels) + len(c.Buses)
 	if c.Demo {
 		for _, name := range c.declaredNames() {
@@ -404,5 +412,6 @@ func serveFlags(c *config, file *string) *flag.FlagSet {
 	fs.DurationVar(&c.WriteDelay, "write-delay", c.WriteDelay, "space each stream's writes by at least this long (0: the library's default, 20ms; negative: write at once): a busy stream gathers messages into fewer writes, an idle one writes at once")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
 	c.securityConfig.flags(fs)
+	c.brokerConfig.flags(fs)
 	return fs
 }

@@ -72,8 +72,16 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	if authz != nil {
 		defer authz.Close()
 	}
+	// The hub closes its broker at Shutdown; until it has one, this does.
+	if hc.Broker, err = cfg.brokerConfig.open(ctx, log); err != nil {
+		fmt.Fprintf(stderr, "halley: %v\n", err)
+		return 1
+	}
 	hub, err := halley.New(hc)
 	if err != nil {
+		if hc.Broker != nil {
+			_ = hc.Broker.Close(context.Background())
+		}
 		fmt.Fprintf(stderr, "halley: %v\n", err)
 		return 1
 	}
@@ -173,6 +181,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	if authz != nil {
 		logf("client tokens required: anonymous clients read public channels only")
+	}
+	if hc.Broker != nil {
+		logf("broker: Redis (%s), shared with every node on it", cfg.brokerConfig.describe())
 	}
 	if cfg.Demo {
 		logf("demo page at http://%s/ (channel %q)", ln.Addr(), demoChannel)

@@ -248,11 +248,19 @@ func testEpochStable(t *testing.T, f *fixture) {
 }
 
 func testConcurrent(t *testing.T, f *fixture) {
-	const goroutines, each = 8, 200
-	const total = goroutines * each
 	s := f.name("s")
 	f.subscribe(t, s)
+	publishConcurrently(t, s, []*fixture{f}, 8, 200)
+}
 
+// publishConcurrently publishes each messages from each of goroutines
+// goroutines on every node (fixture) at once to stream s, to which every
+// node subscribed; it checks that Publish gave every offset exactly once
+// and that every node's handler got every message, in offset order, with
+// the data Publish was given for its offset.
+func publishConcurrently(t *testing.T, s string, nodes []*fixture, goroutines, each int) {
+	t.Helper()
+	total := len(nodes) * goroutines * each
 	// data[offset] is what Publish was given for the message at offset.
 	var (
 		mu   sync.Mutex
@@ -260,23 +268,25 @@ func testConcurrent(t *testing.T, f *fixture) {
 		dups []uint64
 		wg   sync.WaitGroup
 	)
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range each {
-				d := fmt.Sprintf("g%d-%d", g, i)
-				res, err := f.b.Publish(t.Context(), s, []byte(d), broker.PublishOptions{HistorySize: 16})
-				if err != nil {
-					t.Errorf("goroutine %d: Publish #%d: %v", g, i, err)
-					return
+	for n, f := range nodes {
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range each {
+					d := fmt.Sprintf("node%d-g%d-%d", n, g, i)
+					res, err := f.b.Publish(t.Context(), s, []byte(d), broker.PublishOptions{HistorySize: 16})
+					if err != nil {
+						t.Errorf("node %d, goroutine %d: Publish #%d: %v", n, g, i, err)
+						return
+					}
+					mu.Lock()
+					if _, ok := data[res.Position.Offset]; ok {
+						dups = append(dups, res.Position.Offset)
+					}
+					data[res.Position.Offset] = d
+					mu.Unlock()
 				}
-				mu.Lock()
-				if _, ok := data[res.Position.Offset]; ok {
-					dups = append(dups, res.Position.Offset)
-				}
-				data[res.Position.Offset] = d
-				mu.Unlock()
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
 	if t.Failed() {
@@ -285,22 +295,23 @@ func testConcurrent(t *testing.T, f *fixture) {
 	if len(dups) > 0 {
 		t.Fatalf("offsets given twice: %v", dups)
 	}
-	for off := uint64(1); off <= total; off++ {
+	for off := uint64(1); off <= uint64(total); off++ {
 		if _, ok := data[off]; !ok {
 			t.Fatalf("offset %d never returned by Publish (%d distinct offsets)", off, len(data))
 		}
 	}
-
-	msgs := f.rec.WaitMessages(t, s, total)
-	if len(msgs) != total {
-		t.Fatalf("handler got %d messages; want %d", len(msgs), total)
-	}
-	for i, m := range msgs {
-		if want := uint64(i + 1); m.Offset != want {
-			t.Fatalf("handler message #%d has offset %d; want %d (strictly increasing, no gaps)", i, m.Offset, want)
+	for n, f := range nodes {
+		msgs := f.rec.WaitMessages(t, s, total)
+		if len(msgs) != total {
+			t.Fatalf("node %d: handler got %d messages; want %d", n, len(msgs), total)
 		}
-		if string(m.Data) != data[m.Offset] {
-			t.Fatalf("handler message at offset %d carries %q; Publish gave %q that offset", m.Offset, m.Data, data[m.Offset])
+		for i, m := range msgs {
+			if want := uint64(i + 1); m.Offset != want {
+				t.Fatalf("node %d: handler message #%d has offset %d; want %d (strictly increasing, no gaps)", n, i, m.Offset, want)
+			}
+			if string(m.Data) != data[m.Offset] {
+				t.Fatalf("node %d: handler message at offset %d carries %q; Publish gave %q that offset", n, m.Offset, m.Data, data[m.Offset])
+			}
 		}
 	}
 }

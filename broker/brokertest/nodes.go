@@ -2,7 +2,6 @@ package brokertest
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/halleyhq/halley/broker"
@@ -42,64 +41,10 @@ var nodeCases = []struct {
 // testNodesOffsetsAtomic: publishers on both nodes at once get every offset
 // exactly once, and each node's subscriber sees every message, in order.
 func testNodesOffsetsAtomic(t *testing.T, a, b *fixture) {
-	const perNode, each = 4, 150
-	const total = 2 * perNode * each
 	s := a.name("s")
 	a.subscribe(t, s)
 	b.subscribe(t, s)
-
-	var (
-		mu   sync.Mutex
-		data = make(map[uint64]string, total)
-		dups []uint64
-		wg   sync.WaitGroup
-	)
-	for n, f := range []*fixture{a, b} {
-		for g := range perNode {
-			wg.Go(func() {
-				for i := range each {
-					d := fmt.Sprintf("node%d-g%d-%d", n, g, i)
-					res, err := f.b.Publish(t.Context(), s, []byte(d), broker.PublishOptions{HistorySize: 16})
-					if err != nil {
-						t.Errorf("node %d, goroutine %d: Publish #%d: %v", n, g, i, err)
-						return
-					}
-					mu.Lock()
-					if _, ok := data[res.Position.Offset]; ok {
-						dups = append(dups, res.Position.Offset)
-					}
-					data[res.Position.Offset] = d
-					mu.Unlock()
-				}
-			})
-		}
-	}
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	if len(dups) > 0 {
-		t.Fatalf("offsets given twice: %v", dups)
-	}
-	for off := uint64(1); off <= total; off++ {
-		if _, ok := data[off]; !ok {
-			t.Fatalf("offset %d never returned by Publish (%d distinct offsets)", off, len(data))
-		}
-	}
-	for n, f := range []*fixture{a, b} {
-		msgs := f.rec.WaitMessages(t, s, total)
-		if len(msgs) != total {
-			t.Fatalf("node %d: handler got %d messages; want %d", n, len(msgs), total)
-		}
-		for i, m := range msgs {
-			if want := uint64(i + 1); m.Offset != want {
-				t.Fatalf("node %d: handler message #%d has offset %d; want %d (in order, no gap)", n, i, m.Offset, want)
-			}
-			if string(m.Data) != data[m.Offset] {
-				t.Fatalf("node %d: message at offset %d carries %q; Publish gave %q that offset", n, m.Offset, m.Data, data[m.Offset])
-			}
-		}
-	}
+	publishConcurrently(t, s, []*fixture{a, b}, 4, 150)
 }
 
 // testNodesDeliverAcross: what A publishes reaches B's handler, not A's

@@ -17,7 +17,7 @@ type visit struct {
 	r     *http.Request
 	sig   signals
 	addr  netip.Addr
-	slot  bool // holds a request slot of its address
+	slot  *clientState // the request slot of its address it holds, if any
 	grant Grant
 	s     *Session
 	begun bool // s.begin was called
@@ -41,17 +41,14 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request, method string) *visi
 		return nil
 	}
 	v := &visit{h: h, r: r, sig: sig, addr: h.clientAddr(r)}
-	if !h.limits.acquire(v.addr) {
+	if v.slot, ok = h.limits.acquire(v.addr); !ok {
 		h.logRefusal(r, "too_many_connections")
 		h.jsonError(w, http.StatusTooManyRequests, "too_many_connections",
 			fmt.Sprintf("at most %d requests at a time from one address", h.cfg.MaxConnsPerIP))
 		return nil
 	}
-	v.slot = true
-	tok, err := tokenOf(r)
-	if err == nil {
-		v.grant, err = h.authorize(r, tok)
-	}
+	var err error
+	v.grant, err = h.grantOf(r)
 	if err != nil {
 		h.logRefusal(r, "token")
 		h.writeAuthError(w, err)
@@ -108,10 +105,8 @@ func (v *visit) done() {
 	if v.fresh && !v.kept {
 		v.s.Close()
 	}
-	if v.slot {
-		v.h.limits.release(v.addr)
-		v.slot = false
-	}
+	v.h.limits.release(v.slot)
+	v.slot = nil
 }
 
 // rateLimitError refuses a new session to a client that asked for too

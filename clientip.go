@@ -95,9 +95,10 @@ const maxTracked = 1 << 20
 // limiter enforces the per-address limits: concurrent requests
 // (Config.MaxConnsPerIP) and new sessions (Config.SessionRate).
 type limiter struct {
-	maxConns int
-	rate     rate.Limit
-	burst    int
+	maxConns   int
+	maxTracked int
+	rate       rate.Limit
+	burst      int
 
 	mu      sync.Mutex
 	clients map[netip.Addr]*clientState
@@ -110,7 +111,7 @@ type clientState struct {
 }
 
 func newLimiter(cfg Config) *limiter {
-	l := &limiter{maxConns: cfg.MaxConnsPerIP, burst: cfg.SessionBurst, clients: make(map[netip.Addr]*clientState)}
+	l := &limiter{maxConns: cfg.MaxConnsPerIP, maxTracked: maxTracked, burst: cfg.SessionBurst, clients: make(map[netip.Addr]*clientState)}
 	if cfg.SessionRate < 0 {
 		l.rate = rate.Inf
 	} else {
@@ -128,7 +129,7 @@ func (l *limiter) newState() *clientState {
 func (l *limiter) state(key netip.Addr) *clientState {
 	cs := l.clients[key]
 	if cs == nil {
-		if len(l.clients) >= maxTracked {
+		if len(l.clients) >= l.maxTracked {
 			return l.shared
 		}
 		cs = l.newState()
@@ -137,34 +138,32 @@ func (l *limiter) state(key netip.Addr) *clientState {
 	return cs
 }
 
-// acquire takes a request slot of the client at a, reporting false when it
-// has MaxConnsPerIP requests under way already.
-func (l *limiter) acquire(a netip.Addr) bool {
+// acquire takes a request slot of the client at a, and returns the entry
+// to give it back to (nil when nothing is counted); it reports false when
+// the client has MaxConnsPerIP requests under way already.
+func (l *limiter) acquire(a netip.Addr) (*clientState, bool) {
 	if l.maxConns < 0 || !a.IsValid() {
-		return true
+		return nil, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cs := l.state(clientKey(a))
 	if cs.conns >= l.maxConns {
-		return false
+		return nil, false
 	}
 	cs.conns++
-	return true
+	return cs, true
 }
 
-// release gives a slot back.
-func (l *limiter) release(a netip.Addr) {
-	if l.maxConns < 0 || !a.IsValid() {
+// release gives back a slot that acquire took from cs (nil: none). The
+// entry itself is given back, not looked up again: an address counted in
+// the shared entry stays counted there.
+func (l *limiter) release(cs *clientState) {
+	if cs == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	key := clientKey(a)
-	cs := l.clients[key]
-	if cs == nil {
-		cs = l.shared
-	}
 	cs.conns--
 }
 

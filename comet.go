@@ -56,16 +56,13 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := h.clientAddr(r)
-	if !h.limits.acquire(addr) {
+	slot, ok := h.limits.acquire(addr)
+	if !ok {
 		h.plainError(w, http.StatusTooManyRequests, "too many requests at a time from this address")
 		return
 	}
-	defer h.limits.release(addr)
-	tok, err := tokenOf(r)
-	var grant Grant
-	if err == nil {
-		grant, err = h.authorize(r, tok)
-	}
+	defer h.limits.release(slot)
+	grant, err := h.grantOf(r)
 	if err != nil {
 		code, _, msg := h.authStatus(err)
 		h.plainError(w, code, msg)

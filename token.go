@@ -40,6 +40,20 @@ func bearerToken(v string) (string, bool) {
 	return strings.TrimSpace(v[len(scheme):]), true
 }
 
+// grantOf returns what the request's token grants: the anonymous grant,
+// which allows everything, without an Authorizer (the token is not even
+// looked for then).
+func (h *Hub) grantOf(r *http.Request) (Grant, error) {
+	if h.cfg.Authorizer == nil {
+		return Grant{}, nil
+	}
+	tok, err := tokenOf(r)
+	if err != nil {
+		return Grant{}, err
+	}
+	return h.authorize(r, tok)
+}
+
 // authorize asks the hub's Authorizer about a request that carries token.
 // Without an Authorizer every client gets the anonymous grant, which
 // allows everything (see Config.Authorizer).

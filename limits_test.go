@@ -104,7 +104,7 @@ func TestCursor_HugeCursorRefusedBeforeLookup(t *testing.T) {
 func TestSSE_ClientBytesDiscardedThenCut(t *testing.T) {
 	h := newHub(t, halley.Config{})
 	srv := cometServer(t, h)
-	newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +115,24 @@ func TestSSE_ClientBytesDiscardedThenCut(t *testing.T) {
 	status, _ := r.ReadString('\n')
 	if !strings.Contains(status, "200") {
 		t.Fatalf("status line %q", status)
+	}
+	// A stray line end is let pass: the stream goes on.
+	if _, err := conn.Write([]byte("\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitListeners(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	write(t, c, "still streaming")
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the stream ended after a stray line end: %v", err)
+		}
+		if strings.Contains(line, "still streaming") {
+			break
+		}
 	}
 	// A client that sends a stream of bytes up an SSE connection is cut
 	// off once it sent more than a stream's client has any reason to.

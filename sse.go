@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -159,40 +158,27 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 }
 
 // sseJunkLimit is how many bytes an SSE client may send after its
-// request before the server closes the connection: a stream's client
-// has nothing to say.
-const sseJunkLimit = 64 << 10
+// request (a stray line end, say) before the server closes the
+// connection: a stream's client has nothing to say.
+const sseJunkLimit = 64
 
 // discardClient reads what an SSE client sends, only to see it go: it
 // returns when the connection fails or closes, or once the client sent
-// more than sseJunkLimit bytes (and then closes the connection). An idle
-// client costs one byte of buffer: bytes that come are taken in large
-// reads into a pooled buffer, not one per system call.
+// more than sseJunkLimit bytes (and then closes the connection). It reads
+// one byte at a time, so an idle stream holds a one-byte buffer, and a
+// client that sends a stream of bytes costs at most sseJunkLimit reads.
 func discardClient(conn net.Conn) {
 	var one [1]byte
-	n := 0
-	for {
-		k, err := conn.Read(one[:])
-		if err != nil {
+	for n := 0; ; {
+		if _, err := conn.Read(one[:]); err != nil {
 			return
 		}
-		buf := junkBuffers.Get().(*[sseJunkChunk]byte)
-		m, err := conn.Read(buf[:])
-		junkBuffers.Put(buf)
-		if n += k + m; n > sseJunkLimit {
+		if n++; n > sseJunkLimit {
 			_ = conn.Close()
-			return
-		}
-		if err != nil {
 			return
 		}
 	}
 }
-
-// sseJunkChunk is the size of the reads that discard a client's bytes.
-const sseJunkChunk = 4096
-
-var junkBuffers = sync.Pool{New: func() any { return new([sseJunkChunk]byte) }}
 
 // leave marks that the client went away, and wakes the stream to see it.
 func (c *sseConn) leave() {

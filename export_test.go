@@ -73,3 +73,17 @@ func ReadingBodies(t interface{ Cleanup(func()) }) <-chan struct{} {
 	t.Cleanup(func() { testHookBody = nil })
 	return ch
 }
+
+// FrameWaits returns a channel that gets a value each time a WebSocket
+// reader waits for its client frame rate, until the test ends.
+func FrameWaits(t interface{ Cleanup(func()) }) <-chan struct{} {
+	ch := make(chan struct{}, 16)
+	testHookFrameWait = func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	t.Cleanup(func() { testHookFrameWait = nil })
+	return ch
+}

@@ -436,6 +436,9 @@ func (ws *wsConn) end(ctx context.Context, reason string, status websocket.Statu
 // costs the server that rate, not a core.
 func wsRead(ctx context.Context, conn *websocket.Conn, sig *wsSignals, lim *rate.Limiter) error {
 	for {
+		if testHookFrameWait != nil && lim.Tokens() < 1 {
+			testHookFrameWait()
+		}
 		if err := lim.Wait(ctx); err != nil {
 			return err
 		}
@@ -458,6 +461,10 @@ func wsRead(ctx context.Context, conn *websocket.Conn, sig *wsSignals, lim *rate
 		}
 	}
 }
+
+// testHookFrameWait, set only by tests, runs when a reader is about to
+// wait for its client frame rate.
+var testHookFrameWait func()
 
 // decodeWSCommand decodes a client message: one subscribe or unsubscribe
 // frame.

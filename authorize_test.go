@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -324,4 +325,16 @@ func decodePollAnswer(t testing.TB, resp *http.Response) pollAnswer {
 	}
 	a.status = resp.StatusCode
 	return a
+}
+
+func TestAuth_WSRefreshesRateLimited(t *testing.T) {
+	_, srv := tokenHub(t, halley.Config{})
+	ws := dialWS(t, srv, "", &websocket.DialOptions{HTTPHeader: bearer(mint(t, "alice", time.Hour, nil, nil, nil))})
+	for i := range 4 {
+		ws.send(fmt.Sprintf(`{"type":"refresh","token":%q,"ref":"r%d"}`, mint(t, "alice", time.Hour, nil, nil, nil), i))
+		f := ws.next()
+		if i < 3 && f.Type != frame.TypeRefreshed || i == 3 && (f.Type != frame.TypeError || f.Reason != "rate_limited") {
+			t.Fatalf("refresh %d: %s; want three refreshed, then rate_limited", i, show(f))
+		}
+	}
 }

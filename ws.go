@@ -212,7 +212,16 @@ type wsConn struct {
 	deadline time.Time
 	// unwake cancels the wake-up at the grant's end.
 	unwake func()
+	// refreshes limits the client's token refreshes, made on the first.
+	refreshes *rate.Limiter
 }
+
+// A WebSocket client may refresh its token refreshBurst times at once,
+// then once every refreshEvery.
+const (
+	refreshBurst = 3
+	refreshEvery = 10 * time.Second
+)
 
 // serve writes batches until the connection ends.
 func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
@@ -522,6 +531,15 @@ func decodeWSCommand(typ websocket.MessageType, b []byte) wsCommand {
 // expiry, and subscriptions it no longer allows end. A refused token
 // leaves the connection as it was, to end at the old grant's expiry.
 func (ws *wsConn) refresh(cmd wsCommand) {
+	// A token is checked with a signature at each refresh (RS256: ~60 µs):
+	// a client needs one per token, not a hundred a second.
+	if ws.refreshes == nil {
+		ws.refreshes = rate.NewLimiter(rate.Every(refreshEvery), refreshBurst)
+	}
+	if !ws.refreshes.Allow() {
+		ws.refError(cmd.ref, "rate_limited", fmt.Sprintf("at most %d refreshes at once, then one every %v", refreshBurst, refreshEvery))
+		return
+	}
 	g, err := ws.h.authorize(ws.v.r, cmd.token)
 	if err == nil && g.User != ws.v.grant.User {
 		err = fmt.Errorf("%w: the token is another user's", ErrForbidden)

@@ -141,16 +141,18 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		}()
 		go func() {
 			defer h.wg.Done()
-			defer v.done()
+			// The request's slot and session go before the subscriptions
+			// do: a client seen gone can come back at once.
 			defer st.close()
+			defer v.done()
 			c.serve(lines)
 			_ = conn.Close()
 			<-gone
 		}()
 		return
 	}
-	defer v.done()
 	defer st.close()
+	defer v.done()
 	c.out = httpSink{w: w, rc: http.NewResponseController(w)}
 	stop := context.AfterFunc(r.Context(), c.leave)
 	defer stop()

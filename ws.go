@@ -98,10 +98,7 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	// The connection is the hub's now: a goroutine of its own carries
 	// it, and net/http's, with its stack and buffers, goes.
 	handedOff = true
-	h.wg.Go(func() {
-		defer v.done()
-		h.runWS(v, conn, remote)
-	})
+	h.wg.Go(func() { h.runWS(v, conn, remote) })
 }
 
 // runWS serves a WebSocket connection until it ends: the reader, on a
@@ -118,6 +115,9 @@ func (h *Hub) runWS(v *visit, conn *websocket.Conn, remote string) {
 	// the connection (which ends the reader's Read), wait for it, then
 	// drop the subscriptions.
 	defer st.close()
+	// The request's slot and session go before the subscriptions do: a
+	// client seen gone can come back at once.
+	defer v.done()
 	st.watch(v.sig.gen)
 	defer wg.Wait()
 	defer conn.CloseNow()

@@ -64,7 +64,11 @@ func TestBroker_Sentinel(t *testing.T) {
 		epoch := publishM(t, b, "s", 1, 3).Epoch
 		rec.WaitMessages(t, "s", 3)
 		eventually(t, 10*time.Second, "the replica has m1..m3", func() error {
-			if top := replica.MustDo("HGET", "{halley:s}:meta", "top"); top != "3" {
+			top, err := replica.Do("HGET", "{halley:s}:meta", "top")
+			if err != nil {
+				return err
+			}
+			if top != "3" {
 				return fmt.Errorf("top %q on the replica", top)
 			}
 			return nil
@@ -72,7 +76,13 @@ func TestBroker_Sentinel(t *testing.T) {
 
 		sentinel.MustDo("SENTINEL", "FAILOVER", masterName)
 		eventually(t, 15*time.Second, "replica promoted", func() error {
-			if role := replica.MustDo("ROLE"); !strings.HasPrefix(role, "master") {
+			// The promotion drops the replica's client connections: an
+			// error here is tried again.
+			role, err := replica.Do("ROLE")
+			if err != nil {
+				return err
+			}
+			if !strings.HasPrefix(role, "master") {
 				return fmt.Errorf("ROLE %q", role)
 			}
 			return nil
@@ -90,7 +100,15 @@ func TestBroker_Sentinel(t *testing.T) {
 			}
 			pos = res.Position
 			meta := "{halley:s}:meta"
-			if top, e := replica.MustDo("HGET", meta, "top"), replica.MustDo("HGET", meta, "epoch"); top != strconv.FormatUint(pos.Offset, 10) || e != pos.Epoch {
+			top, err := replica.Do("HGET", meta, "top")
+			if err != nil {
+				return err
+			}
+			e, err := replica.Do("HGET", meta, "epoch")
+			if err != nil {
+				return err
+			}
+			if top != strconv.FormatUint(pos.Offset, 10) || e != pos.Epoch {
 				return fmt.Errorf("published at %+v; the promoted replica has top %s in epoch %q", pos, top, e)
 			}
 			return nil

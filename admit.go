@@ -181,13 +181,16 @@ func (s *Session) bind(user string, authz bool) bool {
 		return true
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.user == user:
-		return true
-	case s.user == "":
-		s.user = user
-		return true
+	ok, bound := s.user == user, false
+	if !ok && s.user == "" {
+		s.user, ok, bound = user, true, true
 	}
-	return false
+	s.mu.Unlock()
+	if bound && s.hub.clustered() {
+		// Bound for every node.
+		if err := s.hub.shareSession(s); err != nil {
+			s.hub.log.Warn("halley: session user", "err", err)
+		}
+	}
+	return ok
 }

@@ -80,6 +80,15 @@ type BusOptions struct {
 	// Authorizer (see ChannelOptions.Public); writing still needs the
 	// right to.
 	Public bool
+	// Declare, in a cluster, makes the bus join one of the same name and
+	// scope that another node made, instead of failing with ErrNameTaken
+	// (see ChannelOptions.Declare).
+	Declare bool
+	// Spec, in a cluster, is what Config.Restore needs to make the bus
+	// again on another node that a client asks for it (its filter's hook,
+	// say). It is stored with the bus's record; without it, another node
+	// serves the bus without a filter unless its own code declares it.
+	Spec []byte
 }
 
 // Bus is a channel that the server and every client can write to, and all
@@ -101,17 +110,13 @@ func (h *Hub) NewBus(ctx context.Context, opts BusOptions) (*Bus, error) {
 	if opts.Scope > BusSession {
 		return nil, fmt.Errorf("%w: unknown bus scope %d", ErrInvalidOptions, opts.Scope)
 	}
-	c, err := h.NewChannel(ctx, ChannelOptions{Name: opts.Name, Size: opts.Size, Public: opts.Public})
-	if err != nil {
-		return nil, err
-	}
-	b := &Bus{ch: c, scope: opts.Scope, filter: opts.Filter}
+	b := &Bus{scope: opts.Scope, filter: opts.Filter}
 	if opts.Scope == BusSession {
 		b.seats = make(map[*Session]*seat)
 	}
-	c.mu.Lock()
-	c.bus = b
-	c.mu.Unlock()
+	if _, err := h.newChannel(ctx, ChannelOptions{Name: opts.Name, Size: opts.Size, Public: opts.Public, Declare: opts.Declare}, b, opts.Spec); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 

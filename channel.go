@@ -59,6 +59,11 @@ type ChannelOptions struct {
 	// those of sessions is readable by everybody). Session channels are
 	// never public.
 	Public bool
+	// Declare, in a cluster, makes the channel join one of the same name
+	// and kind that another node made, instead of failing with
+	// ErrNameTaken: channels that the configuration or code of every node
+	// creates are declared. Alone, it changes nothing.
+	Declare bool
 }
 
 // Outcome is the result of a write, after Ocsigen's write outcome.
@@ -160,6 +165,10 @@ type Channel struct {
 	bus      *Bus // set when the channel carries a bus
 	local    bool // a broadcast ring kept on this node, outside the broker
 	internal bool // the hub's own: not counted against MaxChannels
+	// shared: the channel is in the cluster's registry, its messages in
+	// the broker (session channels and notification rings too).
+	shared bool
+	rec    []byte // its record in the registry, when shared
 	public   bool // readable without rights (ChannelOptions.Public)
 
 	mu    sync.RWMutex // reads of broadcast and newest channels share it
@@ -236,7 +245,7 @@ func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
 	switch {
 	case c.kind == KindLazy:
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrWrongKind)
-	case c.kind == KindSession || c.local:
+	case c.kind == KindSession && !c.shared || c.local:
 		return c.writeLocal(data)
 	}
 	if c.Closed() {
@@ -317,7 +326,7 @@ func (c *Channel) storeLocked(m *message) bool {
 	c.bytes += len(m.data)
 	for c.maxBytes > 0 && c.bytes > c.maxBytes && r.Len() > 1 {
 		old, _ := r.Get(r.First())
-		if c.kind == KindSession && old.offset > c.acked {
+		if c.kind == KindSession && !c.shared && old.offset > c.acked {
 			// The unread messages are over the bound: the queue
 			// overflowed, as past its Size.
 			c.full = true
@@ -400,7 +409,12 @@ func (c *Channel) Close(ctx context.Context) error {
 	if c.bus != nil {
 		c.bus.closeSessions()
 	}
-	if c.kind == KindBroadcast || c.kind == KindNewest {
+	if c.shared {
+		if err := c.hub.release(ctx, c); err != nil {
+			return err
+		}
+	}
+	if c.kind == KindBroadcast && !c.local || c.kind == KindNewest || c.shared {
 		if err := c.hub.broker.Unsubscribe(ctx, c.id); err != nil {
 			return fmt.Errorf("close %q: %w", c.id, err)
 		}

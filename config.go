@@ -38,10 +38,19 @@ const (
 type Config struct {
 	// Broker carries publications between nodes and keeps history for
 	// resume. Default: a new broker/memory.Broker. The hub closes it on
-	// Shutdown.
+	// Shutdown. A broker that is also a broker.Registry (broker/redis)
+	// makes the hub a node of a cluster: channels, buses, notifiers and
+	// sessions are shared with the other nodes on the same broker (see
+	// docs/server.md, "Many nodes").
 	Broker broker.Broker
+	// Restore makes again, on this node, a bus or notifier that another
+	// node of the cluster created with a Spec, when a client asks this node
+	// for it. Without it, such a bus is served without its filter and such
+	// a notifier passes notifications through. httpapi.New sets it.
+	Restore Restorer
 	// MaxChannels caps the number of live channels, like Ocsigen's
-	// max_virtual_channels. Zero means no cap.
+	// max_virtual_channels; in a cluster, it counts the channels of every
+	// node. Zero means no cap.
 	MaxChannels int
 	// DefaultSize is the ring size of broadcast channels and the queue
 	// bound of session channels when ChannelOptions.Size is zero.

@@ -22,7 +22,10 @@ import (
 type Hub struct {
 	cfg    Config
 	broker broker.Broker
-	log    *slog.Logger
+	// reg is the broker as a registry, when it is one: the hub is then a
+	// node of a cluster (cluster.go).
+	reg broker.Registry
+	log *slog.Logger
 
 	// ctx is cancelled by Shutdown; it bounds the hub's goroutines, which
 	// wg tracks.
@@ -40,6 +43,11 @@ type Hub struct {
 
 	nmu       sync.RWMutex
 	notifiers map[string]*notifier
+
+	// regEpoch is the life of the registry this node recorded its state
+	// in (cluster.go).
+	regMu    sync.Mutex
+	regEpoch string
 
 	// node identifies this hub among the nodes sharing a broker.
 	node string
@@ -72,11 +80,15 @@ func New(cfg Config) (*Hub, error) {
 	if h.broker == nil {
 		h.broker = memory.New()
 	}
+	h.reg, _ = h.broker.(broker.Registry)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.control.init(cfg.PollTimeout)
 	if err := h.broker.Start(h.ctx, (*brokerHandler)(h)); err != nil {
 		h.cancel()
 		return nil, fmt.Errorf("halley: start broker: %w", err)
+	}
+	if h.clustered() {
+		h.checkRegistry()
 	}
 	h.wg.Add(1)
 	go h.heartbeats()
@@ -89,8 +101,16 @@ func (h *Hub) heartbeats() {
 	defer h.wg.Done()
 	t := time.NewTicker(h.cfg.Heartbeat)
 	defer t.Stop()
+	var check <-chan time.Time // nil: never, alone
+	if h.clustered() {
+		rt := time.NewTicker(registryCheck)
+		defer rt.Stop()
+		check = rt.C
+	}
 	for {
 		select {
+		case <-check:
+			h.checkRegistry()
 		case now := <-t.C:
 			h.control.tick()
 			h.limits.sweep(now)
@@ -119,7 +139,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	}
 	h.smu.Unlock()
 	for _, s := range sessions {
-		s.Close()
+		if h.clustered() {
+			s.closeHere() // other nodes serve it on
+		} else {
+			s.Close()
+		}
 	}
 
 	done := make(chan struct{})
@@ -159,6 +183,13 @@ func newID() string {
 // broker still has for that name, so with a persistent broker its recent
 // messages survive a restart.
 func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, error) {
+	return h.newChannel(ctx, opts, nil, nil)
+}
+
+// newChannel is NewChannel for a plain channel (bus nil) or the channel of
+// a bus (which gets its bus before anybody can find it), spec describing
+// it for Config.Restore.
+func (h *Hub) newChannel(ctx context.Context, opts ChannelOptions, bus *Bus, spec []byte) (*Channel, error) {
 	if opts.Name != "" && !validName(opts.Name) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidName, opts.Name)
 	}
@@ -196,7 +227,11 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 		ring:     ring.New[*message](size),
 		waiters:  make(map[*waiter]struct{}),
 	}
-	if c.kind == KindSession || c.kind == KindLazy {
+	if bus != nil {
+		bus.ch, c.bus = c, bus
+	}
+	c.shared = h.clustered() && c.kind != KindLazy
+	if c.kind == KindLazy || c.kind == KindSession && !c.shared {
 		// Local channels have their life here; broker-backed ones take
 		// the epoch of their stream from the broker.
 		c.epoch = newID()
@@ -204,11 +239,25 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 	if err := h.register(c, opts.Name); err != nil {
 		return nil, err
 	}
+	if c.shared {
+		if err := h.claim(ctx, c, recordOf(c, bus, spec), opts.Declare); err != nil {
+			h.forget(c)
+			return nil, err
+		}
+	}
 	if c.session != nil && !c.session.adopt(c) {
 		h.forget(c)
+		if c.shared {
+			_ = h.release(ctx, c)
+		}
 		return nil, fmt.Errorf("new channel: %w", ErrSessionClosed)
 	}
 	switch c.kind {
+	case KindSession:
+		if !c.shared {
+			break
+		}
+		fallthrough
 	case KindBroadcast, KindNewest:
 		if err := h.attach(ctx, c); err != nil {
 			_ = c.Close(ctx)
@@ -221,20 +270,40 @@ func (h *Hub) NewChannel(ctx context.Context, opts ChannelOptions) (*Channel, er
 	return c, nil
 }
 
-// newLocalChannel makes a session's internal ring, kept on this node and
-// not counted against Config.MaxChannels.
-func (h *Hub) newLocalChannel(s *Session, size int) (*Channel, error) {
+// newRing makes a session's internal ring (its notifications), not counted
+// against Config.MaxChannels. Alone, it is kept on this node; in a cluster
+// it goes through the broker, under the same id on every node, so that any
+// node serves it to the session.
+func (h *Hub) newRing(s *Session, size int) (*Channel, error) {
 	c := &Channel{
-		hub: h, kind: KindBroadcast, local: true, size: size, session: s, maxBytes: max(0, h.cfg.RingBytes),
-		ring: ring.New[*message](size), epoch: newID(), waiters: make(map[*waiter]struct{}),
+		hub: h, kind: KindBroadcast, local: !h.clustered(), shared: h.clustered(), size: size, session: s,
+		maxBytes: max(0, h.cfg.RingBytes), ring: ring.New[*message](size), waiters: make(map[*waiter]struct{}),
 	}
 	c.internal = true
-	if err := h.register(c, ""); err != nil {
+	name := ""
+	if c.shared {
+		name = notifyID(s.id)
+	} else {
+		c.epoch = newID()
+	}
+	if err := h.register(c, name); err != nil {
 		return nil, err
 	}
 	if !s.adopt(c) {
 		h.forget(c)
 		return nil, fmt.Errorf("new channel: %w", ErrSessionClosed)
+	}
+	if c.shared {
+		ctx, cancel := h.op()
+		defer cancel()
+		err := h.claim(ctx, c, recordOf(c, nil, nil), true)
+		if err == nil {
+			err = h.attach(ctx, c)
+		}
+		if err != nil {
+			c.closeHere()
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -310,12 +379,14 @@ func (h *Hub) forget(c *Channel) {
 	}
 }
 
-// Channel returns the live channel with the given id.
+// Channel returns the live channel with the given id. In a cluster, a
+// channel made on another node is found through the broker's registry.
 func (h *Hub) Channel(id string) (*Channel, bool) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	c, ok := h.channels[id]
-	return c, ok
+	c, ok := h.local(id)
+	if ok || !h.clustered() {
+		return c, ok
+	}
+	return h.found(id)
 }
 
 // ChannelCount returns the number of live channels (not counting the
@@ -340,7 +411,7 @@ func (h *Hub) CloseChannel(ctx context.Context, id string) error {
 type brokerHandler Hub
 
 func (b *brokerHandler) HandleMessage(m broker.Message) int {
-	c, ok := (*Hub)(b).Channel(m.Stream)
+	c, ok := (*Hub)(b).local(m.Stream)
 	if !ok {
 		return 0
 	}
@@ -353,5 +424,7 @@ func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {
 		(*Hub)(b).handleNotify(data)
 	case commandTopic:
 		(*Hub)(b).handleCommand(data)
+	case endTopic:
+		(*Hub)(b).handleEnd(data)
 	}
 }

@@ -64,6 +64,14 @@ type NotifierOptions[K comparable, S, C any] struct {
 	// Public lets every client listen on every key when the hub has an
 	// Authorizer; otherwise listening needs the right to (Rights.CanListen).
 	Public bool
+	// Declare, in a cluster, makes the notifier join one of the same name
+	// that another node made, instead of failing with ErrNameTaken.
+	Declare bool
+	// Spec, in a cluster, is what Config.Restore needs to make the
+	// notifier again on another node (its prepare hook, say). Without it,
+	// a node that does not declare the notifier itself passes its
+	// notifications through.
+	Spec []byte
 	// Concurrency is how many listeners Prepare runs for at once (with
 	// PrepareBatch: how many batches). Default 1; raise it for a slow
 	// Prepare (one that asks another service). A listener still gets the
@@ -100,6 +108,7 @@ type notifier struct {
 	h      *Hub
 	name   string
 	public bool // NotifierOptions.Public
+	rec    []byte // its record in a cluster's registry
 
 	mu       sync.Mutex
 	keys     map[string]map[*Session]struct{}
@@ -170,6 +179,14 @@ func NewNotifier[K comparable, S, C any](h *Hub, opts NotifierOptions[K, S, C]) 
 	}
 	if err := h.addNotifier(n.core); err != nil {
 		return nil, err
+	}
+	if h.clustered() {
+		if err := h.claimNotifier(n.core, opts.Declare, opts.Spec); err != nil {
+			h.nmu.Lock()
+			delete(h.notifiers, n.core.name)
+			h.nmu.Unlock()
+			return nil, err
+		}
 	}
 	return n, nil
 }
@@ -288,7 +305,7 @@ func (n *Notifier[K, S, C]) deliverBatch(ctx context.Context, batch []*Session, 
 	}
 	sent := 0
 	for i, p := range out {
-		if p.Send && n.queue(batch[i], key, p.Value, buf) {
+		if p.Send && n.queue(ctx, batch[i], key, p.Value, buf) {
 			sent++
 		}
 	}
@@ -309,12 +326,12 @@ func (n *Notifier[K, S, C]) deliverOne(ctx context.Context, s *Session, key stri
 	if !send {
 		return false
 	}
-	return n.queue(s, key, c, buf)
+	return n.queue(ctx, s, key, c, buf)
 }
 
 // queue encodes a listener's notification and queues it on the session's
 // notification channel, reporting whether it was.
-func (n *Notifier[K, S, C]) queue(s *Session, key string, c C, buf *[]byte) bool {
+func (n *Notifier[K, S, C]) queue(ctx context.Context, s *Session, key string, c C, buf *[]byte) bool {
 	data, err := n.opts.ClientCodec.Marshal(c)
 	if err != nil {
 		n.core.h.log.Warn("halley: notifier encode failed", "notifier", n.core.name, "key", key, "err", err)
@@ -325,7 +342,11 @@ func (n *Notifier[K, S, C]) queue(s *Session, key string, c C, buf *[]byte) bool
 	if err != nil {
 		return false // the session closed meanwhile
 	}
-	_, err = ch.writeLocal(append([]byte(nil), *buf...))
+	if ch.local {
+		_, err = ch.writeLocal(append([]byte(nil), *buf...))
+	} else {
+		_, err = ch.write(ctx, append([]byte(nil), *buf...))
+	}
 	return err == nil
 }
 
@@ -488,7 +509,9 @@ func (h *Hub) handleNotify(data []byte) {
 	if err := json.Unmarshal(data, &env); err != nil || env.Node == h.node {
 		return
 	}
-	n, ok := h.notifier(env.Notifier)
+	h.nmu.RLock()
+	n, ok := h.notifiers[env.Notifier] // a node without it has no listeners
+	h.nmu.RUnlock()
 	if !ok {
 		return
 	}
@@ -509,9 +532,12 @@ func (h *Hub) addNotifier(n *notifier) error {
 
 func (h *Hub) notifier(name string) (*notifier, bool) {
 	h.nmu.RLock()
-	defer h.nmu.RUnlock()
 	n, ok := h.notifiers[name]
-	return n, ok
+	h.nmu.RUnlock()
+	if ok || !h.clustered() {
+		return n, ok
+	}
+	return h.foundNotifier(name)
 }
 
 // Listen makes session s listen on key of the notifier called name, for
@@ -576,7 +602,7 @@ func (s *Session) notifications() (*Channel, error) {
 	if c != nil {
 		return c, nil
 	}
-	c, err := s.hub.newLocalChannel(s, s.hub.cfg.NotifyQueue)
+	c, err := s.hub.newRing(s, s.hub.cfg.NotifyQueue)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,13 @@ func (c *Channel) collectLocked(dst []*message, after uint64, max int) ([]*messa
 		n := len(dst)
 		var lost bool
 		dst, lost = c.ring.AppendSince(dst, after, max)
+		if lost && c.kind == KindSession && c.shared {
+			// A session channel of a cluster keeps its Size last
+			// messages in the broker: its reader fell more than that
+			// behind, and the queue is dead.
+			c.full = true
+			return dst[:n], errQueueDead
+		}
 		if lost {
 			return dst, &GapError{Channel: c.id, Resume: c.ring.First() - 1}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,10 @@ type Session struct {
 	notify   *Channel // notifications, made on first Listen
 	streams  map[*waiter]struct{}
 	listens  int // keys listened on, over all notifiers
+
+	// refreshed is when this node last renewed the session's record in
+	// the registry (UnixNano), in a cluster.
+	refreshed atomic.Int64
 }
 
 // addListen counts one more key listened on, unless the session has max.
@@ -90,8 +95,14 @@ func (s *Session) isClosed() bool {
 // UnlistenUser and NotForUser, bus filters see it in Writer.User.
 func (s *Session) SetUser(user string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	changed := s.user != user
 	s.user = user
+	s.mu.Unlock()
+	if changed && s.hub.clustered() {
+		if err := s.hub.shareSession(s); err != nil {
+			s.hub.log.Warn("halley: session user", "err", err)
+		}
+	}
 }
 
 // User returns the session's user, or "".
@@ -149,13 +160,25 @@ func (s *Session) end() {
 	}
 }
 
-// Close closes the session and every channel it owns. Closing twice is a
-// no-op.
+// Close closes the session and every channel it owns, on every node of a
+// cluster. Closing twice is a no-op.
 func (s *Session) Close() {
+	if s.finish(true) && s.hub.clustered() {
+		s.endEverywhere()
+	}
+}
+
+// closeHere forgets the session on this node only: its copies of the
+// session's channels close here, and other nodes keep serving it.
+func (s *Session) closeHere() { s.finish(false) }
+
+// finish closes the session on this node, and its channels for every node
+// (all) or for this one. It reports false if the session was closed.
+func (s *Session) finish(all bool) bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closed = true
 	s.timer.Stop()
@@ -176,9 +199,14 @@ func (s *Session) Close() {
 		f()
 	}
 	for _, c := range chans {
-		_ = c.Close(s.hub.ctx)
+		if all {
+			_ = c.Close(s.hub.ctx)
+		} else {
+			c.closeHere()
+		}
 	}
 	s.hub.forgetSession(s)
+	return true
 }
 
 // adopt records a channel the session owns; false if the session closed.
@@ -200,9 +228,32 @@ func (s *Session) forget(c *Channel) {
 
 // NewSession creates a session. It fails with ErrTooManySessions past
 // Config.MaxSessions, and ErrShutdown.
+//
+// In a cluster the session is recorded for every node (and it fails with an
+// error wrapping broker.ErrUnavailable when the broker cannot record it).
 func (h *Hub) NewSession() (*Session, error) {
+	s, err := h.newLocalSession()
+	if err != nil || !h.clustered() {
+		return s, err
+	}
+	if err := h.shareSession(s); err != nil {
+		s.closeHere()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newSessionObject returns a session that is not registered yet, its
+// inactivity timer running.
+func (h *Hub) newSessionObject() *Session {
 	s := &Session{hub: h, done: make(chan struct{}), channels: make(map[*Channel]struct{})}
-	s.timer = time.AfterFunc(h.cfg.SessionTimeout, s.Close)
+	s.timer = time.AfterFunc(h.cfg.SessionTimeout, s.expire)
+	return s
+}
+
+// newLocalSession makes a session on this node.
+func (h *Hub) newLocalSession() (*Session, error) {
+	s := h.newSessionObject()
 	h.smu.Lock()
 	defer h.smu.Unlock()
 	if h.isShutdown() {
@@ -223,12 +274,23 @@ func (h *Hub) NewSession() (*Session, error) {
 	return s, nil
 }
 
-// Session returns the live session with the given id.
+// Session returns the live session with the given id. In a cluster, a
+// session made on another node is found through the broker's registry, and
+// one that expired or ended there is not.
 func (h *Hub) Session(id string) (*Session, bool) {
 	h.smu.RLock()
-	defer h.smu.RUnlock()
 	s, ok := h.sessions[id]
-	return s, ok
+	h.smu.RUnlock()
+	if !h.clustered() {
+		return s, ok
+	}
+	if ok {
+		if s.refresh() {
+			return s, true
+		}
+		s.closeHere()
+	}
+	return h.foundSession(id)
 }
 
 // SessionCount returns the number of live sessions.

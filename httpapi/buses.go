@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -48,6 +49,9 @@ func (a *api) createBus(w http.ResponseWriter, r *http.Request) {
 			opts.Name = freshID()
 		}
 		opts.Filter = hooks.Filter(opts.Name, req.FilterURL, a.hooks)
+		// Other nodes of a cluster make the bus again from its request.
+		req.Name = opts.Name
+		opts.Spec, _ = json.Marshal(req)
 	}
 	b, err := a.hub.NewBus(r.Context(), opts)
 	if err != nil {

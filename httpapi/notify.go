@@ -88,6 +88,9 @@ func (a *api) createNotifier(w http.ResponseWriter, r *http.Request) {
 			opts.Prepare = hooks.Prepare(req.Name, req.PrepareURL, a.hooks)
 		}
 		opts.Concurrency = hooks.Concurrency
+		// Other nodes of a cluster make the notifier again from its
+		// request.
+		opts.Spec, _ = json.Marshal(req)
 	}
 	n, err := halley.NewNotifier(a.hub, opts)
 	if err != nil {

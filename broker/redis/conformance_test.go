@@ -92,3 +92,12 @@ func TestBroker_OneSubscription(t *testing.T) {
 		t.Errorf("PUBSUB NUMSUB after Unsubscribe: %q; want none", got)
 	}
 }
+
+// TestBroker_Registry runs the registry cases on two brokers over one test
+// Redis.
+func TestBroker_Registry(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	a, _ := startBroker(t, options(t, srv))
+	b, _ := startBroker(t, options(t, srv))
+	brokertest.RunRegistry(t, a, b)
+}

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ func newHub(t *testing.T, srv *redistest.Server) *halley.Hub {
 }
 
 // TestHub_TwoNodes: two hubs on one Redis are one server: a channel of the
-// same name on both has one ring, written from either side.
+// same name on both has one ring, written from either side. The second
+// node declares it (a plain NewChannel finds the name taken).
 func TestHub_TwoNodes(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	a, b := newHub(t, srv), newHub(t, srv)
@@ -36,7 +38,10 @@ func TestHub_TwoNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb, err := b.NewChannel(t.Context(), halley.ChannelOptions{Name: "news"})
+	if _, err := b.NewChannel(t.Context(), halley.ChannelOptions{Name: "news"}); !errors.Is(err, halley.ErrNameTaken) {
+		t.Fatalf("NewChannel of a name another node has: %v; want ErrNameTaken", err)
+	}
+	cb, err := b.NewChannel(t.Context(), halley.ChannelOptions{Name: "news", Declare: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +77,7 @@ func TestHub_TwoNodes(t *testing.T) {
 		}
 	}
 	// A channel opened later on a third node starts from the shared ring.
-	cc, err := newHub(t, srv).NewChannel(t.Context(), halley.ChannelOptions{Name: "news"})
+	cc, err := newHub(t, srv).NewChannel(t.Context(), halley.ChannelOptions{Name: "news", Declare: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// The binary some tests build (halleyBinary) goes with them.
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if buildOnce.dir != "" {
+			_ = os.RemoveAll(buildOnce.dir)
+		}
+		os.Exit(code)
+	}))
 }

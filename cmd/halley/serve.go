@@ -72,6 +72,20 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	if authz != nil {
 		defer authz.Close()
 	}
+	// The hooks' connections are the server's own, closed at exit.
+	hookTransport := http.DefaultTransport.(*http.Transport).Clone()
+	defer hookTransport.CloseIdleConnections()
+	hookOpts := hooks.Options{
+		Client: &http.Client{Timeout: cfg.HookTimeout, Transport: hookTransport},
+		Header: make(http.Header, len(cfg.HookHeaders)),
+		Logger: log,
+	}
+	for k, v := range cfg.HookHeaders {
+		hookOpts.Header.Set(k, v)
+	}
+	// In a cluster, buses and notifiers created through the API on another
+	// node are made again here with their hooks.
+	hc.Restore = httpapi.Restore(hookOpts)
 	// The hub closes its broker at Shutdown; until it has one, this does.
 	if hc.Broker, err = cfg.brokerConfig.open(ctx, log); err != nil {
 		fmt.Fprintf(stderr, "halley: %v\n", err)
@@ -84,17 +98,6 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "halley: %v\n", err)
 		return 1
-	}
-	// The hooks' connections are the server's own, closed at exit.
-	hookTransport := http.DefaultTransport.(*http.Transport).Clone()
-	defer hookTransport.CloseIdleConnections()
-	hookOpts := hooks.Options{
-		Client: &http.Client{Timeout: cfg.HookTimeout, Transport: hookTransport},
-		Header: make(http.Header, len(cfg.HookHeaders)),
-		Logger: log,
-	}
-	for k, v := range cfg.HookHeaders {
-		hookOpts.Header.Set(k, v)
 	}
 	if err := declare(ctx, hub, cfg, hookOpts); err != nil {
 		fmt.Fprintf(stderr, "halley: %v\n", err)
@@ -139,7 +142,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { serveReady(w, r, hub) })
 	if cfg.Demo {
-		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100, Public: true})
+		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100, Public: true, Declare: true})
 		if err != nil {
 			fmt.Fprintf(stderr, "halley: demo channel: %v\n", err)
 			_ = ln.Close()
@@ -239,7 +242,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		if err != nil {
 			return fmt.Errorf("channel %q: %w", d.Name, err)
 		}
-		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size, Public: d.Public}); err != nil {
+		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size, Public: d.Public, Declare: true}); err != nil {
 			return fmt.Errorf("channel %q: %w", d.Name, err)
 		}
 	}
@@ -248,7 +251,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		if err != nil {
 			return fmt.Errorf("bus %q: %w", d.Name, err)
 		}
-		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size, Public: d.Public}
+		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size, Public: d.Public, Declare: true}
 		if d.FilterURL != "" {
 			opts.Filter = hooks.Filter(d.Name, d.FilterURL, hookOpts)
 		}
@@ -257,7 +260,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		}
 	}
 	for _, d := range cfg.Notifiers {
-		opts := halley.NotifierOptions[string, json.RawMessage, json.RawMessage]{Name: d.Name, Public: d.Public}
+		opts := halley.NotifierOptions[string, json.RawMessage, json.RawMessage]{Name: d.Name, Public: d.Public, Declare: true}
 		switch {
 		case d.PrepareURL != "" && d.PrepareBatch:
 			opts.PrepareBatch = hooks.PrepareBatch(d.Name, d.PrepareURL, hookOpts)

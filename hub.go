@@ -89,6 +89,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if h.clustered() {
 		h.checkRegistry()
+		h.report()
 	}
 	h.wg.Add(1)
 	go h.heartbeats()
@@ -111,6 +112,7 @@ func (h *Hub) heartbeats() {
 		select {
 		case <-check:
 			h.checkRegistry()
+			h.report()
 		case now := <-t.C:
 			h.control.tick()
 			h.limits.sweep(now)
@@ -156,6 +158,10 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = fmt.Errorf("halley: shutdown: %w", ctx.Err())
+	}
+	if h.clustered() {
+		// Gone from the sums at once, rather than when the report is stale.
+		_ = h.reg.Release(ctx, tableNodes, h.node)
 	}
 	if cerr := h.broker.Close(ctx); cerr != nil && err == nil {
 		err = fmt.Errorf("halley: close broker: %w", cerr)

@@ -54,6 +54,12 @@ type Registry interface {
 	Refresh(ctx context.Context, table, key string, ttl time.Duration) error
 	// Count returns the number of counted records in table.
 	Count(ctx context.Context, table string) (int, error)
+	// Put stores rec under key in table, replacing any record there; the
+	// record is not counted. Nodes use it for what they report of
+	// themselves.
+	Put(ctx context.Context, table, key string, rec []byte) error
+	// All returns every record of table that has no TTL, by key.
+	All(ctx context.Context, table string) (map[string][]byte, error)
 	// Epoch returns the id of the registry's present life, making one if
 	// there is none: it changes when the backend lost its records (a
 	// Redis restarted without persistence, a failover to a replica that

@@ -29,10 +29,13 @@ type channelInfo struct {
 	ID   string `json:"id"`
 	Kind string `json:"kind"`
 	// Scope is the scope of a bus (kind "bus").
-	Scope     string `json:"scope,omitempty"`
-	Listeners int    `json:"listeners"`
-	Offset    uint64 `json:"offset"`
-	Size      int    `json:"size"`
+	Scope string `json:"scope,omitempty"`
+	// Listeners counts the client connections reading the channel, on
+	// every node of a cluster; NodeListeners those of this node.
+	Listeners     int    `json:"listeners"`
+	NodeListeners int    `json:"node_listeners"`
+	Offset        uint64 `json:"offset"`
+	Size          int    `json:"size"`
 	// Public reports whether every client may read the channel
 	// (ChannelOptions.Public).
 	Public bool `json:"public"`
@@ -85,15 +88,24 @@ func (a *api) getChannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := channelInfo{
-		ID:        c.ID(),
-		Kind:      c.Kind().String(),
-		Listeners: c.Listeners(),
-		Offset:    c.Offset(),
-		Size:      c.Size(),
-		Public:    c.Public(),
+		ID:            c.ID(),
+		Kind:          c.Kind().String(),
+		Listeners:     c.Listeners(),
+		NodeListeners: c.Listeners(),
+		Offset:        c.Offset(),
+		Size:          c.Size(),
+		Public:        c.Public(),
 	}
 	if b, ok := a.hub.Bus(id); ok {
 		info.Kind, info.Scope = "bus", b.Scope().String()
+	}
+	if a.hub.Clustered() {
+		n, err := a.hub.ClusterListeners(r.Context(), id)
+		if err != nil {
+			a.writeHubError(w, r, err)
+			return
+		}
+		info.Listeners = n
 	}
 	writeJSON(w, http.StatusOK, info)
 }

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"strings"
+
+	"github.com/halleyhq/halley"
 )
 
 // okResponse is the answer of a command that worked.
@@ -18,6 +20,11 @@ type statsResponse struct {
 	PollTimeout string `json:"poll_timeout"`
 	// Refused counts the clients the hub refused, by reason.
 	Refused map[string]uint64 `json:"refused"`
+	// Node is this node's id; the figures above are this node's.
+	Node string `json:"node"`
+	// Cluster adds up the figures of every live node, when the hub is
+	// one of several (a Redis broker).
+	Cluster *halley.ClusterStats `json:"cluster,omitempty"`
 }
 
 // commandRequest is the JSON form of the body of POST /api/command.
@@ -63,11 +70,21 @@ func (a *api) command(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, statsResponse{
+	res := statsResponse{
 		Channels:    a.hub.ChannelCount(),
 		Sessions:    a.hub.SessionCount(),
 		Active:      a.hub.Active(),
 		PollTimeout: a.hub.PollTimeout().String(),
 		Refused:     a.hub.Refusals(),
-	})
+		Node:        a.hub.Node(),
+	}
+	if a.hub.Clustered() {
+		cs, err := a.hub.ClusterStats(r.Context())
+		if err != nil {
+			a.writeHubError(w, r, err)
+			return
+		}
+		res.Cluster = &cs
+	}
+	writeJSON(w, http.StatusOK, res)
 }

@@ -145,6 +145,13 @@ func TestStats(t *testing.T) {
 		t.Errorf("refused = %v, want an empty object", got["refused"])
 	}
 	delete(got, "refused")
+	if node, _ := got["node"].(string); node != e.hub.Node() {
+		t.Errorf("node = %v, want the hub's id %q", got["node"], e.hub.Node())
+	}
+	delete(got, "node")
+	if _, ok := got["cluster"]; ok {
+		t.Errorf("a hub alone answered a cluster object: %s", res.body)
+	}
 	if len(got) != len(want) {
 		t.Errorf("answer = %s, want exactly %v", res.body, want)
 	}

@@ -100,6 +100,25 @@ func RunRegistry(t *testing.T, a, b broker.Registry) {
 			t.Fatalf("Epoch on the other node: %q, %v; want %q", eb, err, ea)
 		}
 	})
+	t.Run("PutAll", func(t *testing.T) {
+		tb := table("put")
+		if _, err := a.Claim(t.Context(), tb, "c", []byte("counted"), broker.ClaimOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Put(t.Context(), tb, "c", []byte("replaced")); err != nil {
+			t.Fatalf("Put over a counted record: %v", err)
+		}
+		if err := b.Put(t.Context(), tb, "p", []byte("put")); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		all, err := a.All(t.Context(), tb)
+		if err != nil || len(all) != 2 || string(all["c"]) != "replaced" || string(all["p"]) != "put" {
+			t.Fatalf("All: %q, %v", all, err)
+		}
+		if n, err := a.Count(t.Context(), tb); err != nil || n != 0 {
+			t.Fatalf("Count after Put replaced the counted record: %d, %v; want 0", n, err)
+		}
+	})
 	t.Run("TTL", func(t *testing.T) {
 		tb := table("ttl")
 		if _, err := a.Claim(t.Context(), tb, "s", []byte("u"), broker.ClaimOptions{TTL: time.Hour}); err != nil {

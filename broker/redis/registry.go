@@ -197,3 +197,43 @@ func (b *Broker) Epoch(ctx context.Context) (string, error) {
 	}
 	return e, nil
 }
+
+// putScript replaces a record by an uncounted one, keeping the count right.
+// KEYS: hash, count. ARGV: the key, the record.
+var putScript = rueidis.NewLuaScript(`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and string.sub(v, 1, 1) == 'c' then redis.call('DECR', KEYS[2]) end
+redis.call('HSET', KEYS[1], ARGV[1], 'u' .. ARGV[2])
+return 1
+`)
+
+// Put implements broker.Registry with one script call.
+func (b *Broker) Put(ctx context.Context, table, key string, rec []byte) error {
+	if err := b.usable(ctx); err != nil {
+		return b.fail("put", table+"/"+key, err)
+	}
+	k := b.tableKeys(table, key)
+	if err := putScript.Exec(ctx, b.client, []string{k.hash, k.count}, []string{key, rueidis.BinaryString(rec)}).Error(); err != nil {
+		return b.fail("put", table+"/"+key, err)
+	}
+	return nil
+}
+
+// All implements broker.Registry: one HGETALL.
+func (b *Broker) All(ctx context.Context, table string) (map[string][]byte, error) {
+	if err := b.usable(ctx); err != nil {
+		return nil, b.fail("all", table, err)
+	}
+	k := b.tableKeys(table, "")
+	m, err := b.client.Do(ctx, b.client.B().Hgetall().Key(k.hash).Build()).AsStrMap()
+	if err != nil {
+		return nil, b.fail("all", table, err)
+	}
+	out := make(map[string][]byte, len(m))
+	for key, v := range m {
+		if len(v) > 0 {
+			out[key] = []byte(v[1:])
+		}
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -211,4 +212,42 @@ func TestCluster_BusAndNotificationsFollowTheSession(t *testing.T) {
 			t.Fatalf("notifications read round-robin: %v", got)
 		}
 	}
+}
+
+func TestCluster_StatsAddUp(t *testing.T) {
+	_, nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// Two SSE readers of news on A, one on B.
+	for _, node := range []*testServer{a, a, b} {
+		sse := &sseClient{t: t, ctx: ctx, path: "/sse?channel=news"}
+		sse.connect(node.url)
+		defer sse.body.Close()
+	}
+	type stats struct {
+		Node    string `json:"node"`
+		Cluster struct {
+			Nodes     []struct{ Node string } `json:"nodes"`
+			Channels  int                     `json:"channels"`
+			Listeners int                     `json:"listeners"`
+		} `json:"cluster"`
+	}
+	retry(t, "C's stats adding up the three nodes", func() bool {
+		var st stats
+		res := c.do(http.MethodGet, "/api/stats", "", "")
+		if res.status != http.StatusOK || json.Unmarshal([]byte(res.body), &st) != nil {
+			t.Fatalf("stats on C: %d %s", res.status, res.body)
+		}
+		return len(st.Cluster.Nodes) == 3 && st.Cluster.Listeners == 3 && st.Cluster.Channels == 1 && st.Node != ""
+	})
+	retry(t, "news's listeners over the nodes", func() bool {
+		var info struct {
+			Listeners     int `json:"listeners"`
+			NodeListeners int `json:"node_listeners"`
+		}
+		res := c.do(http.MethodGet, "/api/channels/news", "", "")
+		_ = json.Unmarshal([]byte(res.body), &info)
+		return info.Listeners == 3 && info.NodeListeners == 0
+	})
 }

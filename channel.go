@@ -169,7 +169,7 @@ type Channel struct {
 	// the broker (session channels and notification rings too).
 	shared bool
 	rec    []byte // its record in the registry, when shared
-	public   bool // readable without rights (ChannelOptions.Public)
+	public bool   // readable without rights (ChannelOptions.Public)
 
 	mu    sync.RWMutex // reads of broadcast and newest channels share it
 	ring  *ring.Ring[*message]

@@ -107,7 +107,7 @@ type Notifier[K comparable, S, C any] struct {
 type notifier struct {
 	h      *Hub
 	name   string
-	public bool // NotifierOptions.Public
+	public bool   // NotifierOptions.Public
 	rec    []byte // its record in a cluster's registry
 
 	mu       sync.Mutex

@@ -350,9 +350,11 @@ func (s *Session) refresh() bool {
 
 // expire runs when the session saw no request on this node for
 // Config.SessionTimeout. Alone, the session closes. In a cluster it
-// closes only when no node saw it for that long (its record expired);
-// otherwise this node forgets its copy, unless the session listens on a
-// notifier here (this node prepares its notifications, so keeps it).
+// closes, for every node, only when no node saw it for that long (its
+// record expired); until then this node forgets its copy, unless the copy
+// holds channels or listens on a notifier here: then it looks again a
+// timeout later, so that the last such node to see the record gone ends
+// the session's channels too, and none is left in the registry.
 func (s *Session) expire() {
 	h := s.hub
 	if !h.clustered() || h.isShutdown() {
@@ -365,7 +367,7 @@ func (s *Session) expire() {
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
 		s.Close()
-	case err == nil && s.listening():
+	case err == nil && s.holds():
 		s.mu.Lock()
 		if !s.closed && s.open == 0 {
 			s.timer.Reset(h.cfg.SessionTimeout)
@@ -376,12 +378,12 @@ func (s *Session) expire() {
 	}
 }
 
-// listening reports whether the session listens on a notifier of this
-// node.
-func (s *Session) listening() bool {
+// holds reports whether the session's copy on this node listens on a
+// notifier or holds channels.
+func (s *Session) holds() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.listens > 0
+	return s.listens > 0 || len(s.channels) > 0
 }
 
 // endEverywhere ends a closed session for every node.

@@ -14,7 +14,14 @@ import (
 // ends.
 func newHub(t *testing.T, srv *redistest.Server) *halley.Hub {
 	t.Helper()
-	hub, err := halley.New(halley.Config{Broker: newBroker(t, options(t, srv)), Logger: quiet(t)})
+	return newHubWith(t, srv, halley.Config{})
+}
+
+// newHubWith is newHub with more of the hub's configuration.
+func newHubWith(t *testing.T, srv *redistest.Server, cfg halley.Config) *halley.Hub {
+	t.Helper()
+	cfg.Broker, cfg.Logger = newBroker(t, options(t, srv)), quiet(t)
+	hub, err := halley.New(cfg)
 	if err != nil {
 		t.Fatalf("halley.New: %v", err)
 	}
@@ -83,5 +90,72 @@ func TestHub_TwoNodes(t *testing.T) {
 	}
 	if off := cc.Offset(); off != 3 {
 		t.Errorf("a third node's channel at offset %d; want 3", off)
+	}
+}
+
+// TestHub_SessionExpiresWhenNoNodeSawIt: a session lives while any node
+// serves it; a node that no longer sees it forgets its copy, and the
+// session ends for all, with its channels, once no node saw it for the
+// timeout.
+func TestHub_SessionExpiresWhenNoNodeSawIt(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	cfg := halley.Config{SessionTimeout: time.Second}
+	a, b := newHubWith(t, srv, cfg), newHubWith(t, srv, cfg)
+	s, err := a.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetUser("ada")
+	id := s.ID()
+
+	// The client's requests now all go to B: A forgets its copy, the
+	// session lives on.
+	for {
+		sb, ok := b.Session(id)
+		if !ok {
+			t.Fatal("B lost the session while serving it")
+		}
+		if sb.User() != "ada" {
+			t.Fatalf("B's copy has user %q, want ada", sb.User())
+		}
+		sb.Touch()
+		select {
+		case <-s.Done():
+		case <-t.Context().Done():
+			t.Fatal("A never forgot its copy")
+		default:
+			continue
+		}
+		break
+	}
+	sa, ok := a.Session(id)
+	if !ok || sa.User() != "ada" {
+		t.Fatalf("A finds the session again: %v, user %q", ok, sa.User())
+	}
+	c, err := a.NewChannel(t.Context(), halley.ChannelOptions{Kind: halley.KindSession, Session: sa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Channel(c.ID()); !ok {
+		t.Fatal("B does not find the session's channel")
+	}
+
+	// Nobody sees it any more: it ends on both, with its channel.
+	sb, ok := b.Session(id)
+	if !ok {
+		t.Fatal("B lost the session")
+	}
+	for _, copy := range []*halley.Session{sa, sb} {
+		select {
+		case <-copy.Done():
+		case <-t.Context().Done():
+			t.Fatal("the session never expired")
+		}
+	}
+	if _, ok := b.Session(id); ok {
+		t.Fatal("B still finds the session after it expired")
+	}
+	if _, ok := b.Channel(c.ID()); ok {
+		t.Fatal("the expired session's channel is still there")
 	}
 }

@@ -94,6 +94,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	defer h.connOpened(TransportComet, s)()
 	regs := make([]cometReg, 0, len(ids))
 	var ended []string
 	for _, id := range ids {
@@ -260,6 +261,7 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
+	defer h.countComet(batch, ended)
 	sep := false
 	for _, p := range parts {
 		for _, m := range p.msgs {

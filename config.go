@@ -142,6 +142,9 @@ type Config struct {
 	AllowedOrigins []string
 	// Logger receives operational logs. Default: slog.Default().
 	Logger *slog.Logger
+	// Observer, when set, is told of connections as they open and
+	// close (see Observer). Default: none.
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {

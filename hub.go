@@ -47,6 +47,7 @@ type Hub struct {
 	origins  originPatterns
 	limits   *limiter
 	refusals refusals
+	stats    stats
 
 	control control
 }
@@ -69,6 +70,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.limits = newLimiter(cfg)
+	h.refusals.log = h.log
 	if h.broker == nil {
 		h.broker = memory.New()
 	}

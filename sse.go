@@ -478,7 +478,9 @@ func (c *sseConn) write(b []byte) {
 		return
 	}
 	c.arm()
-	_, c.err = c.out.Write(b)
+	var n int
+	n, c.err = c.out.Write(b)
+	c.st.wrote(n)
 }
 
 // arm keeps a write deadline ahead: it moves it only once half of it has
@@ -509,6 +511,7 @@ func (c *sseConn) flush() error {
 		c.arm()
 		c.err = c.out.Flush()
 	}
+	c.st.flushed()
 	return c.err
 }
 
@@ -535,6 +538,7 @@ func (c *sseConn) fail(err error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		c.h.log.Debug("halley: sse: stream ended", "reason", "slow_client", "err", err)
 		c.err = nil
+		c.h.countSlowClient()
 		c.close("slow_client", sseCloseTimeout)
 		return
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	// through the API with a filter_url or prepare_url: their HTTP client
 	// (default: 5 s timeout) and headers. Its Logger defaults to Logger.
 	Hooks hooks.Options
+	// Observer, when set, is told of every request: its route, status
+	// and duration (package metrics counts them). Default: none.
+	Observer RequestObserver
 }
 
 // api serves the endpoints of one hub.
@@ -100,7 +103,11 @@ func New(h *halley.Hub, opts Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
-	return a.recover(authorize(opts.APIKey, mux))
+	var handler http.Handler = a.recover(authorize(opts.APIKey, mux))
+	if opts.Observer != nil {
+		handler = observe(opts.Observer, mux, handler)
+	}
+	return handler
 }
 
 // methods routes a path's requests by method; others get 405 with Allow.

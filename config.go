@@ -188,3 +188,7 @@ func nonzero[T int | int64 | float64 | time.Duration](v *T, def T) {
 		*v = def
 	}
 }
+
+// MaxMessageSize returns the bound on a message written to a channel or
+// bus (Config.MaxMessageSize, or its default), in bytes.
+func (h *Hub) MaxMessageSize() int { return h.cfg.MaxMessageSize }

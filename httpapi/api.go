@@ -35,7 +35,10 @@ type Options struct {
 	// /api/command takes only its JSON form.
 	APIKey string
 	// MaxBody bounds request bodies, in bytes; larger ones get 413
-	// body_too_large. Default: DefaultMaxBody (1 MiB).
+	// body_too_large. A publication may be larger, up to twice the
+	// hub's MaxMessageSize and 4 KiB, so that a message over the hub's
+	// limit gets 413 message_too_large, which says the limit. Default:
+	// DefaultMaxBody (1 MiB).
 	MaxBody int64
 	// BodyTimeout bounds the time to read a request body, from the
 	// moment a handler starts reading it; a client that sends it more

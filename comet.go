@@ -297,6 +297,9 @@ func (h *Hub) plainError(w http.ResponseWriter, code int, reason string) {
 // (WebSocket), GET /sse (Server-Sent Events) and POST /poll (JSON
 // long-poll) speak the Halley protocol (docs/protocol.md), with POST
 // /write, /listen and /unlisten for clients of the one-way transports.
+// Mount it at "/" (it answers only its own paths), or under a prefix with
+// http.StripPrefix: mux.Handle("/push/", http.StripPrefix("/push",
+// h.Handler())).
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/comet", h.CometHandler())

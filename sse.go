@@ -478,9 +478,8 @@ func (c *sseConn) write(b []byte) {
 		return
 	}
 	c.arm()
-	var n int
-	n, c.err = c.out.Write(b)
-	c.st.wrote(n)
+	c.st.wrote(len(b))
+	_, c.err = c.out.Write(b)
 }
 
 // arm keeps a write deadline ahead: it moves it only once half of it has
@@ -511,7 +510,6 @@ func (c *sseConn) flush() error {
 		c.arm()
 		c.err = c.out.Flush()
 	}
-	c.st.flushed()
 	return c.err
 }
 

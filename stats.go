@@ -118,8 +118,9 @@ type Stats struct {
 	Refusals map[string]uint64
 	// WriteLatency is the time from a message's arrival at the hub (its
 	// publication, or its delivery by the broker from another node) to
-	// the write that carried it to a client: for each write, the age of
-	// the oldest message in it.
+	// its being taken for the write that carries it to a client (a
+	// stream's pacing, Config.WriteDelay, included): for each batch, the
+	// age of its oldest message.
 	WriteLatency Histogram
 }
 
@@ -222,9 +223,9 @@ func (h *Hub) countSlowClient() { h.stats.slowClients.Add(1) }
 // countPublished counts a message written to a channel.
 func (h *Hub) countPublished() { h.stats.published.Add(1) }
 
-// countWrite counts a write to a client that carried msgs messages in n
-// bytes, the oldest of which arrived at the hub at oldest (hubClock time;
-// zero: none).
+// countWrite counts a write to a client of msgs messages in n bytes, the
+// oldest of which arrived at the hub at oldest (hubClock time; zero:
+// none).
 func (h *Hub) countWrite(msgs, n int, oldest int64) {
 	if n > 0 {
 		h.stats.bytesWritten.Add(uint64(n))
@@ -284,8 +285,8 @@ func (h *Hub) observe(ev Event) {
 	}
 }
 
-// pulled is what a stream took for writing since its last write: the
-// number of messages and the arrival of the oldest.
+// pulled is what a stream took for writing in one pull: the number of
+// messages and the arrival of the oldest.
 type pulled struct {
 	msgs   int
 	oldest int64
@@ -301,28 +302,21 @@ func (p *pulled) add(msgs []*message) {
 	}
 }
 
-// wrote counts n bytes written to the stream's client.
+// wrote counts n bytes handed to the stream's connection (counted before
+// the write, so that a client that has them finds them counted).
 func (st *stream) wrote(n int) {
 	if n > 0 {
 		st.h.stats.bytesWritten.Add(uint64(n))
 	}
 }
 
-// flushed counts the messages taken since the last write as delivered, and
-// their latency.
-func (st *stream) flushed() {
+// countPulled counts the messages a pull took for writing as delivered,
+// and their latency: a stream writes what it pulled at once (its pacing
+// waits before the pull, so the latency includes it).
+func (st *stream) countPulled() {
 	if st.pulled.msgs > 0 {
 		st.h.countWrite(st.pulled.msgs, 0, st.pulled.oldest)
 		st.pulled = pulled{}
-	}
-}
-
-// wroteAll counts a write of n bytes that carried everything taken since
-// the last one, if it succeeded.
-func (st *stream) wroteAll(n int, err error) {
-	if err == nil {
-		st.wrote(n)
-		st.flushed()
 	}
 }
 

@@ -275,6 +275,7 @@ func (st *stream) pull(items []item, max int) []item {
 			sub.after = msgs[len(msgs)-1].offset
 		}
 	}
+	st.countPulled()
 	return items
 }
 

@@ -390,8 +390,8 @@ func (ws *wsConn) batch() int {
 // write sends the pending frames as one text message, within the write
 // timeout, and empties the buffer.
 func (ws *wsConn) write(ctx context.Context) bool {
+	ws.st.wrote(len(ws.buf) - 1)
 	err := ws.conn.Write(ws.writeContext(ctx), websocket.MessageText, ws.buf[:len(ws.buf)-1])
-	ws.st.wroteAll(len(ws.buf)-1, err)
 	// An idle connection holds no buffer: the next batch takes one.
 	putWriteBuffer(ws.buf)
 	ws.buf = nil

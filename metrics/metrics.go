@@ -29,7 +29,7 @@
 //	halley_refusals_total{reason}             every refusal, by the reason the client was told
 //	halley_token_refusals_total{reason}       the refusals of a client's token (invalid_token, token_expired, forbidden)
 //	halley_limit_refusals_total{limit}        the refusals of a limit (too_many_connections, rate_limited, …)
-//	halley_write_latency_seconds              histogram: a message's arrival at the hub to the write carrying it
+//	halley_write_latency_seconds              histogram: a message's arrival at the hub to its being taken for a client's write
 //	halley_broker_operations_total{op}        broker calls (brokers that count them: broker/redis)
 //	halley_broker_errors_total{op}            broker calls that failed
 //	halley_api_requests_total{route,code}     HTTP API requests (with Collector.API)
@@ -80,7 +80,7 @@ var (
 	refusalsDesc    = desc("refusals_total", "Refused requests, subscriptions and frames, by reason.", "reason")
 	tokenDesc       = desc("token_refusals_total", "Refusals of a client's token, by reason.", "reason")
 	limitDesc       = desc("limit_refusals_total", "Refusals of a limit, by limit.", "limit")
-	latencyDesc     = desc("write_latency_seconds", "Time from a message's arrival at the hub to the write that carried it to a client (the oldest message of each write).")
+	latencyDesc     = desc("write_latency_seconds", "Time from a message's arrival at the hub to its being taken for the write to a client (the oldest message of each batch, the stream's write delay included).")
 	brokerOpsDesc   = desc("broker_operations_total", "Broker operations, by operation.", "op")
 	brokerErrDesc   = desc("broker_errors_total", "Broker operations that failed, by operation.", "op")
 )

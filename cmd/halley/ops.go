@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -62,16 +64,18 @@ func (c opsConfig) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// accessLog wraps next so that every request is logged once answered
-// (streams when they end). The query is left out: it may carry a token.
+// accessLog wraps next so that every request is logged once its handler
+// returns: for WebSocket and SSE streams, which leave net/http once
+// accepted (hijacked), that is when they start. The query is left out: it
+// may carry a token.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		aw := &accessWriter{ResponseWriter: w}
 		defer func() {
 			code := aw.code
-			if code == 0 && aw.n > 0 {
-				code = http.StatusOK
+			if code == 0 && (aw.n > 0 || aw.hijacked) {
+				code = http.StatusOK // a taken-over SSE stream wrote its own
 			}
 			log.LogAttrs(context.Background(), slog.LevelInfo, "halley: access",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
@@ -87,8 +91,15 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 // hijack).
 type accessWriter struct {
 	http.ResponseWriter
-	code int
-	n    int64
+	code     int
+	n        int64
+	hijacked bool
+}
+
+func (a *accessWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(a.ResponseWriter).Hijack()
+	a.hijacked = err == nil
+	return conn, brw, err
 }
 
 func (a *accessWriter) WriteHeader(code int) {

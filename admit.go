@@ -26,6 +26,8 @@ type visit struct {
 	// requests leave no session behind.
 	fresh bool
 	kept  bool
+	// closed counts the end of the accepted connection (stats.go).
+	closed func()
 }
 
 // admit lets a request of a Halley transport in, in this order: the page's
@@ -94,7 +96,12 @@ func (v *visit) slim() {
 }
 
 // keep marks the request accepted: a session made for it stays.
-func (v *visit) keep() { v.kept = true }
+func (v *visit) keep() {
+	v.kept = true
+	if v.closed == nil {
+		v.closed = v.h.connOpened(visitTransport(v.r), v.s)
+	}
+}
 
 // done releases what the request held.
 func (v *visit) done() {
@@ -107,6 +114,10 @@ func (v *visit) done() {
 	}
 	v.h.limits.release(v.slot)
 	v.slot = nil
+	if v.closed != nil {
+		v.closed()
+		v.closed = nil
+	}
 }
 
 // rateLimitError refuses a new session to a client that asked for too

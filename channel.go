@@ -100,6 +100,7 @@ type message struct {
 	comet  encoding // Ocsigen answer line
 	frame  encoding // Halley msg frame
 	sse    encoding // head of the SSE event of a one-channel stream
+	at     int64    // arrival at the hub (hubClock), for the write latency
 }
 
 // encoding is one wire encoding of a message, made by the first connection
@@ -258,6 +259,7 @@ func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, err)
 	}
+	c.hub.countPublished()
 	return Outcome{Offset: res.Position.Offset, Delivered: res.Delivered}, nil
 }
 
@@ -280,7 +282,8 @@ func (c *Channel) writeLocal(data []byte) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
 	}
 	off := c.ring.Top() + 1
-	c.storeLocked(&message{offset: off, epoch: c.epoch, data: data})
+	c.storeLocked(&message{offset: off, epoch: c.epoch, data: data, at: hubClock()})
+	c.hub.countPublished()
 	if c.full {
 		c.wakeLocked()
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
@@ -300,7 +303,7 @@ func (c *Channel) deliver(m broker.Message) int {
 		c.epoch = m.Epoch
 		c.resetLocked(m.Offset - 1)
 	}
-	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data}) {
+	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data, at: hubClock()}) {
 		return 0
 	}
 	return c.wakeLocked()

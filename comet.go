@@ -94,6 +94,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	defer h.connOpened(TransportComet, s)()
 	regs := make([]cometReg, 0, len(ids))
 	var ended []string
 	for _, id := range ids {
@@ -260,6 +261,7 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
+	defer h.countComet(batch, ended)
 	sep := false
 	for _, p := range parts {
 		for _, m := range p.msgs {
@@ -295,6 +297,9 @@ func (h *Hub) plainError(w http.ResponseWriter, code int, reason string) {
 // (WebSocket), GET /sse (Server-Sent Events) and POST /poll (JSON
 // long-poll) speak the Halley protocol (docs/protocol.md), with POST
 // /write, /listen and /unlisten for clients of the one-way transports.
+// Mount it at "/" (it answers only its own paths), or under a prefix with
+// http.StripPrefix: mux.Handle("/push/", http.StripPrefix("/push",
+// h.Handler())).
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/comet", h.CometHandler())

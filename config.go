@@ -151,6 +151,9 @@ type Config struct {
 	AllowedOrigins []string
 	// Logger receives operational logs. Default: slog.Default().
 	Logger *slog.Logger
+	// Observer, when set, is told of connections as they open and
+	// close (see Observer). Default: none.
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -194,3 +197,7 @@ func nonzero[T int | int64 | float64 | time.Duration](v *T, def T) {
 		*v = def
 	}
 }
+
+// MaxMessageSize returns the bound on a message written to a channel or
+// bus (Config.MaxMessageSize, or its default), in bytes.
+func (h *Hub) MaxMessageSize() int { return h.cfg.MaxMessageSize }

@@ -149,8 +149,10 @@ func (h *Hub) SetPollTimeout(d time.Duration, kill bool) error {
 // Deactivate and SetPollTimeout called directly apply to this node only.)
 func (h *Hub) Command(line string) error {
 	if err := h.applyCommand(line); err != nil {
+		h.log.Warn("halley: command refused", "command", clip(line), "reason", Reason(err), "err", err)
 		return err
 	}
+	h.log.Info("halley: command", "command", clip(line))
 	env, _ := json.Marshal(commandEnvelope{Node: h.node, Line: line})
 	if err := h.broker.Broadcast(h.ctx, commandTopic, env); err != nil {
 		return fmt.Errorf("command %q applied on this node only: %w", line, err)

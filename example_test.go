@@ -24,9 +24,12 @@ func Example() {
 	out, _ := news.Write(ctx, []byte("hello"))
 	fmt.Println("offset", out.Offset, "delivered", out.Delivered)
 
-	// Clients read it through the transports: mount them in any mux.
+	// Clients read it through the transports (/comet, /ws, /sse, /poll,
+	// /write, /listen, /unlisten): mount them at the root of any mux, or
+	// under a prefix with http.StripPrefix, which serves /push/sse….
 	mux := http.NewServeMux()
-	mux.Handle("/comet", hub.Handler())
+	mux.Handle("/", hub.Handler())
+	mux.Handle("/push/", http.StripPrefix("/push", hub.Handler()))
 
 	// Server code reads it too, from a position of its own.
 	msgs, _ := news.Read(ctx, 0, 0)

@@ -55,6 +55,7 @@ type Hub struct {
 	origins  originPatterns
 	limits   *limiter
 	refusals refusals
+	stats    stats
 
 	control control
 }
@@ -77,6 +78,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.limits = newLimiter(cfg)
+	h.refusals.log = h.log
 	if h.broker == nil {
 		h.broker = memory.New()
 	}

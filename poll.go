@@ -169,5 +169,6 @@ func writePollAnswer(w http.ResponseWriter, s *Session, st *stream, lines []byte
 	b = append(b, "]}\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	st.wrote(len(b))
 	_, _ = w.Write(b)
 }

@@ -478,6 +478,7 @@ func (c *sseConn) write(b []byte) {
 		return
 	}
 	c.arm()
+	c.st.wrote(len(b))
 	_, c.err = c.out.Write(b)
 }
 
@@ -535,6 +536,7 @@ func (c *sseConn) fail(err error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		c.h.log.Debug("halley: sse: stream ended", "reason", "slow_client", "err", err)
 		c.err = nil
+		c.h.countSlowClient()
 		c.close("slow_client", sseCloseTimeout)
 		return
 	}

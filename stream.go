@@ -57,6 +57,7 @@ type stream struct {
 	subs    []*streamSub
 	gen     uint64 // kill generation when the stream started (see watch)
 	watched bool
+	pulled  pulled // what was taken since the last write (stats.go)
 }
 
 // newStream returns a stream of session s with grant g.
@@ -81,6 +82,7 @@ func (st *stream) find(id string) (int, *streamSub) {
 func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byte {
 	c, reason := st.h.resolve(st.session, st.grant, id)
 	if c == nil {
+		st.h.countEnd(reason)
 		return append(frame.AppendEnded(dst, id, reason), '\n')
 	}
 	sub := &streamSub{name: id, c: c}
@@ -139,6 +141,7 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 		st.subs = append(st.subs, sub)
 	}
 	if gap {
+		st.h.countGap(reasonUnknownPosition)
 		dst = frame.AppendGap(dst, id, reasonUnknownPosition, sub.after, sub.epoch)
 		dst = append(dst, '\n')
 	}
@@ -241,9 +244,11 @@ func (st *stream) pull(items []item, max int) []item {
 		}
 
 		if reset {
+			st.h.countGap(reasonUnknownPosition)
 			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, sub.name, reasonUnknownPosition, sub.after, sub.epoch)})
 		}
 		if gapAt > 0 {
+			st.h.countGap(reasonChannelFull)
 			sub.after = gapAt
 			items = append(items, item{sub: sub, ctl: frame.AppendGap(nil, sub.name, reasonChannelFull, gapAt, sub.epoch)})
 		}
@@ -251,15 +256,18 @@ func (st *stream) pull(items []item, max int) []item {
 		case nil:
 		case errQueueDead:
 			sub.done = true
+			st.h.countEnd(reasonChannelFull)
 			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, sub.name, reasonChannelFull)})
 			c.removeWaiter(st.w)
 			continue
 		default: // ErrChannelClosed
 			sub.done = true
+			st.h.countEnd(reasonChannelEnded)
 			items = append(items, item{sub: sub, ctl: frame.AppendEnded(nil, sub.name, reasonChannelEnded)})
 			c.removeWaiter(st.w)
 			continue
 		}
+		st.pulled.add(msgs)
 		for _, m := range msgs {
 			items = append(items, item{sub: sub, m: m})
 		}
@@ -267,6 +275,7 @@ func (st *stream) pull(items []item, max int) []item {
 			sub.after = msgs[len(msgs)-1].offset
 		}
 	}
+	st.countPulled()
 	return items
 }
 

@@ -390,6 +390,7 @@ func (ws *wsConn) batch() int {
 // write sends the pending frames as one text message, within the write
 // timeout, and empties the buffer.
 func (ws *wsConn) write(ctx context.Context) bool {
+	ws.st.wrote(len(ws.buf) - 1)
 	err := ws.conn.Write(ws.writeContext(ctx), websocket.MessageText, ws.buf[:len(ws.buf)-1])
 	// An idle connection holds no buffer: the next batch takes one.
 	putWriteBuffer(ws.buf)
@@ -401,6 +402,7 @@ func (ws *wsConn) write(ctx context.Context) bool {
 		// The library has already dropped the connection: the close
 		// frame is a courtesy that usually cannot be sent.
 		ws.h.log.Debug("halley: websocket slow client cut off", "timeout", ws.h.cfg.WriteTimeout)
+		ws.h.countSlowClient()
 		_ = ws.conn.Close(wsStatusSlowClient, "slow_client")
 	}
 	return false

@@ -44,11 +44,20 @@ func orWebSocket(t Transport) Transport {
 }
 
 // Position is where a client stands in a channel: it has every message up
-// to Offset of the channel's life Epoch.
+// to Offset of the channel's life Epoch. It is an alias of an internal
+// type, whose fields go doc does not show here; they are:
+//
+//	type Position struct {
+//		Offset uint64 // the last message the client has (0: none yet)
+//		Epoch  string // the channel's life; empty: trust the offset
+//	}
 type Position = frame.Position
 
-// Cursor maps channel ids to positions. Its String method gives the text
-// form the protocol uses (docs/protocol.md, "Positions and cursors").
+// Cursor maps channel ids to positions: map[string]Position, an alias of
+// an internal type. Its String method gives the text form the protocol
+// uses (docs/protocol.md, "Positions and cursors"): entries
+// "<id>:<offset>:<epoch>" joined by ",", the id percent-encoded, which
+// ParseCursor reads back; Sorted returns its ids in order.
 type Cursor = frame.Cursor
 
 // ParseCursor parses the text form of a cursor.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,6 +304,10 @@ func TestClient_PermanentError(t *testing.T) {
 			var ae *client.APIError
 			if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
 				t.Errorf("Run = %v, want an APIError 404", err)
+			}
+			// One prefix, not "client: ws: client: 404 …".
+			if want := "client: " + string(tr) + ": 404 Not Found"; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Run = %q, want it to start with %q", err, want)
 			}
 		case <-time.After(waitTimeout):
 			t.Fatal("Run kept retrying a 404")

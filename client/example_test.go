@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 
@@ -11,6 +12,9 @@ import (
 	"github.com/halleyhq/halley/client"
 	"github.com/halleyhq/halley/httpapi"
 )
+
+// discard drops the logs of the examples' hubs and clients.
+var discard = slog.New(slog.DiscardHandler)
 
 func ExampleClient() {
 	// A hub served as cmd/halley serves it.

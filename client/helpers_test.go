@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,8 +21,6 @@ var transports = []client.Transport{client.WebSocket, client.SSE, client.Poll}
 
 // waitTimeout bounds every wait, so that a bug fails instead of hanging.
 const waitTimeout = 10 * time.Second
-
-var discard = slog.New(slog.DiscardHandler)
 
 // env is a hub served as cmd/halley serves it: the API under /api/, the
 // hub's transports at /.

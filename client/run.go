@@ -3,9 +3,9 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -102,9 +102,9 @@ func (c *Client) Run(ctx context.Context) error {
 			attempt = 0
 			continue
 		case errors.As(err, &fe):
-			return fmt.Errorf("client: %s: %w", t, fe.err)
+			return &transportError{t, fe.err}
 		case refused && c.tokenFn == nil, !refused && permanent(err):
-			return fmt.Errorf("client: %s: %w", t, err)
+			return &transportError{t, err}
 		}
 		if progress {
 			attempt, rushed = 0, false
@@ -213,3 +213,16 @@ func restartOr(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// transportError is the error that stopped Run on transport t. Its text
+// says "client: " once, however many of the errors it wraps say it.
+type transportError struct {
+	t   Transport
+	err error
+}
+
+func (e *transportError) Error() string {
+	return "client: " + string(e.t) + ": " + strings.TrimPrefix(e.err.Error(), "client: ")
+}
+
+func (e *transportError) Unwrap() error { return e.err }

@@ -35,7 +35,10 @@ type Options struct {
 	// /api/command takes only its JSON form.
 	APIKey string
 	// MaxBody bounds request bodies, in bytes; larger ones get 413
-	// body_too_large. Default: DefaultMaxBody (1 MiB).
+	// body_too_large. A publication may be larger, up to twice the
+	// hub's MaxMessageSize and 4 KiB, so that a message over the hub's
+	// limit gets 413 message_too_large, which says the limit. Default:
+	// DefaultMaxBody (1 MiB).
 	MaxBody int64
 	// BodyTimeout bounds the time to read a request body, from the
 	// moment a handler starts reading it; a client that sends it more
@@ -49,6 +52,9 @@ type Options struct {
 	// through the API with a filter_url or prepare_url: their HTTP client
 	// (default: 5 s timeout) and headers. Its Logger defaults to Logger.
 	Hooks hooks.Options
+	// Observer, when set, is told of every request: its route, status
+	// and duration (package metrics counts them). Default: none.
+	Observer RequestObserver
 }
 
 // api serves the endpoints of one hub.
@@ -100,7 +106,11 @@ func New(h *halley.Hub, opts Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
-	return a.recover(authorize(opts.APIKey, mux))
+	var handler http.Handler = a.recover(authorize(opts.APIKey, mux))
+	if opts.Observer != nil {
+		handler = observe(opts.Observer, mux, handler)
+	}
+	return handler
 }
 
 // methods routes a path's requests by method; others get 405 with Allow.

@@ -10,11 +10,13 @@ import (
 
 // createRequest is the body of POST /api/channels.
 type createRequest struct {
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Size    int    `json:"size"`
-	Session string `json:"session"`
-	Public  bool   `json:"public"`
+	// Name is absent for a fresh id; present, it must be valid (an
+	// empty name is invalid_name, not a fresh id).
+	Name    *string `json:"name"`
+	Kind    string  `json:"kind"`
+	Size    int     `json:"size"`
+	Session string  `json:"session"`
+	Public  bool    `json:"public"`
 }
 
 // createResponse is the answer of POST /api/channels.
@@ -62,7 +64,14 @@ func (a *api) createChannel(w http.ResponseWriter, r *http.Request) {
 			"a session channel belongs to its session: it cannot be public")
 		return
 	}
-	opts := halley.ChannelOptions{Name: req.Name, Kind: kind, Size: req.Size, Public: req.Public}
+	var name string
+	if req.Name != nil {
+		if name = *req.Name; name == "" {
+			writeError(w, http.StatusBadRequest, "invalid_name", `"name" is empty: give a name, or leave "name" out for a fresh id`)
+			return
+		}
+	}
+	opts := halley.ChannelOptions{Name: name, Kind: kind, Size: req.Size, Public: req.Public}
 	if req.Session != "" {
 		s, ok := a.hub.Session(req.Session)
 		if !ok {

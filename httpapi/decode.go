@@ -16,11 +16,16 @@ import (
 // readBody reads the whole body, at most a.maxBody bytes, within
 // a.bodyTimeout. On failure it has answered the request and returns false.
 func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	return a.readBodyMax(w, r, a.maxBody)
+}
+
+// readBodyMax is readBody with a limit of its own.
+func (a *api) readBodyMax(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
 	// Writers that cannot take a deadline (a ResponseRecorder) read
 	// without.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(a.bodyTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err == nil {
 		// The deadline is on the connection, so it is lifted once the
 		// body is read, not to cut what the handler does next (net/http
@@ -33,7 +38,7 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
-				"the request body is over "+strconv.FormatInt(a.maxBody, 10)+" bytes")
+				"the request body is over "+strconv.FormatInt(limit, 10)+" bytes")
 			return nil, false
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -55,7 +60,12 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // other body must be application/json and hold exactly one object with
 // known fields. On failure it has answered the request and returns false.
 func (a *api) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, ok := a.readBody(w, r)
+	return a.decodeJSONMax(w, r, v, a.maxBody)
+}
+
+// decodeJSONMax is decodeJSON with a body limit of its own.
+func (a *api) decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	body, ok := a.readBodyMax(w, r, limit)
 	if !ok {
 		return false
 	}

@@ -8,7 +8,12 @@
 // client transports:
 //
 //	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: key}))
-//	mux.Handle("/comet", hub.Handler())
+//	mux.Handle("/", hub.Handler()) // /comet, /ws, /sse, /poll, /write, /listen, /unlisten
+//
+// hub.Handler serves its paths from the root: under a prefix, strip it
+// (mux.Handle("/push/", http.StripPrefix("/push", hub.Handler()))).
+// The runnable example is in example_test.go (go doc does not print
+// examples; pkgsite does, and go test runs them).
 //
 // # Errors
 //

@@ -20,13 +20,29 @@ func TestUnsupportedMediaType(t *testing.T) {
 }
 
 func TestBodyTooLarge(t *testing.T) {
-	e := newEnv(t, halley.Config{}, httpapi.Options{MaxBody: 64})
+	e := newEnv(t, halley.Config{MaxMessageSize: 16}, httpapi.Options{MaxBody: 64})
 	id := e.createChannel(nil)
+	// A publication's body may exceed MaxBody, up to twice the message
+	// limit and 4 KiB: a message over the hub's limit is said to be so.
 	big := `{"channel":"` + id + `","data":"` + strings.Repeat("x", 100) + `"}`
-	expectError(t, e.do(http.MethodPost, "/api/publish", "application/json", big), http.StatusRequestEntityTooLarge, "body_too_large")
+	res := e.do(http.MethodPost, "/api/publish", "application/json", big)
+	expectError(t, res, http.StatusRequestEntityTooLarge, "message_too_large")
+	if !strings.Contains(string(res.body), "the limit is 16") {
+		t.Errorf("message_too_large without the limit: %s", res.body)
+	}
+	huge := `{"channel":"` + id + `","data":"` + strings.Repeat("x", 5000) + `"}`
+	expectError(t, e.do(http.MethodPost, "/api/publish", "application/json", huge), http.StatusRequestEntityTooLarge, "body_too_large")
 	expectError(t, e.do(http.MethodPost, "/api/command", "application/json", `{"command":"`+strings.Repeat(" ", 65)+`"}`), http.StatusRequestEntityTooLarge, "body_too_large")
 	keyed := newEnv(t, halley.Config{}, httpapi.Options{MaxBody: 64, APIKey: "k"})
 	expectError(t, keyed.do(http.MethodPost, "/api/command", "text/plain", strings.Repeat(" ", 65)), http.StatusRequestEntityTooLarge, "body_too_large")
+}
+
+func TestCreateChannel_EmptyName(t *testing.T) {
+	e := newEnv(t, halley.Config{}, httpapi.Options{})
+	expectError(t, e.do(http.MethodPost, "/api/channels", "application/json", `{"name":""}`), http.StatusBadRequest, "invalid_name")
+	if n := e.hub.ChannelCount(); n != 0 {
+		t.Fatalf("%d channels after an empty name, want none", n)
+	}
 }
 
 func TestMethodNotAllowed(t *testing.T) {

@@ -23,7 +23,7 @@ func Example() {
 	defer hub.Shutdown(context.Background())
 
 	mux := http.NewServeMux()
-	mux.Handle("/comet", hub.Handler())                                      // browsers
+	mux.Handle("/", hub.Handler())                                           // clients: /comet, /ws, /sse, /poll…
 	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: "s3cret"})) // backends
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

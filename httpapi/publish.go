@@ -18,9 +18,18 @@ type publishResponse struct {
 	Delivered int    `json:"delivered"`
 }
 
+// publishLimit bounds the body of a publication: Options.MaxBody, or more
+// when the hub takes larger messages, so that a message over the hub's
+// Config.MaxMessageSize is answered message_too_large (with the limit),
+// not body_too_large, even once written as a JSON string (twice its size
+// leaves room for escapes and base64).
+func (a *api) publishLimit() int64 {
+	return max(a.maxBody, 2*int64(a.hub.MaxMessageSize())+4096)
+}
+
 func (a *api) publish(w http.ResponseWriter, r *http.Request) {
 	var req publishRequest
-	if !a.decodeJSON(w, r, &req) {
+	if !a.decodeJSONMax(w, r, &req, a.publishLimit()) {
 		return
 	}
 	if req.Channel == "" {

@@ -422,6 +422,7 @@ func (b *Broker) wentBackLocked(st *sub) {
 // already subscribed does nothing. While Redis is unreachable Subscribe
 // fails with an error wrapping broker.ErrUnavailable.
 func (b *Broker) Subscribe(ctx context.Context, stream string) error {
+	b.count("subscribe")
 	if err := b.usable(ctx); err != nil {
 		return b.fail("subscribe", stream, err)
 	}
@@ -489,6 +490,7 @@ func (b *Broker) subscribe(ctx context.Context, st *sub, pc *psConn) error {
 // Unsubscribe implements broker.Broker. No message of the stream reaches
 // the handler after it returns.
 func (b *Broker) Unsubscribe(ctx context.Context, stream string) error {
+	b.count("unsubscribe")
 	b.mu.Lock()
 	st := b.streams[stream]
 	delete(b.streams, stream)

@@ -43,6 +43,8 @@ type Broker struct {
 
 	// repair asks the supervisor to catch up the stale streams.
 	repair chan struct{}
+	// counts counts the operations and their failures (stats.go).
+	counts opCounts
 	// fills counts the holes filled from History on delivery (tests).
 	fills atomic.Int64
 
@@ -127,6 +129,7 @@ func (b *Broker) Start(ctx context.Context, h broker.Handler) error {
 // broker.ErrUnavailable; the message may or may not have been published
 // when the connection broke during the call.
 func (b *Broker) Publish(ctx context.Context, stream string, data []byte, opts broker.PublishOptions) (broker.PublishResult, error) {
+	b.count("publish")
 	if err := b.usable(ctx); err != nil {
 		return broker.PublishResult{}, b.fail("publish", stream, err)
 	}
@@ -163,6 +166,7 @@ func (b *Broker) publish(ctx context.Context, stream string, k keys, args []stri
 // History implements broker.Broker with one script call, so messages, top
 // and First are read at one instant.
 func (b *Broker) History(ctx context.Context, stream string, since uint64, limit int) (broker.HistoryResult, error) {
+	b.count("history")
 	if err := b.usable(ctx); err != nil {
 		return broker.HistoryResult{}, b.fail("history", stream, err)
 	}
@@ -176,6 +180,7 @@ func (b *Broker) History(ctx context.Context, stream string, since uint64, limit
 // Remove implements broker.Broker: it deletes the stream's keys. Nodes
 // subscribed to it see the new epoch with the next publication.
 func (b *Broker) Remove(ctx context.Context, stream string) error {
+	b.count("remove")
 	if err := b.usable(ctx); err != nil {
 		return b.fail("remove", stream, err)
 	}
@@ -189,6 +194,7 @@ func (b *Broker) Remove(ctx context.Context, stream string) error {
 // Broadcast implements broker.Broker: one PUBLISH on the channel every node
 // listens to (prefix:broadcast), this one included.
 func (b *Broker) Broadcast(ctx context.Context, topic string, data []byte) error {
+	b.count("broadcast")
 	if err := b.usable(ctx); err != nil {
 		return b.fail("broadcast", topic, err)
 	}
@@ -239,6 +245,9 @@ func (b *Broker) usable(ctx context.Context) error {
 // that cannot serve for now (loading, read-only after a failover, no
 // primary).
 func (b *Broker) fail(op, name string, err error) error {
+	if i := opIndex(op); i >= 0 {
+		b.counts.errors[i].Add(1)
+	}
 	what := "redis broker: " + op
 	if name != "" {
 		what += " " + strconv.Quote(name)

@@ -26,6 +26,7 @@ func commands() []command {
 		{"listen", "listen on keys of a notifier and print the notifications", runListen},
 		{"bench", "measure a server on this machine: fan-out, latency, CPU, memory", runBench},
 		{"token", "mint a client token (JWT) for trying out --token-* settings", runToken},
+		{"version", "print the version and the commit it was built from", runVersion},
 		{"help", "show this help", runHelp},
 	}
 }
@@ -34,6 +35,17 @@ func commands() []command {
 // the exit code (0 ok, 1 failure, 2 bad usage). Bare "halley", or flags
 // without a subcommand, serves.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			// The commands, then the flags of the default one.
+			usage(stdout)
+			fmt.Fprintln(stdout)
+			return runServe(ctx, []string{"-h"}, stdout, stdout)
+		case "-version", "--version":
+			return runVersion(ctx, args[1:], stdout, stderr)
+		}
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return runServe(ctx, args, stdout, stderr)
 	}
@@ -58,7 +70,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nRun \"halley serve -h\" for the server's flags.\n")
+	fmt.Fprint(w, "\nRun \"halley serve -h\" for the server's flags, \"halley COMMAND -h\" for a\ncommand's. Every flag can also be set by an environment variable,\nHALLEY_<FLAG> (--api-key: HALLEY_API_KEY); a flag given wins.\n")
 }
 
 // lockedWriter serializes writes from the server's goroutines.

@@ -38,7 +38,7 @@ func tokenOption(flagValue string) func(context.Context) (string, error) {
 // parseClientFlags parses args and the transport. It returns the
 // transport, or the exit code when the command must stop (0 for -h).
 func parseClientFlags(name string, fs *flag.FlagSet, args []string, transport *string, stderr io.Writer) (client.Transport, int, bool) {
-	if err := fs.Parse(args); err != nil {
+	if err := parseCommand(fs, args, os.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return "", 0, false
 		}

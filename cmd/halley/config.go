@@ -17,7 +17,8 @@ import (
 )
 
 // config is what the serve command runs with: defaults, then the config
-// file, then HALLEY_API_KEY, then the flags given on the command line.
+// file, then the HALLEY_<FLAG> environment variables, then the flags given
+// on the command line.
 type config struct {
 	Addr               string
 	APIKey             string
@@ -28,7 +29,7 @@ type config struct {
 	CommandPipe        string
 	Demo               bool
 	// DebugAddr, when set, serves net/http/pprof there (loopback only;
-	// flag only).
+	// flag or environment only).
 	DebugAddr string
 	// WriteDelay is halley.Config.WriteDelay.
 	WriteDelay time.Duration
@@ -46,6 +47,8 @@ type config struct {
 	securityConfig
 	// The broker (brokercfg.go).
 	brokerConfig
+	// Logs and metrics (ops.go).
+	opsConfig
 
 	// demoTick is the demo's publishing period; tests shorten it.
 	demoTick time.Duration
@@ -61,6 +64,7 @@ func defaultConfig() config {
 		HookTimeout:    hooks.DefaultTimeout,
 		MaxSessions:    halley.DefaultMaxSessions,
 		securityConfig: defaultSecurity(),
+		opsConfig:      defaultOps(),
 		demoTick:       2 * time.Second,
 	}
 }
@@ -109,6 +113,7 @@ type fileConfig struct {
 
 	securityConfig
 	brokerConfig
+	opsConfig
 }
 
 // duration is a time.Duration written as a Go duration string ("20s").
@@ -147,11 +152,16 @@ func parseConfig(r io.Reader, base config) (config, error) {
 		HookHeaders:        base.HookHeaders,
 		securityConfig:     base.securityConfig,
 		brokerConfig:       base.brokerConfig,
+		opsConfig:          base.opsConfig,
 	}
-	dec := json.NewDecoder(r)
+	doc, err := io.ReadAll(r)
+	if err != nil {
+		return base, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
-		return base, err
+		return base, explainJSON(doc, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return base, errors.New("data after the JSON object")
@@ -172,6 +182,7 @@ func parseConfig(r io.Reader, base config) (config, error) {
 	cfg.HookHeaders = fc.HookHeaders
 	cfg.securityConfig = fc.securityConfig
 	cfg.brokerConfig = fc.brokerConfig
+	cfg.opsConfig = fc.opsConfig
 	if err := cfg.checkDecls(); err != nil {
 		return base, err
 	}
@@ -314,6 +325,9 @@ func (c config) check() error {
 	if err := c.brokerConfig.check(); err != nil {
 		return err
 	}
+	if err := c.opsConfig.check(); err != nil {
+		return err
+	}
 	declared := len(c.Channels) + len(c.Buses)
 	if c.Demo {
 		for _, name := range c.declaredNames() {
@@ -348,11 +362,12 @@ var errFlags = errors.New("bad command line")
 // file they name and lookupEnv. Flag errors are written to stderr and
 // returned as errFlags; -h gives flag.ErrHelp.
 //
-// The order is: defaults, the file, HALLEY_API_KEY, then the flags given on
-// the command line. The flags are parsed twice: once against the defaults,
-// to find the file (and any error, and -h), then onto the defaults, file
-// and environment, where each flag's default is the value so far, so only
-// the flags given change it.
+// The order is: defaults, the file, the environment (HALLEY_<FLAG> for
+// every flag the command line does not give), then the flags given on the
+// command line. The flags are parsed twice: once against the defaults, to
+// find the file (--config or $HALLEY_CONFIG) and any error, and -h; then
+// onto the defaults, file and environment, where each flag's default is
+// the value so far, so only the flags given change it.
 func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (string, bool)) (config, error) {
 	def := defaultConfig()
 	first, file := def, ""
@@ -362,14 +377,20 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 		fmt.Fprint(stderr, "usage: halley [serve] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterleaved(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return def, err
 		}
 		return def, errFlags
 	}
 	if fs.NArg() > 0 {
-		return def, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return def, fmt.Errorf("unexpected argument %q (serve takes flags only)", fs.Arg(0))
+	}
+	given := setFlags(fs)
+	if !given["config"] {
+		if v, ok := lookupEnv(envName("config")); ok && v != "" {
+			file = v
+		}
 	}
 
 	cfg := def
@@ -379,15 +400,13 @@ func parseServeFlags(args []string, stderr io.Writer, lookupEnv func(string) (st
 			return def, err
 		}
 	}
-	if key, ok := lookupEnv("HALLEY_API_KEY"); ok && key != "" {
-		cfg.APIKey = key
-	}
-	if err := cfg.securityConfig.applyEnv(lookupEnv); err != nil {
-		return def, err
-	}
 	again := serveFlags(&cfg, &file)
 	again.SetOutput(io.Discard)
-	if err := again.Parse(args); err != nil { // parsed once already
+	given["config"] = true // read above
+	if err := applyEnv(again, given, lookupEnv); err != nil {
+		return def, err
+	}
+	if err := parseInterleaved(again, args); err != nil { // parsed once already
 		return def, errFlags
 	}
 	if err := cfg.check(); err != nil {
@@ -413,5 +432,69 @@ func serveFlags(c *config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
 	c.securityConfig.flags(fs)
 	c.brokerConfig.flags(fs)
+	c.opsConfig.flags(fs)
 	return fs
+}
+
+// explainJSON rewrites an error of decoding the config document doc so
+// that it names the key at fault (and, for a syntax error, the line).
+func explainJSON(doc []byte, err error) error {
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		line := 1 + bytes.Count(doc[:min(int(se.Offset), len(doc))], []byte("\n"))
+		return fmt.Errorf("line %d: %v", line, err)
+	}
+	// Errors do not always say whose value they are about (a duration's
+	// own decoder, an unknown key inside a declaration): find the key by
+	// decoding the keys one at a time.
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(doc, &keys) != nil {
+		return describeJSON(err)
+	}
+	for k, v := range keys {
+		one, _ := json.Marshal(map[string]json.RawMessage{k: v})
+		dec := json.NewDecoder(bytes.NewReader(one))
+		dec.DisallowUnknownFields()
+		var fc fileConfig
+		kerr := dec.Decode(&fc)
+		switch {
+		case kerr == nil:
+		case kerr.Error() == fmt.Sprintf("json: unknown field %q", k):
+			return fmt.Errorf("unknown key %q", k)
+		default:
+			return fmt.Errorf("key %q: %w", k, describeJSON(kerr))
+		}
+	}
+	return describeJSON(err)
+}
+
+// describeJSON says an error of encoding/json in the config file's words.
+func describeJSON(err error) error {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		where := ""
+		if i := strings.LastIndexByte(te.Field, '.'); i >= 0 {
+			where = fmt.Sprintf("%q: ", te.Field[i+1:])
+		}
+		return fmt.Errorf("%swant %s, got %s", where, jsonKind(te.Type.Kind().String()), te.Value)
+	}
+	if rest, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("unknown key %s", rest)
+	}
+	return err
+}
+
+// jsonKind names a Go kind as a JSON value.
+func jsonKind(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "bool":
+		return "true or false"
+	case kind == "string":
+		return "a string"
+	case kind == "slice":
+		return "an array"
+	case kind == "struct", kind == "map":
+		return "an object"
+	}
+	return kind
 }

@@ -25,11 +25,11 @@ func TestParseConfig(t *testing.T) {
 				c.CommandPipe, c.Demo = "/run/halley.cmd", false
 			}},
 		{name: "sub-second duration", json: `{"poll_timeout":"250ms"}`, want: func(c *config) { c.PollTimeout = 250 * time.Millisecond }},
-		{name: "unknown key", json: `{"adr":":9000"}`, wantErr: `unknown field "adr"`},
+		{name: "unknown key", json: `{"adr":":9000"}`, wantErr: `unknown key "adr"`},
 		{name: "bad duration", json: `{"poll_timeout":"soon"}`, wantErr: `invalid duration "soon"`},
 		{name: "duration as number", json: `{"session_timeout":20}`, wantErr: "want a duration string"},
-		{name: "wrong type", json: `{"demo":"yes"}`, wantErr: "cannot unmarshal"},
-		{name: "not an object", json: `[]`, wantErr: "cannot unmarshal"},
+		{name: "wrong type", json: `{"demo":"yes"}`, wantErr: `key "demo": want true or false, got string`},
+		{name: "not an object", json: `[]`, wantErr: "want an object, got array"},
 		{name: "trailing data", json: `{} {}`, wantErr: "data after"},
 		{name: "empty", json: ``, wantErr: "EOF"},
 	}
@@ -92,10 +92,10 @@ func TestParseConfig_Declarations(t *testing.T) {
 				c.Notifiers = []notifierDecl{{Name: "docs"}}
 			}},
 
-		{name: "unknown channel key", json: `{"channels": [{"name": "news", "scope": "session"}]}`, wantErr: `unknown field "scope"`},
-		{name: "unknown bus key", json: `{"buses": [{"name": "chat", "filter": "http://x/"}]}`, wantErr: `unknown field "filter"`},
-		{name: "unknown notifier key", json: `{"notifiers": [{"name": "docs", "url": "http://x/"}]}`, wantErr: `unknown field "url"`},
-		{name: "channels not a list", json: `{"channels": {"name": "news"}}`, wantErr: "cannot unmarshal"},
+		{name: "unknown channel key", json: `{"channels": [{"name": "news", "scope": "session"}]}`, wantErr: `key "channels": unknown key "scope"`},
+		{name: "unknown bus key", json: `{"buses": [{"name": "chat", "filter": "http://x/"}]}`, wantErr: `key "buses": unknown key "filter"`},
+		{name: "unknown notifier key", json: `{"notifiers": [{"name": "docs", "url": "http://x/"}]}`, wantErr: `key "notifiers": unknown key "url"`},
+		{name: "channels not a list", json: `{"channels": {"name": "news"}}`, wantErr: `key "channels": want an array, got object`},
 		{name: "channel without name", json: `{"channels": [{"name": "a"}, {"kind": "newest"}]}`, wantErr: "channels[1]: name is required"},
 		{name: "bus without name", json: `{"buses": [{"scope": "session"}]}`, wantErr: "buses[0]: name is required"},
 		{name: "notifier without name", json: `{"notifiers": [{}]}`, wantErr: "notifiers[0]: name is required"},
@@ -238,7 +238,7 @@ func TestRun_BadConfigFile(t *testing.T) {
 	if code := run(t.Context(), []string{"--config", file}, &stdout, &stderr); code != 2 {
 		t.Fatalf("exit code = %d, want 2", code)
 	}
-	if !strings.Contains(stderr.String(), `unknown field "colour"`) || !strings.Contains(stderr.String(), file) {
+	if !strings.Contains(stderr.String(), `unknown key "colour"`) || !strings.Contains(stderr.String(), file) {
 		t.Errorf("stderr = %q, want the file and the unknown key", stderr.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/halleyhq/halley/client"
@@ -86,6 +87,9 @@ flags:
 			var re *client.RefusedError
 			if errors.As(err, &re) {
 				fmt.Fprintf(stderr, "halley listen: %s: %s\n", re.Reason, re.Message)
+				if re.Reason == "unknown_notifier" {
+					fmt.Fprintf(stderr, "halley listen: create the notifier first: curl -X POST %s/api/notifiers -H 'Content-Type: application/json' -d '{\"name\":%q}' (or declare it in the config file)\n", strings.TrimSuffix(*server, "/"), notifier)
+				}
 			} else {
 				fmt.Fprintf(stderr, "halley listen: %s\n", describe(err))
 			}

@@ -22,21 +22,32 @@ func openCommandPipe(path string) (*os.File, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := mkfifo(path); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("command pipe: %w", err)
+			return nil, pipeError(path, "cannot create the FIFO", err)
 		}
 		fi, err = os.Stat(path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("command pipe: %w", err)
+		return nil, pipeError(path, "", err)
 	}
 	if fi.Mode().Type() != fs.ModeNamedPipe {
-		return nil, fmt.Errorf("command pipe: %s exists and is not a FIFO", path)
+		return nil, fmt.Errorf("command pipe %s: exists and is not a FIFO", path)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("command pipe: %w", err)
+		return nil, pipeError(path, "cannot open", err)
 	}
 	return f, nil
+}
+
+// pipeError names the command pipe's path once, with what failed.
+func pipeError(path, what string, err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		err = pe.Err // the path is said already
+	}
+	if what != "" {
+		return fmt.Errorf("command pipe %s: %s: %w", path, what, err)
+	}
+	return fmt.Errorf("command pipe %s: %w", path, err)
 }
 
 // commander runs command-pipe lines; *halley.Hub is one.

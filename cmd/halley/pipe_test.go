@@ -65,6 +65,18 @@ func TestServe_CommandPipeNotFIFO(t *testing.T) {
 	}
 }
 
+func TestServe_CommandPipeNamesThePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no", "such", "dir", "pipe")
+	var stdout, stderr syncBuffer
+	if code := run(t.Context(), []string{"--addr", "127.0.0.1:0", "--command-pipe", path}, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit code = %d, want 2", code)
+	}
+	want := "halley: command pipe " + path + ": cannot create the FIFO: no such file or directory"
+	if got := strings.TrimSpace(stderr.String()); got != want {
+		t.Errorf("stderr = %q, want %q", got, want)
+	}
+}
+
 func TestReadCommands(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -38,7 +38,7 @@ flags:
 	server := fs.String("server", defaultServer, "base `URL` of the server")
 	key := fs.String("api-key", "", "`key` for the HTTP API (default $HALLEY_API_KEY)")
 	create := fs.Bool("create", true, "create the channel (broadcast) when it does not exist")
-	if err := fs.Parse(args); err != nil {
+	if err := parseCommand(fs, args, os.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

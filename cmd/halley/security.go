@@ -60,28 +60,6 @@ func defaultSecurity() securityConfig {
 	}
 }
 
-// securityEnv are the environment variables read after the config file
-// and before the flags: secrets are better kept out of command lines.
-var securityEnv = []struct {
-	name string
-	set  func(*securityConfig, string) error
-}{
-	{"HALLEY_TOKEN_HMAC_SECRET", func(c *securityConfig, v string) error { c.TokenHMACSecret = v; return nil }},
-	{"HALLEY_ALLOWED_ORIGINS", func(c *securityConfig, v string) error { return c.AllowedOrigins.Set(v) }},
-}
-
-// applyEnv applies the environment variables that are set and not empty.
-func (c *securityConfig) applyEnv(lookupEnv func(string) (string, bool)) error {
-	for _, e := range securityEnv {
-		if v, ok := lookupEnv(e.name); ok && v != "" {
-			if err := e.set(c, v); err != nil {
-				return fmt.Errorf("%s: %w", e.name, err)
-			}
-		}
-	}
-	return nil
-}
-
 // flags declares the security flags on fs, writing into c.
 func (c *securityConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TokenHMACSecret, "token-hmac-secret", c.TokenHMACSecret, "`secret` of HS256/384/512 client tokens, at least 32 bytes (default $HALLEY_TOKEN_HMAC_SECRET); turns tokens on")

@@ -17,6 +17,7 @@ import (
 	"github.com/halleyhq/halley"
 	"github.com/halleyhq/halley/hooks"
 	"github.com/halleyhq/halley/httpapi"
+	"github.com/halleyhq/halley/metrics"
 )
 
 // shutdownTimeout bounds the graceful shutdown.
@@ -44,7 +45,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(out, "halley: "+format+"\n", args...)
 	}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: stderr}, nil))
+	log := cfg.opsConfig.logger(&lockedWriter{w: stderr})
 
 	var pipe *os.File
 	if cfg.CommandPipe != "" {
@@ -135,12 +136,33 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	for _, path := range transportPaths {
 		mux.Handle(path, transports)
 	}
-	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts, BodyTimeout: time.Duration(cfg.BodyTimeout)}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok")
-	})
+	reg, col := metrics.Registry(hub)
+	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts, BodyTimeout: time.Duration(cfg.BodyTimeout), Observer: col.API()}))
+	mux.HandleFunc("GET /healthz", serveHealth)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { serveReady(w, r, hub) })
+	var msrv *http.Server
+	var mln net.Listener
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", httpapi.Protect(cfg.APIKey, metrics.Handler(reg)))
+	} else {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			fmt.Fprintf(stderr, "halley: --metrics-addr: %v\n", err)
+			_ = ln.Close()
+			if dln != nil {
+				_ = dln.Close()
+			}
+			shutdownHub(hub, log)
+			return 1
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metrics.Handler(reg))
+		msrv = &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		wg.Go(func() { _ = msrv.Serve(mln) })
+		wg.Go(func() {
+			<-bg.Done()
+			_ = msrv.Close()
+		})
+	}
 	if cfg.Demo {
 		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100, Public: true, Declare: true})
 		if err != nil {
@@ -161,11 +183,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 			<-bg.Done()
 			_ = dbg.Close()
 		})
-		logf("profiler at http://%s/debug/pprof/", dln.Addr())
 	}
 
+	var handler http.Handler = closeUnserved(mux)
+	if cfg.AccessLog {
+		handler = accessLog(log, handler)
+	}
 	srv := &http.Server{
-		Handler:           closeUnserved(mux),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: long polls hold their answer for the poll
 		// timeout, which commands can change at run time.
@@ -178,7 +203,15 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
+	// The first line is always this one: scripts and tests read the
+	// address from it.
 	logf("listening on http://%s", ln.Addr())
+	if dbg != nil {
+		logf("profiler at http://%s/debug/pprof/", dln.Addr())
+	}
+	if mln != nil {
+		logf("metrics at http://%s/metrics", mln.Addr())
+	}
 	if cfg.APIKey == "" {
 		logf("no API key: the HTTP API answers loopback clients only")
 	}
@@ -298,10 +331,18 @@ func closeUnserved(mux *http.ServeMux) http.Handler {
 	})
 }
 
+// serveHealth answers /healthz: the process is alive and serving HTTP,
+// whatever the hub's state (that is /readyz).
+func serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `{"alive":true,"reason":"serving"}`+"\n")
+}
+
 // readyTimeout bounds a readiness check (the broker's probe).
 const readyTimeout = 2 * time.Second
 
-// serveReady answers /readyz: 200 {"ready":true} when the hub takes
+// serveReady answers /readyz: 200 {"ready":true,"reason":"ready"} when the hub takes
 // traffic, else 503 {"ready":false,"reason":…,"message":…}.
 func serveReady(w http.ResponseWriter, r *http.Request, hub *halley.Hub) {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
@@ -310,7 +351,7 @@ func serveReady(w http.ResponseWriter, r *http.Request, hub *halley.Hub) {
 	w.Header().Set("Cache-Control", "no-store")
 	err := hub.Ready(ctx)
 	if err == nil {
-		_, _ = io.WriteString(w, `{"ready":true}`+"\n")
+		_, _ = io.WriteString(w, `{"ready":true,"reason":"ready"}`+"\n")
 		return
 	}
 	w.WriteHeader(http.StatusServiceUnavailable)

@@ -47,8 +47,8 @@ func TestServe_PublishAndPoll(t *testing.T) {
 func TestServe_Healthz(t *testing.T) {
 	s := startRun(t, "--addr", "127.0.0.1:0", "--demo=false")
 	res := s.do(http.MethodGet, "/healthz", "", "")
-	if res.status != http.StatusOK || res.body != "ok" {
-		t.Errorf("/healthz = %d %q, want 200 ok", res.status, res.body)
+	if res.status != http.StatusOK || res.body != `{"alive":true,"reason":"serving"}`+"\n" {
+		t.Errorf("/healthz = %d %q, want 200 alive", res.status, res.body)
 	}
 	if res := s.do(http.MethodGet, "/", "", ""); res.status != http.StatusNotFound {
 		t.Errorf("/ without demo = %d, want 404", res.status)

@@ -48,7 +48,7 @@ flags:
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	aud := fs.String("aud", "", "the token's `audience`")
 	iss := fs.String("iss", "", "the token's `issuer`")
-	if err := fs.Parse(args); err != nil {
+	if err := parseCommand(fs, args, os.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

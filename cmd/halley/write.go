@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +74,9 @@ flags:
 		var re *client.RefusedError
 		if errors.As(err, &re) {
 			fmt.Fprintf(stderr, "halley write: %s: %s\n", re.Reason, re.Message)
+			if re.Reason == "unknown_channel" {
+				fmt.Fprintf(stderr, "halley write: create the bus first: curl -X POST %s/api/buses -H 'Content-Type: application/json' -d '{\"name\":%q}' (or declare it in the config file)\n", strings.TrimSuffix(*server, "/"), bus)
+			}
 		} else {
 			fmt.Fprintf(stderr, "halley write: %s\n", describe(err))
 		}

@@ -127,6 +127,20 @@ type sseClient struct {
 	sc     *bufio.Scanner
 }
 
+// newsStream opens an SSE stream of the channel news on the node at url,
+// closed when the test ends.
+func newsStream(t *testing.T, url string) *sseClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	sse := &sseClient{t: t, ctx: ctx, path: "/sse?channel=news"}
+	sse.connect(url)
+	t.Cleanup(func() {
+		cancel()
+		sse.body.Close()
+	})
+	return sse
+}
+
 func (c *sseClient) connect(url string) {
 	c.t.Helper()
 	req, _ := http.NewRequestWithContext(c.ctx, http.MethodGet, url+c.path, nil)
@@ -307,11 +321,7 @@ func TestCluster_NodeKilledMidStream(t *testing.T) {
 func TestCluster_RedisRestartedWithoutPersistence(t *testing.T) {
 	rs, nodes := startCluster(t, 2)
 	a, b := nodes[0], nodes[1]
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	sse := &sseClient{t: t, ctx: ctx, path: "/sse?channel=news"}
-	sse.connect(a.url)
-	defer sse.body.Close()
+	sse := newsStream(t, a.url)
 	next := func() map[string]any {
 		t.Helper()
 		for {
@@ -413,11 +423,7 @@ func TestCluster_SentinelFailoverMidStream(t *testing.T) {
 		nodes = append(nodes, s)
 	}
 	a, b := nodes[0], nodes[1]
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	sse := &sseClient{t: t, ctx: ctx, path: "/sse?channel=news"}
-	sse.connect(a.url)
-	defer sse.body.Close()
+	sse := newsStream(t, a.url)
 
 	// Published through B: each message until it is accepted. One whose
 	// answer was lost in the failover may be there twice; none may be

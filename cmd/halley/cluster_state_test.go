@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -217,13 +216,9 @@ func TestCluster_BusAndNotificationsFollowTheSession(t *testing.T) {
 func TestCluster_StatsAddUp(t *testing.T) {
 	_, nodes := startCluster(t, 3)
 	a, b, c := nodes[0], nodes[1], nodes[2]
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	// Two SSE readers of news on A, one on B.
 	for _, node := range []*testServer{a, a, b} {
-		sse := &sseClient{t: t, ctx: ctx, path: "/sse?channel=news"}
-		sse.connect(node.url)
-		defer sse.body.Close()
+		newsStream(t, node.url)
 	}
 	type stats struct {
 		Node    string `json:"node"`

@@ -1,0 +1,34 @@
+// Builds the package with esbuild. Usage:
+//   node build.mjs          dist/index.js (ESM), dist/index.min.js, dist/*.d.ts
+//   node build.mjs demo     ../../cmd/halley/demo/app.js, the demo page's script (checked in)
+//   node build.mjs test     build/test/*.mjs, the unit tests, for node --test
+//   node build.mjs size     the minified and gzipped size of the client
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+
+const mode = process.argv[2] ?? 'lib';
+// Private members (a leading underscore) get short names in minified output.
+const min = { minify: true, mangleProps: /^_/, legalComments: 'none' };
+const common = { bundle: true, format: 'esm', target: 'es2022', logLevel: 'warning' };
+
+if (mode === 'lib') {
+  rmSync('dist', { recursive: true, force: true });
+  await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' });
+  await build({ ...common, ...min, entryPoints: ['src/index.ts'], outfile: 'dist/index.min.js' });
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+} else if (mode === 'demo') {
+  await build({ ...common, ...min, entryPoints: ['../demo/main.ts'], outfile: '../../cmd/halley/demo/app.js' });
+} else if (mode === 'test') {
+  rmSync('build', { recursive: true, force: true });
+  const tests = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => 'test/' + f);
+  await build({ ...common, platform: 'node', entryPoints: tests, outdir: 'build/test', outExtension: { '.js': '.mjs' } });
+} else if (mode === 'size') {
+  const r = await build({ ...common, ...min, entryPoints: ['src/index.ts'], write: false });
+  const js = r.outputFiles[0].contents;
+  console.log(`@halley/client: ${js.length} bytes minified, ${gzipSync(js, { level: 9 }).length} bytes gzipped`);
+} else {
+  console.error(`build.mjs: unknown mode ${mode}`);
+  process.exit(2);
+}

@@ -1,6 +1,6 @@
 // Builds the package with esbuild. Usage:
 //   node build.mjs          dist/index.js (ESM), dist/index.min.js, dist/*.d.ts
-//   node build.mjs demo     ../../cmd/halley/demo/app.js, the demo page's script (checked in)
+//   node build.mjs demo     ../../cmd/halley/demo/{client,app}.js: the client and the demo page's script (checked in)
 //   node build.mjs test     build/test/*.mjs, the unit tests, for node --test
 //   node build.mjs size     the minified and gzipped size of the client
 import { build } from 'esbuild';
@@ -19,7 +19,11 @@ if (mode === 'lib') {
   await build({ ...common, ...min, entryPoints: ['src/index.ts'], outfile: 'dist/index.min.js' });
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 } else if (mode === 'demo') {
-  await build({ ...common, ...min, entryPoints: ['../demo/main.ts'], outfile: '../../cmd/halley/demo/app.js' });
+  // The client, for the demo and for any page (import it from /demo/client.js)…
+  await build({ ...common, ...min, entryPoints: ['src/index.ts'], outfile: '../../cmd/halley/demo/client.js' });
+  // …and the demo's own code, which imports it.
+  const external = { name: 'client', setup: (b) => b.onResolve({ filter: /client\/src\/index\.js$/ }, () => ({ path: './client.js', external: true })) };
+  await build({ ...common, ...min, entryPoints: ['../demo/main.ts'], outfile: '../../cmd/halley/demo/app.js', plugins: [external] });
 } else if (mode === 'test') {
   rmSync('build', { recursive: true, force: true });
   const tests = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => 'test/' + f);

@@ -193,6 +193,8 @@ export class Bus<T = unknown> extends Subscription<T> {
 }
 
 interface ListenEvents<T> {
+  /** The server confirmed the listen (again after a new session): notifications come from now on. */
+  listening: { channel: string };
   notification: Notification<T>;
   gap: Gap;
   error: HalleyError;
@@ -539,6 +541,7 @@ export class Client extends Emitter<ClientEvents> {
         if (typeof j.channel === 'string' && this._listens.get(k) === l) {
           this._setNotif(j.channel);
           this._live.add(k);
+          l._fire('listening', { channel: j.channel });
         }
       } catch (e) {
         if (!(e instanceof HTTPError) || e.status >= 500 || e.status === 429 || e.status === 401) throw e;
@@ -614,7 +617,7 @@ export class Client extends Emitter<ClientEvents> {
 
   private async _post(path: string, body: object, signal?: AbortSignal): Promise<Record<string, any>> {
     const h: Record<string, string> = { 'Content-Type': 'application/json' };
-    if (this.session) h['Halley-Session'] = this.session;
+    h['Halley-Session'] = this.session ?? 'new';
     if (this._token) h.Authorization = 'Bearer ' + this._token;
     const res = await this._o.fetch(this._base + path, { method: 'POST', headers: h, body: JSON.stringify(body), signal });
     const text = await res.text();
@@ -888,9 +891,11 @@ export class Client extends Emitter<ClientEvents> {
       case 'listening': {
         const k = lkey(f.notifier, f.key);
         if (f.ref) this._refs.delete(f.ref);
-        if (!this._listens.has(k)) return;
+        const l = this._listens.get(k);
+        if (!l) return;
         this._live.add(k);
         this._setNotif(f.channel);
+        l._fire('listening', { channel: f.channel });
         return;
       }
       case 'refreshed':
@@ -957,7 +962,9 @@ export class Client extends Emitter<ClientEvents> {
   // --- transports
 
   private _url(path: string, q: URLSearchParams): string {
-    if (this.session) q.set('session', this.session);
+    // A session of this client's own: naming one keeps the server from
+    // taking the cookie that every tab of the browser shares.
+    q.set('session', this.session ?? 'new');
     if (this._token) q.set('token', this._token);
     return this._base + path + '?' + q;
   }

@@ -40,7 +40,7 @@ test('WebSocket: subscribes after hello, delivers, drops duplicates, resumes by 
   const feed = c.channel('feed', { last: 3 });
   await until(() => FakeWS.all.length === 1);
   const ws = FakeWS.last();
-  assert.equal(ws.url, 'ws://h/ws?');
+  assert.equal(ws.url, 'ws://h/ws?session=new');
   assert.deepEqual(ws.sent, [], 'nothing before hello');
   ws.server(hello);
   assert.deepEqual(ws.sent, [
@@ -167,7 +167,7 @@ test('fallback: a WebSocket that never says hello gives way to SSE, which keeps 
   FakeWS.last().drop(1006); // blocked: closed before hello
   await until(() => FakeES.all.length === 1, 'an EventSource');
   const es = FakeES.last();
-  assert.equal(es.url, 'http://h/sse?cursor=news%3A41%3AE');
+  assert.equal(es.url, 'http://h/sse?cursor=news%3A41%3AE&session=new');
   assert.equal(c.state.name, 'connecting');
   es.server(hello);
   assert.deepEqual(c.state, { name: 'connected', transport: 'sse' });
@@ -241,6 +241,7 @@ test('notifications over WebSocket: listen, deliver by key, unlisten', async () 
   const a = c.listen<{ by: string }>('docs', 'a');
   const got: string[] = [];
   a.on('notification', (n) => got.push(`${n.key}:${n.value.by}`));
+  a.on('listening', (l) => got.push('listening on ' + l.channel));
   c.listen('docs', 'b').on('notification', () => got.push('b!'));
   await until(() => FakeWS.all.length === 1);
   const ws = FakeWS.last();
@@ -254,11 +255,11 @@ test('notifications over WebSocket: listen, deliver by key, unlisten', async () 
     { type: 'msg', channel: 'N', offset: 2, json: { notifier: 'docs', key: 'zzz', json: {} } },
     { type: 'msg', channel: 'N', offset: 3, json: 'not a notification' },
   );
-  assert.deepEqual(got, ['a:ann']);
+  assert.deepEqual(got, ['listening on N', 'a:ann']);
   a.close();
   assert.deepEqual(ws.sent.at(-1), { type: 'unlisten', notifier: 'docs', key: 'a' });
   ws.server({ type: 'msg', channel: 'N', offset: 4, json: { notifier: 'docs', key: 'a', json: { by: 'late' } } });
-  assert.deepEqual(got, ['a:ann']);
+  assert.deepEqual(got, ['listening on N', 'a:ann']);
   // The same session after a reconnection: the notification channel resumes by position.
   ws.drop();
   await until(() => FakeWS.all.length === 2);
@@ -290,7 +291,7 @@ test('tokens: asked at connect, refreshed over WebSocket before expiry, asked ag
   c.channel('news');
   await until(() => FakeWS.all.length === 1);
   const ws = FakeWS.last();
-  assert.equal(ws.url, 'ws://h/ws?token=tok1');
+  assert.equal(ws.url, 'ws://h/ws?session=new&token=tok1');
   ws.server({ ...hello, expires: Math.floor(Date.now() / 1000) + 1 });
   await until(() => ws.sent.some((f) => f.type === 'refresh'), 'a refresh frame');
   const r = ws.sent.find((f) => f.type === 'refresh');

@@ -128,7 +128,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 
 	mux := http.NewServeMux()
-	transports := hub.Handler()
+	dm := newDemo(cfg.Demo)
+	transports := dm.wrap(hub.Handler())
 	for _, path := range transportPaths {
 		mux.Handle(path, transports)
 	}
@@ -138,16 +139,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		_, _ = io.WriteString(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { serveReady(w, r, hub) })
-	if cfg.Demo {
-		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100, Public: true})
-		if err != nil {
-			fmt.Fprintf(stderr, "halley: demo channel: %v\n", err)
+	if dm != nil {
+		if err := dm.start(ctx, hub, log); err != nil {
+			fmt.Fprintf(stderr, "halley: %v\n", err)
 			_ = ln.Close()
 			shutdownHub(hub, log)
 			return 1
 		}
-		wg.Go(func() { runDemo(bg, c, cfg.demoTick, log) })
+		wg.Go(func() { dm.run(bg, cfg.demoTick) })
 		mux.Handle("GET /{$}", demoPage())
+		mux.Handle("GET /demo/app.js", demoScript("app.js"))
+		mux.Handle("GET /demo/client.js", demoScript("client.js"))
 	}
 	if pipe != nil {
 		wg.Go(func() { readCommands(pipe, hub, logf) })

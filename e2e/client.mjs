@@ -117,6 +117,38 @@ const scenarios = {
     return { chat: await p.innerText('#chat'), stats: await p.evaluate(() => window.halleyDemo.client.stats), state: await state(p) };
   },
 
+  // A test page of its own (token_test pages): it pushes names on
+  // window.__steps when the test must act, and sets window.__done.
+  async page() {
+    const p = await open(url);
+    for (let n = 0; ; n++) {
+      const h = await p.waitForFunction((n) => window.__done || (window.__steps?.length > n && window.__steps[n]), n, { timeout: 60000 });
+      const v = await h.jsonValue();
+      if (v === true) break;
+      await step(v);
+      await p.evaluate(() => window.__resume());
+    }
+    return { page: await p.evaluate(() => window.__result), errors };
+  },
+
+  // Switching transports by hand keeps the positions: nothing lost or twice.
+  async switch() {
+    const p = await open(url);
+    await connected(p, 'ws');
+    const next = async () => {
+      const n = (await seen(p, 'demo')).length;
+      await p.waitForFunction((n) => (window.halleyDemo.seen.demo ?? []).length >= n + 1, n, T);
+    };
+    await next();
+    for (const [button, t] of [['sse', 'sse'], ['poll', 'poll'], ['ws', 'ws']]) {
+      await p.click(`#transport button[data-t=${button}]`);
+      await connected(p, t);
+      await say(p, 'Eve', `over ${t}`);
+      await next();
+    }
+    return { news: await seen(p, 'demo'), chat: await seen(p, 'demo:chat'), stats: await p.evaluate(() => window.halleyDemo.client.stats), errors };
+  },
+
   // Every panel live, then a screenshot.
   async screenshot() {
     const p = await open(url);

@@ -271,3 +271,28 @@ func TestDemoPage_Screenshot(t *testing.T) {
 	}
 	t.Logf("screenshot: %s", shot)
 }
+
+// TestClient_SwitchTransports: switching the demo page from WebSocket to
+// SSE, long-poll and back keeps the positions: every news message once,
+// in order, and the chat lines written over each.
+func TestClient_SwitchTransports(t *testing.T) {
+	needBrowser(t)
+	s := startHalley(t, "127.0.0.1:0")
+	var r struct {
+		News, Chat []int
+		Stats      struct{ Reconnects, Resumes int }
+		Errors     []string
+	}
+	scenario(t, t.Context(), "switch", s.url()+"/", "", nil, noSteps, &r)
+	if len(r.Chat) != 3 || r.Stats.Resumes < 3 {
+		t.Errorf("chat offsets %v, stats %+v: want three lines and three resumes", r.Chat, r.Stats)
+	}
+	for i := 1; i < len(r.News); i++ {
+		if r.News[i] != r.News[i-1]+1 {
+			t.Fatalf("news offsets %v: a hole or a duplicate at %d", r.News, i)
+		}
+	}
+	if len(r.Errors) > 0 {
+		t.Errorf("console errors: %q", r.Errors)
+	}
+}

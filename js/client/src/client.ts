@@ -262,6 +262,7 @@ interface Conn {
   t: Transport;
   opened?: boolean;
   dead?: boolean;
+  timer?: ReturnType<typeof setTimeout>;
   send(o: object): boolean;
   update(): void;
   close(): void;
@@ -455,7 +456,11 @@ export class Client extends Emitter<ClientEvents> {
     this._detach.forEach((f) => f());
     const c = this._conn;
     this._conn = undefined;
-    c?.close();
+    if (c) {
+      c.dead = true;
+      clearTimeout(c.timer);
+      c.close();
+    }
     for (const op of this._queue) op.reject(new HalleyError('closed'));
     this._queue = [];
     this._failRefs('closed');
@@ -709,7 +714,7 @@ export class Client extends Emitter<ClientEvents> {
       this._emit('error', new HalleyError('transport', String(e)));
       return this._retry({ reason: 'transport' });
     }
-    setTimeout(() => {
+    c.timer = setTimeout(() => {
       if (!c.opened && !c.dead) this._drop(c, { reason: 'timeout' });
     }, this._o.connectTimeout);
   }
@@ -733,6 +738,7 @@ export class Client extends Emitter<ClientEvents> {
   private _ended(c: Conn, info: Info): void {
     if (c.dead) return;
     c.dead = true;
+    clearTimeout(c.timer);
     if (this._conn !== c) return;
     this._conn = undefined;
     clearTimeout(this._refreshTimer);
@@ -782,6 +788,7 @@ export class Client extends Emitter<ClientEvents> {
   private _opened(c: Conn): void {
     if (c.opened || c !== this._conn) return;
     c.opened = true;
+    clearTimeout(c.timer);
     for (const t of this._tried) if (ORDER.indexOf(t) < ORDER.indexOf(c.t)) this._broken.add(t);
     this._tried.clear();
     this._attempt = 0;
@@ -1080,7 +1087,12 @@ export class Client extends Emitter<ClientEvents> {
         if (c.dead) return;
         this._opened(c);
         this._answer(c, j);
-        if (!this.active && !c.dead) await new Promise<void>((r) => setTimeout((this._pause = r), this._o.hiddenInterval));
+        if (!this.active && !c.dead) {
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, this._o.hiddenInterval);
+            this._pause = () => (clearTimeout(t), r());
+          });
+        }
         this._pause = undefined;
       }
     })().catch((e) => this._ended(c, info(e)));

@@ -57,13 +57,22 @@ func demoPage() http.Handler {
 	return demoFile(page, "text/html; charset=utf-8")
 }
 
-// demoScript serves a script of the demo page: app.js or client.js.
+// demoScript serves a script of the demo page: app.js or client.js. The
+// client is public code that pages of any origin may import, as from a
+// CDN (docs/client-js.md).
 func demoScript(name string) http.Handler {
 	js, err := demoFS.ReadFile("demo/" + name)
 	if err != nil {
 		panic("halley: demo script missing from the binary: " + err.Error())
 	}
-	return demoFile(js, "text/javascript; charset=utf-8")
+	h := demoFile(js, "text/javascript; charset=utf-8")
+	if name != "client.js" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		h.ServeHTTP(w, r)
+	})
 }
 
 func demoFile(b []byte, typ string) http.Handler {

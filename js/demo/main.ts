@@ -176,7 +176,7 @@ client.channel<Stats>('demo:stats').on('message', (m) => {
   $('rate').textContent = m.value.messages_per_second.toFixed(1);
   const top = (k: keyof Stats) => Math.max(1, ...points.map((p) => p[k])) * 1.15;
   const line = (k: keyof Stats) =>
-    points.map((p, i) => `${(i * 300) / 59},${150 - (p[k] / top(k)) * 145}`).join(' ');
+    points.map((p, i) => `${(i * 300) / Math.max(points.length - 1, 1)},${150 - (p[k] / top(k)) * 145}`).join(' ');
   $('plot').innerHTML =
     [37, 75, 112].map((y) => `<line class="grid" x1="0" x2="300" y1="${y}" y2="${y}"/>`).join('') +
     `<polyline class="conns" points="${line('connections')}"/><polyline class="rate" points="${line('messages_per_second')}"/>`;

@@ -378,3 +378,59 @@ test('close: final state, subscriptions end, writes refused', async () => {
   s.on('message', (x) => m.push(x));
   assert.equal(FakeWS.all.length, 0);
 });
+
+test('offline: waits the longest backoff, and the online event reconnects at once', async () => {
+  const g = globalThis as any;
+  const target = new EventTarget();
+  g.addEventListener = target.addEventListener.bind(target);
+  g.removeEventListener = target.removeEventListener.bind(target);
+  Object.defineProperty(g, 'navigator', { value: { onLine: false }, configurable: true, writable: true });
+  try {
+    const { c, f, states } = newClient({ transport: 'poll', backoffMax: 60_000 });
+    const seen: string[] = [];
+    c.on('online', () => seen.push('online'));
+    c.channel('a');
+    (await f.nth(0)).fail();
+    await until(() => c.state.name === 'reconnecting');
+    assert.deepEqual(states.at(-1), { name: 'reconnecting', attempt: 1, delay: 60_000, reason: 'network' });
+    g.navigator.onLine = true;
+    target.dispatchEvent(new Event('online'));
+    const p = await f.nth(1); // at once, not in a minute
+    assert.deepEqual(seen, ['online']);
+    p.answer(200, { session: 'S', frames: [sub('a', 0)] });
+    await until(() => c.state.name === 'connected');
+    c.close();
+  } finally {
+    delete g.addEventListener;
+    delete g.removeEventListener;
+    delete g.navigator;
+  }
+});
+
+test('long-poll: a token refused (401 token_expired) is asked for again at once', async () => {
+  let n = 0;
+  const { c, f } = newClient({ transport: 'poll', getToken: () => 'tok' + ++n });
+  c.channel('a', { position: { offset: 2, epoch: 'E' } });
+  const p0 = await f.nth(0);
+  assert.equal(p0.headers.Authorization, 'Bearer tok1');
+  p0.answer(401, { error: 'token_expired' });
+  const p1 = await f.nth(1);
+  assert.equal(p1.headers.Authorization, 'Bearer tok2');
+  assert.equal(p1.body.cursor, 'a:2:E');
+  assert.equal(c.state.name, 'connecting', 'no backoff for the first refusal');
+});
+
+test('SSE: a channel added while streaming makes the stream again, anchored first', async () => {
+  const { c, f } = newClient({ transport: 'sse' });
+  c.channel('a', { position: { offset: 1, epoch: 'E' } });
+  await until(() => FakeES.all.length === 1);
+  FakeES.last().server(hello);
+  c.channel('b', { last: 2 });
+  const a = await f.nth(0);
+  assert.ok(FakeES.all[0].closed);
+  assert.deepEqual(a.body, { channels: ['b'], last: 2 });
+  assert.equal(a.headers['Halley-Session'], 'S1');
+  a.answer(200, { session: 'S1', frames: [sub('b', 5)] });
+  await until(() => FakeES.all.length === 2);
+  assert.equal(FakeES.last().url, 'http://h/sse?cursor=a%3A1%3AE%2Cb%3A5%3AE&session=S1');
+});

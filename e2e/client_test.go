@@ -214,7 +214,7 @@ func TestClient_FallbackWhenWebSocketBlocked(t *testing.T) {
 // the restart lost (the bus's new epoch), and chats again.
 func TestClient_ServerRestart(t *testing.T) {
 	needBrowser(t)
-	for _, tr := range []string{"", "poll"} {
+	for _, tr := range []string{"", "sse", "poll"} {
 		t.Run("transport="+tr, func(t *testing.T) {
 			s := startHalley(t, "127.0.0.1:0")
 			var r struct {

@@ -231,8 +231,14 @@ func TestClient_ServerRestart(t *testing.T) {
 			if !strings.Contains(r.Chat, "after the restart") || !strings.Contains(r.Chat, "unknown_position") {
 				t.Errorf("chat shows:\n%s\nwant the gap and the line after", r.Chat)
 			}
-			if r.Stats.Reconnects < 1 || r.Stats.Resumes < 1 || r.Stats.Gaps < 1 {
-				t.Errorf("stats %+v: want a reconnect, a resume and gaps", r.Stats)
+			if r.Stats.Gaps < 1 {
+				t.Errorf("stats %+v: want gaps", r.Stats)
+			}
+			// A stream breaks and is made again. Long polls may not: the
+			// old server answers a waiting poll at shutdown, and the next
+			// one, with the same cursor, may reach the new server.
+			if tr != "poll" && (r.Stats.Reconnects < 1 || r.Stats.Resumes < 1) {
+				t.Errorf("stats %+v: want a reconnect and a resume", r.Stats)
 			}
 		})
 	}

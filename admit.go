@@ -131,16 +131,22 @@ func (e *rateLimitError) Error() string {
 func (e *rateLimitError) Unwrap() error { return ErrRateLimited }
 
 // requestSessionID returns the session id a request names: the
-// Halley-Session header, the halley_session cookie, or the session query
-// parameter (for EventSource and browser WebSockets).
+// Halley-Session header, the session query parameter (for EventSource and
+// browser WebSockets), or the halley_session cookie. What a client names
+// itself comes before the cookie, which every tab of a browser shares: a
+// tab keeps a session of its own by naming it (or an id it does not have,
+// such as "new", for a new one).
 func requestSessionID(r *http.Request) string {
 	if id := r.Header.Get(SessionHeader); id != "" {
+		return id
+	}
+	if id := r.URL.Query().Get("session"); id != "" {
 		return id
 	}
 	if ck, err := r.Cookie(SessionCookie); err == nil && ck.Value != "" {
 		return ck.Value
 	}
-	return r.URL.Query().Get("session")
+	return ""
 }
 
 // sessionOf returns the live session the request names, if it may have it

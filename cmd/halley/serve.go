@@ -132,7 +132,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 
 	mux := http.NewServeMux()
-	transports := hub.Handler()
+	dm := newDemo(cfg.Demo)
+	transports := dm.wrap(hub.Handler())
 	for _, path := range transportPaths {
 		mux.Handle(path, transports)
 	}
@@ -163,16 +164,20 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 			_ = msrv.Close()
 		})
 	}
-	if cfg.Demo {
-		c, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: demoChannel, Size: 100, Public: true, Declare: true})
-		if err != nil {
-			fmt.Fprintf(stderr, "halley: demo channel: %v\n", err)
+	if dm != nil {
+		if err := dm.start(ctx, hub, log); err != nil {
+			fmt.Fprintf(stderr, "halley: %v\n", err)
 			_ = ln.Close()
+			if dln != nil {
+				_ = dln.Close()
+			}
 			shutdownHub(hub, log)
 			return 1
 		}
-		wg.Go(func() { runDemo(bg, c, cfg.demoTick, log) })
+		wg.Go(func() { dm.run(bg, cfg.demoTick) })
 		mux.Handle("GET /{$}", demoPage())
+		mux.Handle("GET /demo/app.js", demoScript("app.js"))
+		mux.Handle("GET /demo/client.js", demoScript("client.js"))
 	}
 	if pipe != nil {
 		wg.Go(func() { readCommands(pipe, hub, logf) })

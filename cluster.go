@@ -531,3 +531,33 @@ func (h *Hub) goOwned(f func()) {
 		f()
 	}()
 }
+
+// catchUp brings this node's copy of a channel up to a client's position
+// when the client read further on another node: the copy's messages come
+// through the broker's fan-out, which may not have delivered them yet. A
+// position beyond the end of the channel everywhere stays beyond it.
+func (c *Channel) catchUp(after uint64, epoch string) {
+	c.mu.RLock()
+	top, mine := c.ring.Top(), c.epoch
+	c.mu.RUnlock()
+	if after <= top || epoch != "" && epoch != mine {
+		return
+	}
+	ctx, cancel := c.hub.op()
+	defer cancel()
+	hist, err := c.hub.broker.History(ctx, c.id, top, 0)
+	if err != nil {
+		return // the broker will deliver them, or the client gets its gap
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	stored := false
+	for _, m := range hist.Messages {
+		if m.Epoch == c.epoch && c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data}) {
+			stored = true
+		}
+	}
+	if stored {
+		c.wakeLocked()
+	}
+}

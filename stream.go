@@ -98,6 +98,9 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 	if sub.seat != nil && from.after == nil {
 		consumedAt = sub.seat.start(c, from.last)
 	}
+	if c.shared && from.after != nil {
+		c.catchUp(*from.after, from.epoch)
+	}
 	c.lockRead()
 	top := c.ring.Top()
 	sub.epoch = c.epoch

@@ -35,6 +35,16 @@ type Config struct {
 	// the publisher with the clock of the subscriber, and the load is not
 	// meant to leave the machine.
 	Server string
+	// Servers, for a run against several servers (nodes sharing one
+	// broker, such as Redis), lists their base URLs, each on a loopback
+	// address; Server, when set too, comes first. Subscriber j connects
+	// to server j % len(Servers), and the messages of each channel are
+	// published through the servers in turn, so every server serves
+	// subscribers and takes publications, and messages cross nodes: the
+	// servers must share a broker, or the messages published through
+	// the others count as lost. The channels are created (by name) and
+	// deleted on every server.
+	Servers []string
 	// APIKey is sent to the HTTP API, when set.
 	APIKey string
 	// Token, when set, is the client token every subscriber presents
@@ -68,6 +78,11 @@ type Config struct {
 	// ServerPID, when positive, is the server's process id: its CPU time
 	// and resident memory are read from /proc (Linux).
 	ServerPID int
+	// ServerPIDs are the process ids of Servers, in the same order (all
+	// or none); ServerPID, when set too, comes first. Each server's CPU
+	// time and memory are read and reported apart, and summed in the
+	// totals.
+	ServerPIDs []int
 	// Size is the payload's size in bytes (it is larger when the seq and
 	// time fields do not fit). Default: 100.
 	Size int
@@ -86,8 +101,32 @@ type Config struct {
 
 // withDefaults checks c and fills in the defaults.
 func (c Config) withDefaults() (Config, error) {
-	if err := checkLoopback(c.Server); err != nil {
-		return c, err
+	if c.Server != "" {
+		c.Servers = append([]string{c.Server}, c.Servers...)
+	}
+	if c.ServerPID != 0 {
+		c.ServerPIDs = append([]int{c.ServerPID}, c.ServerPIDs...)
+	}
+	if len(c.Servers) == 0 {
+		return c, fmt.Errorf("%w: no server", ErrConfig)
+	}
+	for _, s := range c.Servers {
+		if err := checkLoopback(s); err != nil {
+			return c, err
+		}
+	}
+	c.Server, c.ServerPID = c.Servers[0], 0
+	if len(c.ServerPIDs) > 0 {
+		c.ServerPID = c.ServerPIDs[0]
+	}
+	if len(c.ServerPIDs) != 0 && len(c.ServerPIDs) != len(c.Servers) {
+		return c, fmt.Errorf("%w: %d server pids for %d servers: give one per server, in the same order, or none",
+			ErrConfig, len(c.ServerPIDs), len(c.Servers))
+	}
+	for _, pid := range c.ServerPIDs {
+		if pid <= 0 {
+			return c, fmt.Errorf("%w: server pid must be positive", ErrConfig)
+		}
 	}
 	if c.Transport == "" {
 		c.Transport = DefaultTransport
@@ -134,8 +173,6 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: messages must not be negative", ErrConfig)
 	case c.Rate < 0:
 		return c, fmt.Errorf("%w: rate must not be negative", ErrConfig)
-	case c.ServerPID < 0:
-		return c, fmt.Errorf("%w: server pid must not be negative", ErrConfig)
 	}
 	return c, nil
 }

@@ -174,3 +174,26 @@ func TestBench_CasesErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBench_Batch publishes in batches: every message arrives once, each
+// publisher's in order, the last batch of each publisher shorter.
+func TestBench_Batch(t *testing.T) {
+	s := startRun(t, "--addr", "127.0.0.1:0", "--demo=false")
+	for _, tr := range []string{"sse", "ws"} {
+		t.Run(tr, func(t *testing.T) {
+			code, res, stderr := runBenchCmd(t, "--server", s.url, "--transport", tr, "--batch", "7", "--publishers", "3",
+				"--subscribers", "9", "--channels", "3", "--messages", "100")
+			if code != 0 || res.Published != 100 || res.Deliveries != 300 || res.ExpectedDeliveries != 300 ||
+				res.Lost != 0 || res.Duplicated != 0 || res.OutOfOrder != 0 {
+				t.Errorf("exit %d, %+v: want 100 published, 300 delivered once and in order (stderr %q)", code, res, stderr)
+			}
+			if !strings.Contains(stderr, "batches of 7") {
+				t.Errorf("stderr %q: want the batch size in the summary", stderr)
+			}
+		})
+	}
+	code, _, stderr := runBenchCmd(t, "--server", s.url, "--batch", "1001", "--subscribers", "1")
+	if code != 2 || !strings.Contains(stderr, "batch must be at most 1000") {
+		t.Errorf("--batch 1001: exit %d, stderr %q: want 2", code, stderr)
+	}
+}

@@ -191,6 +191,7 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 		Size:        cfg.Size,
 		Rate:        cfg.Rate,
 		Publishers:  cfg.Publishers,
+		Batch:       cfg.Batch,
 	}
 	r.log = slog.New(slog.NewTextHandler(r.out, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// The publishers' connections are kept alive: every publisher has
@@ -505,15 +506,18 @@ func (r *runner) publishAll(ctx context.Context) (pubEnd time.Time, quiet bool, 
 
 // publish publishes the messages of publisher p, in order: message i,
 // for i % Publishers == p, is the (i / Channels + 1)-th of channel
-// i % Channels.
+// i % Channels. With Batch > 1, it sends its next Batch messages in one
+// request, once the last of them is due.
 func (r *runner) publish(ctx context.Context, p int) {
 	cfg := r.cfg
+	batch := max(cfg.Batch, 1)
 	var buf []byte
 	var timer *time.Timer
-	for i := p; i < cfg.Messages; i += cfg.Publishers {
-		c := i % cfg.Channels
+	pubs := make([]client.Publication, 0, batch)
+	for first := p; first < cfg.Messages; first += batch * cfg.Publishers {
+		last := min(first+(batch-1)*cfg.Publishers, (cfg.Messages-1-p)/cfg.Publishers*cfg.Publishers+p)
 		if cfg.Rate > 0 {
-			due := r.pubStart.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+			due := r.pubStart.Add(time.Duration(float64(last) / cfg.Rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				if timer == nil {
 					timer = time.NewTimer(d)
@@ -528,27 +532,60 @@ func (r *runner) publish(ctx context.Context, p int) {
 				}
 			}
 		}
-		seq := uint64(i/cfg.Channels + 1)
-		buf = appendPayload(buf[:0], seq, time.Now().UnixNano(), cfg.Size)
 		// The publications of a channel rotate over the servers, even
 		// when the channels and the servers are as many (subscriber j
 		// is on server j % servers): message i, the seq-th of channel
-		// c, goes through server (c + seq - 1) % servers.
-		k := (c + i/cfg.Channels) % len(r.apis)
-		if _, _, err := r.apis[k].Publish(ctx, r.ids[c], buf); err != nil {
+		// c, goes through server (c + seq - 1) % servers (a batch,
+		// through its first message's).
+		c := first % cfg.Channels
+		k := (c + first/cfg.Channels) % len(r.apis)
+		now := time.Now().UnixNano()
+		if batch == 1 {
+			seq := uint64(first/cfg.Channels + 1)
+			buf = appendPayload(buf[:0], seq, now, cfg.Size)
+			_, _, err := r.apis[k].Publish(ctx, r.ids[c], buf)
 			if ctx.Err() != nil {
 				return
 			}
-			if r.pubErrors.Add(1) == 1 {
-				r.errMu.Lock()
-				r.firstErr = err.Error()
-				r.errMu.Unlock()
+			r.published1(k, err)
+			continue
+		}
+		pubs = pubs[:0]
+		buf = buf[:0]
+		for i := first; i <= last; i += cfg.Publishers {
+			seq := uint64(i/cfg.Channels + 1)
+			n := len(buf)
+			buf = appendPayload(buf, seq, now, cfg.Size)
+			pubs = append(pubs, client.Publication{Channel: r.ids[i%cfg.Channels], Data: buf[n:len(buf):len(buf)]})
+		}
+		out, err := r.apis[k].PublishBatch(ctx, pubs)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			for range pubs {
+				r.published1(k, err)
 			}
 			continue
 		}
-		r.published.Add(1)
-		r.pubPer[k].Add(1)
+		for _, o := range out {
+			r.published1(k, o.Err)
+		}
 	}
+}
+
+// published1 counts the outcome of one publication through server k.
+func (r *runner) published1(k int, err error) {
+	if err != nil {
+		if r.pubErrors.Add(1) == 1 {
+			r.errMu.Lock()
+			r.firstErr = err.Error()
+			r.errMu.Unlock()
+		}
+		return
+	}
+	r.published.Add(1)
+	r.pubPer[k].Add(1)
 }
 
 // startProgress prints a progress line every second until the returned

@@ -20,6 +20,8 @@ const (
 	DefaultTimeout    = 5 * time.Minute
 	DefaultQuiet      = 10 * time.Second
 	DefaultMaxPending = 256
+	// MaxBatch is the largest Batch: what a server takes in one request.
+	MaxBatch = 1000
 )
 
 // ErrConfig is wrapped by the errors of a Config that cannot run: a bad
@@ -73,6 +75,11 @@ type Config struct {
 	// one's answer, which with many subscribers waits for the fan-out.
 	// Default: 4.
 	Publishers int
+	// Batch, when above 1, makes each publisher send its next Batch
+	// messages in one request (a batch publish, POST /api/publish with
+	// an array), on its kept-alive connection; with Rate, a batch goes
+	// once its last message is due. Default: 1, one message a request.
+	Batch int
 	// Transport is what the subscribers use. Default: SSE.
 	Transport client.Transport
 	// ServerPID, when positive, is the server's process id: its CPU time
@@ -141,6 +148,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"channels", &c.Channels, DefaultChannels},
 		{"publishers", &c.Publishers, DefaultPublishers},
+		{"batch", &c.Batch, 1},
 		{"size", &c.Size, DefaultSize},
 		{"max pending", &c.MaxPending, DefaultMaxPending},
 	} {
@@ -169,6 +177,8 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Subscribers < 1:
 		return c, fmt.Errorf("%w: want at least one subscriber", ErrConfig)
+	case c.Batch > MaxBatch:
+		return c, fmt.Errorf("%w: batch must be at most %d", ErrConfig, MaxBatch)
 	case c.Messages < 0:
 		return c, fmt.Errorf("%w: messages must not be negative", ErrConfig)
 	case c.Rate < 0:

@@ -21,6 +21,7 @@ type Result struct {
 	Size        int     `json:"size"`
 	Rate        float64 `json:"rate"`
 	Publishers  int     `json:"publishers"`
+	Batch       int     `json:"batch"`
 
 	// Connected counts the subscribers whose subscription started;
 	// ConnectMS is the time until all of them had (or until the run
@@ -165,6 +166,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	}
 	if r.Messages > 0 {
 		p("\n  publish:    %d in %.3f s: %.0f/s (%d publishers", r.Published, r.PublishS, r.PublishesPerS, r.Publishers)
+		if r.Batch > 1 {
+			p(", batches of %d", r.Batch)
+		}
 		if r.Rate > 0 {
 			p(", rate %.0f/s", r.Rate)
 		}

@@ -249,9 +249,11 @@ func (c *sseConn) serve(lines []byte) {
 	}
 	defer s.unwatchStream(st.w)
 	defer wakeAt(c.expires, st.w)()
-	pace := newPacer(h.cfg.WriteDelay)
+	pace := newPacer(h.cfg.WriteDelay, &h.writes)
 	defer pace.stop()
 	var items []item
+	// afterWrite: the next pull follows a write at once (see pacer).
+	afterWrite := false
 	for {
 		if reason := st.stopped(); reason != "" {
 			c.close(reason, h.cfg.WriteTimeout)
@@ -276,6 +278,9 @@ func (c *sseConn) serve(lines []byte) {
 			return
 		}
 		if items = st.pull(items[:0], sseBatch); len(items) > 0 {
+			if pace.gather(afterWrite) {
+				items = st.pull(items, sseBatch)
+			}
 			for _, it := range items {
 				c.item(it)
 			}
@@ -285,9 +290,10 @@ func (c *sseConn) serve(lines []byte) {
 				return
 			}
 			pace.wrote()
-			pace.hold()
+			afterWrite = true
 			continue
 		}
+		afterWrite = false
 		if time.Since(c.lastWrite) >= h.cfg.Heartbeat/2 {
 			c.put([]byte(": ping\n\n"))
 			if err := c.flush(); err != nil {
@@ -296,7 +302,6 @@ func (c *sseConn) serve(lines []byte) {
 			}
 		}
 		<-st.w.wake
-		pace.hold()
 	}
 }
 

@@ -225,8 +225,10 @@ const (
 
 // serve writes batches until the connection ends.
 func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
-	pace := newPacer(ws.h.cfg.WriteDelay)
+	pace := newPacer(ws.h.cfg.WriteDelay, &ws.h.writes)
 	defer pace.stop()
+	// afterWrite: the next batch is looked for right after a write.
+	afterWrite := false
 	for {
 		if reason := ws.st.stopped(); reason != "" {
 			ws.stop(ctx, reason)
@@ -267,14 +269,18 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			return
 		}
 		n := ws.batch()
+		if n > 0 && pace.gather(afterWrite) {
+			n += ws.batch()
+		}
 		if len(ws.buf) > 0 && !ws.write(ctx) {
 			return
 		}
 		if n > 0 {
 			pace.wrote()
-			pace.hold()
+			afterWrite = true
 			continue
 		}
+		afterWrite = false
 		if time.Since(ws.lastWrite) >= ws.h.cfg.Heartbeat/2 {
 			// Idle: make sure the peer is still there.
 			pctx, cancel := context.WithTimeout(ctx, ws.h.cfg.WriteTimeout)
@@ -287,7 +293,6 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			ws.lastWrite = time.Now()
 		}
 		<-ws.st.w.wake
-		pace.hold()
 	}
 }
 

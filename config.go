@@ -117,10 +117,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// WriteDelay, when positive, spaces the writes of a stream (SSE,
 	// WebSocket) that is behind by at least this long: a stream that
-	// finds more to send right after a write waits for the rest of the
-	// delay since that write, gathering what comes meanwhile into one
-	// write. A stream writes at once when it is woken otherwise, so a
-	// message costs no latency while the server keeps up; a busy one
+	// finds several messages when it wakes, or more right after a write,
+	// waits for the rest of the delay since its last write, gathering
+	// what comes meanwhile into one write. A stream woken for one message
+	// writes it at once, so a message costs no latency while the server
+	// keeps up; a busy one
 	// writes many messages per system call, for more throughput and less
 	// CPU, at the cost of at most this much latency. Hub.WriteCounts
 	// counts the writes of each kind. Default: 20ms; negative: every

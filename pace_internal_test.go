@@ -31,8 +31,8 @@ func TestPacer(t *testing.T) {
 		if p.gather(true) || time.Since(t0) != 0 {
 			t.Fatalf("a stream behind by more than the delay waited %v", time.Since(t0))
 		}
-		if a, g := counts.atOnce.Load(), counts.gathered.Load(); a != 1 || g != 2 {
-			t.Errorf("counted %d at once, %d gathered; want 1, 2", a, g)
+		if a, g := counts.atOnce.Load(), counts.gathered.Load(); a != 2 || g != 1 {
+			t.Errorf("counted %d at once, %d gathered; want 2, 1", a, g)
 		}
 	})
 }

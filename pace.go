@@ -6,16 +6,18 @@ import (
 )
 
 // pacer spaces a stream's writes by Config.WriteDelay, only while the
-// stream is behind. A stream woken for one message writes it at once: a
-// message costs no latency while the server keeps up. A stream is behind
-// when it finds more than one message when it wakes (they piled up while
-// it waited to run: the server has more to send than it writes), or finds
-// any right after a write, without waiting (they came during the write: a
-// slow peer, or a busy server). Then it waits for the rest of the delay
-// since its last write, gathering what comes meanwhile into one write:
-// the more a server is behind, the more each write carries. A stream
-// whose last write is older than the delay never waits, and with no
-// delay none does.
+// server or the stream is behind. A stream woken for one message writes
+// it at once: a message costs no latency while the server keeps up. The
+// server is behind when a stream wakes to several messages, or runs more
+// than a tenth of the delay after its wake (it waited to run: the server
+// has more to send than it writes), and stays so for a delay after the
+// last time one did; a
+// stream is behind when it finds more right after a write (they came
+// during the write: a slow peer, or a busy server). Then a stream waits
+// for the rest of the delay since its last write, gathering what comes
+// meanwhile into one write: the more a server is behind, the more each
+// write carries. A stream whose last write is older than the delay never
+// waits, and with no delay none does.
 type pacer struct {
 	delay  time.Duration
 	timer  *time.Timer
@@ -32,14 +34,33 @@ func newPacer(delay time.Duration, counts *writeCounts) *pacer {
 	return p
 }
 
-// gather is called before a write of what a stream found; behind tells
-// that it found more than one message, or found it right after its
-// previous write. It reports whether the stream waited for the rest of
-// the delay, and should then look for more before writing.
-func (p *pacer) gather(behind bool) bool {
+// gather is called before a write of what a stream found: n messages,
+// right after its previous write (afterWrite), or after it waited lag
+// from its wake to running. It reports whether the stream waited for the
+// rest of the delay, and should then look for more before writing.
+//
+// A stream that wakes to several messages, or ran more than a tenth of
+// the delay after its wake, waited to run while others wrote: the
+// server is behind, not only this stream, so it tells the others
+// (writeCounts.backlogAt), and for the next delay every stream gathers.
+// A stream that finds more right after its write may only have a slow
+// peer: it gathers alone.
+func (p *pacer) gather(n int, afterWrite bool, lag time.Duration) bool {
 	var wait time.Duration
-	if behind && p.delay > 0 {
-		wait = time.Until(p.last.Add(p.delay))
+	if p.delay > 0 {
+		now := time.Now()
+		behind := afterWrite
+		if !afterWrite && (n > 1 || lag > p.delay/10) {
+			behind = true
+			if t := now.UnixNano(); t-p.counts.backlogAt.Load() > int64(p.delay/4) {
+				p.counts.backlogAt.Store(t)
+			}
+		} else if now.UnixNano()-p.counts.backlogAt.Load() < int64(p.delay) {
+			behind = true
+		}
+		if behind {
+			wait = p.last.Add(p.delay).Sub(now)
+		}
 	}
 	if wait <= 0 {
 		// Not behind, or the last write is older than the delay: what
@@ -71,6 +92,9 @@ func (p *pacer) stop() {
 type writeCounts struct {
 	atOnce   atomic.Uint64
 	gathered atomic.Uint64
+	// backlogAt is when a stream last woke to several messages (unix
+	// nanoseconds): the server was behind then.
+	backlogAt atomic.Int64
 }
 
 // WriteCounts counts the writes of messages of the hub's streams (SSE and
@@ -79,10 +103,10 @@ type WriteCounts struct {
 	// AtOnce counts the writes made as soon as a stream found what it
 	// wrote (all of them without a write delay).
 	AtOnce uint64
-	// Gathered counts the writes of a stream that was behind (it found
-	// several messages when it woke, or more right after its previous
-	// write) and had written less than the write delay ago: it waited
-	// for the rest of the delay, to send everything in one write.
+	// Gathered counts the writes made after waiting for the rest of the
+	// write delay since the stream's last write, to send everything in
+	// one write: the server was behind, or the stream found more right
+	// after its previous write.
 	Gathered uint64
 }
 

@@ -278,7 +278,7 @@ func (c *sseConn) serve(lines []byte) {
 			return
 		}
 		if items = st.pull(items[:0], sseBatch); len(items) > 0 {
-			if pace.gather(afterWrite || len(items) > 1) {
+			if pace.gather(len(items), afterWrite, st.w.lag()) {
 				items = st.pull(items, sseBatch)
 			}
 			for _, it := range items {

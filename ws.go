@@ -269,7 +269,7 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			return
 		}
 		n := ws.batch()
-		if n > 0 && pace.gather(afterWrite || n > 1) {
+		if n > 0 && pace.gather(n, afterWrite, ws.st.w.lag()) {
 			n += ws.batch()
 		}
 		if len(ws.buf) > 0 && !ws.write(ctx) {

@@ -115,17 +115,12 @@ type Config struct {
 	// socket takes no data for this long is closed as a slow client.
 	// Default: 10s.
 	WriteTimeout time.Duration
-	// WriteDelay, when positive, spaces the writes of the streams (SSE,
-	// WebSocket) by at least this long while the server is behind (a
-	// stream wakes to several messages, or runs a tenth of the delay or
-	// more after its wake; and for a delay after), and those of a stream
-	// that finds more right after a write: a stream waits for the rest of
-	// the delay since its last write, gathering what comes meanwhile into
-	// one write. Otherwise a stream woken for one message writes it at
-	// once, so a message costs no latency while the server keeps up; a busy one
-	// writes many messages per system call, for more throughput and less
-	// CPU, at the cost of at most this much latency. Hub.WriteCounts
-	// counts the writes of each kind. Default: 20ms; negative: every
+	// WriteDelay, when positive, spaces each stream's writes (SSE,
+	// WebSocket) by at least this long: a message that comes sooner after
+	// a write waits for the rest of it, gathered with the others into one
+	// write. An idle stream writes at once; a busy one writes many
+	// messages per system call, for more throughput and less CPU, at the
+	// cost of at most this much latency. Default: 20ms; negative: every
 	// write at once.
 	WriteDelay time.Duration
 	// MaxFrameSize bounds a client's WebSocket message. Default: 96 KiB

@@ -47,7 +47,6 @@ type Hub struct {
 	origins  originPatterns
 	limits   *limiter
 	refusals refusals
-	writes   writeCounts // see pace.go
 
 	control control
 }

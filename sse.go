@@ -249,11 +249,9 @@ func (c *sseConn) serve(lines []byte) {
 	}
 	defer s.unwatchStream(st.w)
 	defer wakeAt(c.expires, st.w)()
-	pace := newPacer(h.cfg.WriteDelay, &h.writes)
+	pace := newPacer(h.cfg.WriteDelay)
 	defer pace.stop()
 	var items []item
-	// afterWrite: the next pull follows a write at once (see pacer).
-	afterWrite := false
 	for {
 		if reason := st.stopped(); reason != "" {
 			c.close(reason, h.cfg.WriteTimeout)
@@ -278,9 +276,6 @@ func (c *sseConn) serve(lines []byte) {
 			return
 		}
 		if items = st.pull(items[:0], sseBatch); len(items) > 0 {
-			if pace.gather(len(items), afterWrite, st.w.lag()) {
-				items = st.pull(items, sseBatch)
-			}
 			for _, it := range items {
 				c.item(it)
 			}
@@ -290,10 +285,9 @@ func (c *sseConn) serve(lines []byte) {
 				return
 			}
 			pace.wrote()
-			afterWrite = true
+			pace.hold()
 			continue
 		}
-		afterWrite = false
 		if time.Since(c.lastWrite) >= h.cfg.Heartbeat/2 {
 			c.put([]byte(": ping\n\n"))
 			if err := c.flush(); err != nil {
@@ -302,6 +296,7 @@ func (c *sseConn) serve(lines []byte) {
 			}
 		}
 		<-st.w.wake
+		pace.hold()
 	}
 }
 

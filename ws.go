@@ -225,10 +225,8 @@ const (
 
 // serve writes batches until the connection ends.
 func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
-	pace := newPacer(ws.h.cfg.WriteDelay, &ws.h.writes)
+	pace := newPacer(ws.h.cfg.WriteDelay)
 	defer pace.stop()
-	// afterWrite: the next batch is looked for right after a write.
-	afterWrite := false
 	for {
 		if reason := ws.st.stopped(); reason != "" {
 			ws.stop(ctx, reason)
@@ -269,18 +267,14 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			return
 		}
 		n := ws.batch()
-		if n > 0 && pace.gather(n, afterWrite, ws.st.w.lag()) {
-			n += ws.batch()
-		}
 		if len(ws.buf) > 0 && !ws.write(ctx) {
 			return
 		}
 		if n > 0 {
 			pace.wrote()
-			afterWrite = true
+			pace.hold()
 			continue
 		}
-		afterWrite = false
 		if time.Since(ws.lastWrite) >= ws.h.cfg.Heartbeat/2 {
 			// Idle: make sure the peer is still there.
 			pctx, cancel := context.WithTimeout(ctx, ws.h.cfg.WriteTimeout)
@@ -293,6 +287,7 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			ws.lastWrite = time.Now()
 		}
 		<-ws.st.w.wake
+		pace.hold()
 	}
 }
 

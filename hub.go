@@ -47,6 +47,7 @@ type Hub struct {
 	origins  originPatterns
 	limits   *limiter
 	refusals refusals
+	writes   writeCounts // see pace.go
 
 	control control
 }

@@ -18,6 +18,14 @@ type statsResponse struct {
 	PollTimeout string `json:"poll_timeout"`
 	// Refused counts the clients the hub refused, by reason.
 	Refused map[string]uint64 `json:"refused"`
+	// Writes counts the streams' writes by pacing (halley.WriteCounts).
+	Writes writeCounts `json:"writes"`
+}
+
+// writeCounts is halley.WriteCounts in JSON.
+type writeCounts struct {
+	AtOnce   uint64 `json:"at_once"`
+	Gathered uint64 `json:"gathered"`
 }
 
 // commandRequest is the JSON form of the body of POST /api/command.
@@ -63,11 +71,13 @@ func (a *api) command(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request) {
+	wc := a.hub.WriteCounts()
 	writeJSON(w, http.StatusOK, statsResponse{
 		Channels:    a.hub.ChannelCount(),
 		Sessions:    a.hub.SessionCount(),
 		Active:      a.hub.Active(),
 		PollTimeout: a.hub.PollTimeout().String(),
 		Refused:     a.hub.Refusals(),
+		Writes:      writeCounts{AtOnce: wc.AtOnce, Gathered: wc.Gathered},
 	})
 }

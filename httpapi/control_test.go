@@ -145,6 +145,10 @@ func TestStats(t *testing.T) {
 		t.Errorf("refused = %v, want an empty object", got["refused"])
 	}
 	delete(got, "refused")
+	if w, ok := got["writes"].(map[string]any); !ok || w["at_once"] != 0.0 || w["gathered"] != 0.0 {
+		t.Errorf("writes = %v, want zero counts", got["writes"])
+	}
+	delete(got, "writes")
 	if len(got) != len(want) {
 		t.Errorf("answer = %s, want exactly %v", res.body, want)
 	}

@@ -129,8 +129,8 @@ type Config struct {
 	// a write waits for the rest of it, gathered with the others into one
 	// write. An idle stream writes at once; a busy one writes many
 	// messages per system call, for more throughput and less CPU, at the
-	// cost of at most this much latency. Default: 20ms; negative: every
-	// write at once.
+	// cost of at most this much latency. Hub.WriteCounts counts the
+	// writes of each kind. Default: 20ms; negative: every write at once.
 	WriteDelay time.Duration
 	// MaxFrameSize bounds a client's WebSocket message. Default: 96 KiB
 	// (a MaxClientMessage payload in base64, with room for the frame).

@@ -56,6 +56,7 @@ type Hub struct {
 	limits   *limiter
 	refusals refusals
 	stats    stats
+	writes   writeCounts // see pace.go
 
 	control control
 }

@@ -249,7 +249,7 @@ func (c *sseConn) serve(lines []byte) {
 	}
 	defer s.unwatchStream(st.w)
 	defer wakeAt(c.expires, st.w)()
-	pace := newPacer(h.cfg.WriteDelay)
+	pace := newPacer(h.cfg.WriteDelay, &h.writes)
 	defer pace.stop()
 	var items []item
 	for {
@@ -276,6 +276,9 @@ func (c *sseConn) serve(lines []byte) {
 			return
 		}
 		if items = st.pull(items[:0], sseBatch); len(items) > 0 {
+			if pace.hold() {
+				items = st.pull(items, sseBatch)
+			}
 			for _, it := range items {
 				c.item(it)
 			}
@@ -285,9 +288,9 @@ func (c *sseConn) serve(lines []byte) {
 				return
 			}
 			pace.wrote()
-			pace.hold()
 			continue
 		}
+		pace.idle()
 		if time.Since(c.lastWrite) >= h.cfg.Heartbeat/2 {
 			c.put([]byte(": ping\n\n"))
 			if err := c.flush(); err != nil {
@@ -296,7 +299,6 @@ func (c *sseConn) serve(lines []byte) {
 			}
 		}
 		<-st.w.wake
-		pace.hold()
 	}
 }
 

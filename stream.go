@@ -2,7 +2,6 @@ package halley
 
 import (
 	"sync"
-	"time"
 
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
@@ -317,51 +316,6 @@ func (st *stream) cursor(dst []byte) []byte {
 		dst = frame.AppendEntry(dst, sub.name, sub.after, sub.epoch)
 	}
 	return dst
-}
-
-// pacer spaces a stream's writes by at least Config.WriteDelay: a stream
-// that wrote less than that ago waits for the rest of it, gathering what
-// comes meanwhile into one write; an idle stream writes at once. With no
-// delay it does nothing.
-type pacer struct {
-	delay time.Duration
-	timer *time.Timer
-	last  time.Time // the last write
-}
-
-func newPacer(delay time.Duration) *pacer {
-	p := &pacer{delay: delay}
-	if delay > 0 {
-		p.timer = time.NewTimer(delay)
-		p.timer.Stop()
-	}
-	return p
-}
-
-// wrote records a write.
-func (p *pacer) wrote() {
-	if p.delay > 0 {
-		p.last = time.Now()
-	}
-}
-
-// hold waits until the delay since the last write has passed.
-func (p *pacer) hold() {
-	if p.delay <= 0 {
-		return
-	}
-	wait := time.Until(p.last.Add(p.delay))
-	if wait <= 0 {
-		return
-	}
-	p.timer.Reset(wait)
-	<-p.timer.C
-}
-
-func (p *pacer) stop() {
-	if p.timer != nil {
-		p.timer.Stop()
-	}
 }
 
 // writeBuffers keep the batch buffers of idle streams: a stream takes one

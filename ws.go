@@ -225,7 +225,7 @@ const (
 
 // serve writes batches until the connection ends.
 func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
-	pace := newPacer(ws.h.cfg.WriteDelay)
+	pace := newPacer(ws.h.cfg.WriteDelay, &ws.h.writes)
 	defer pace.stop()
 	for {
 		if reason := ws.st.stopped(); reason != "" {
@@ -267,14 +267,17 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			return
 		}
 		n := ws.batch()
+		if n > 0 && pace.hold() {
+			n += ws.batch()
+		}
 		if len(ws.buf) > 0 && !ws.write(ctx) {
 			return
 		}
 		if n > 0 {
 			pace.wrote()
-			pace.hold()
 			continue
 		}
+		pace.idle()
 		if time.Since(ws.lastWrite) >= ws.h.cfg.Heartbeat/2 {
 			// Idle: make sure the peer is still there.
 			pctx, cancel := context.WithTimeout(ctx, ws.h.cfg.WriteTimeout)
@@ -287,7 +290,6 @@ func (ws *wsConn) serve(ctx context.Context, s *Session, sig *wsSignals) {
 			ws.lastWrite = time.Now()
 		}
 		<-ws.st.w.wake
-		pace.hold()
 	}
 }
 

@@ -106,3 +106,39 @@ func expectAPIError(t *testing.T, what string, f func() error, status int, reaso
 		t.Errorf("%s: no message in %v", what, ae)
 	}
 }
+
+func TestAPI_PublishBatch(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	for _, name := range []string{"a", "b"} {
+		if _, err := e.api.CreateChannel(ctx, name, "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := e.api.PublishBatch(ctx, []client.Publication{
+		{Channel: "a", Data: []byte("text, not {json")},
+		{Channel: "nope", Data: []byte("1")},
+		{Channel: "b", Data: []byte(`{"n": 1}`)},
+		{Channel: "a", Data: []byte(`"quoted"`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 4 || out[0].Offset != 1 || out[0].Err != nil || out[2].Offset != 1 || out[3].Offset != 2 {
+		t.Fatalf("PublishBatch = %+v, want offsets 1, -, 1, 2", out)
+	}
+	var ae *client.APIError
+	if !errors.As(out[1].Err, &ae) || ae.Reason != "unknown_channel" || ae.Status != http.StatusNotFound {
+		t.Errorf("result 1: %v, want an unknown_channel APIError with status 404", out[1].Err)
+	}
+	a, _ := e.hub.Channel("a")
+	msgs, err := a.Read(ctx, 0, 0)
+	if err != nil || len(msgs) != 2 || string(msgs[0].Data) != "text, not {json" || string(msgs[1].Data) != "quoted" {
+		t.Errorf("channel a: %v, %v; want the text, then the string's contents", msgs, err)
+	}
+
+	expectAPIError(t, "an empty batch", func() error {
+		_, err := e.api.PublishBatch(ctx, nil)
+		return err
+	}, http.StatusBadRequest, "bad_request")
+}

@@ -25,6 +25,14 @@ type statsResponse struct {
 	// Cluster adds up the figures of every live node, when the hub is
 	// one of several (a Redis broker).
 	Cluster *halley.ClusterStats `json:"cluster,omitempty"`
+	// Writes counts the streams' writes by pacing (halley.WriteCounts).
+	Writes writeCounts `json:"writes"`
+}
+
+// writeCounts is halley.WriteCounts in JSON.
+type writeCounts struct {
+	AtOnce   uint64 `json:"at_once"`
+	Gathered uint64 `json:"gathered"`
 }
 
 // commandRequest is the JSON form of the body of POST /api/command.
@@ -70,12 +78,14 @@ func (a *api) command(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request) {
+	wc := a.hub.WriteCounts()
 	res := statsResponse{
 		Channels:    a.hub.ChannelCount(),
 		Sessions:    a.hub.SessionCount(),
 		Active:      a.hub.Active(),
 		PollTimeout: a.hub.PollTimeout().String(),
 		Refused:     a.hub.Refusals(),
+		Writes:      writeCounts{AtOnce: wc.AtOnce, Gathered: wc.Gathered},
 		Node:        a.hub.Node(),
 	}
 	if a.hub.Clustered() {

@@ -152,6 +152,10 @@ func TestStats(t *testing.T) {
 	if _, ok := got["cluster"]; ok {
 		t.Errorf("a hub alone answered a cluster object: %s", res.body)
 	}
+	if w, ok := got["writes"].(map[string]any); !ok || w["at_once"] != 0.0 || w["gathered"] != 0.0 {
+		t.Errorf("writes = %v, want zero counts", got["writes"])
+	}
+	delete(got, "writes")
 	if len(got) != len(want) {
 		t.Errorf("answer = %s, want exactly %v", res.body, want)
 	}

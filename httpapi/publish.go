@@ -3,10 +3,22 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/broker"
 )
 
-// publishRequest is the body of POST /api/publish.
+// MaxBatch is the most messages one batch publish (POST /api/publish with
+// a JSON array) may carry; more is answered 400 bad_request.
+const MaxBatch = 1000
+
+// publishRequest is the body of POST /api/publish, and each item of a
+// batch.
 type publishRequest struct {
 	Channel string          `json:"channel"`
 	Data    json.RawMessage `json:"data"`
@@ -28,26 +40,28 @@ func (a *api) publishLimit() int64 {
 }
 
 func (a *api) publish(w http.ResponseWriter, r *http.Request) {
-	var req publishRequest
-	if !a.decodeJSONMax(w, r, &req, a.publishLimit()) {
-		return
-	}
-	if req.Channel == "" {
-		writeError(w, http.StatusBadRequest, "bad_request", `"channel" is required`)
-		return
-	}
-	if req.Data == nil {
-		writeError(w, http.StatusBadRequest, "bad_request", `"data" is required`)
-		return
-	}
-	data, err := payload(req.Data)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_json", err.Error())
-		return
-	}
-	c, ok := a.hub.Channel(req.Channel)
+	body, ok := a.readBodyMax(w, r, a.publishLimit())
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown_channel", "no live channel has the id "+req.Channel)
+		return
+	}
+	b := bytes.TrimSpace(body)
+	if len(b) > 0 && !isJSON(r) {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"the body must be JSON with Content-Type: application/json")
+		return
+	}
+	if len(b) > 0 && b[0] == '[' {
+		a.publishBatch(w, r, b)
+		return
+	}
+	channel, data, bad := decodePublication(b)
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, bad.reason, bad.message)
+		return
+	}
+	c, ok := a.hub.Channel(channel)
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_channel", "no live channel has the id "+channel)
 		return
 	}
 	out, err := c.Write(r.Context(), data)
@@ -55,7 +69,219 @@ func (a *api) publish(w http.ResponseWriter, r *http.Request) {
 		a.writeHubError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, publishResponse{Offset: out.Offset, Delivered: out.Delivered})
+	writePublished(w, out)
+}
+
+// refusal is a request's fault: a reason of the API and its message.
+type refusal struct{ reason, message string }
+
+// decodePublication returns the channel and message of one publication
+// object (an empty b counts as {}), or why it is refused.
+func decodePublication(b []byte) (channel string, data []byte, bad *refusal) {
+	var raw []byte
+	if len(b) > 0 {
+		var end int
+		var ok bool
+		channel, raw, end, ok = scanPublish(b)
+		if ok && skipSpace(b, end) == len(b) {
+			if data, ok = checkPublication(channel, raw); ok {
+				return channel, data, nil
+			}
+		}
+		// Not the simple shape, or a fault: the strict decoder decides,
+		// and words the answer.
+		var req publishRequest
+		if err := unmarshalStrict(b, &req); err != nil {
+			return "", nil, &refusal{"bad_json", err.Error()}
+		}
+		channel, raw = req.Channel, req.Data
+	}
+	if channel == "" {
+		return "", nil, &refusal{"bad_request", `"channel" is required`}
+	}
+	if raw == nil {
+		return "", nil, &refusal{"bad_request", `"data" is required`}
+	}
+	data, err := payload(raw)
+	if err != nil {
+		return "", nil, &refusal{"bad_json", err.Error()}
+	}
+	return channel, data, nil
+}
+
+// checkPublication returns the message of a publication scanned by
+// scanPublish, and false when it has a fault.
+func checkPublication(channel string, raw []byte) ([]byte, bool) {
+	if channel == "" || raw == nil {
+		return nil, false
+	}
+	data, err := payload(raw)
+	return data, err == nil
+}
+
+// writePublished answers 200 with a write's outcome, without the
+// reflection of encoding/json: this is the API's busiest answer.
+func writePublished(w http.ResponseWriter, out halley.Outcome) {
+	var buf [64]byte
+	b := appendOutcome(buf[:0], out)
+	b = append(b, '\n')
+	writeRaw(w, http.StatusOK, b)
+}
+
+// appendOutcome appends {"offset":…,"delivered":…}.
+func appendOutcome(b []byte, out halley.Outcome) []byte {
+	b = append(b, `{"offset":`...)
+	b = strconv.AppendUint(b, out.Offset, 10)
+	b = append(b, `,"delivered":`...)
+	b = strconv.AppendInt(b, int64(out.Delivered), 10)
+	return append(b, '}')
+}
+
+// writeRaw answers code with b, a JSON text, and the API's headers.
+func writeRaw(w http.ResponseWriter, code int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// publishBatch publishes the messages of a JSON array of publications,
+// in order. The array is checked whole first: a bad item refuses the
+// request and nothing is published. Then each message is written; one
+// that is refused (an unknown channel, a bus filter…) gets its error in
+// the answer's results, and the others are still published.
+func (a *api) publishBatch(w http.ResponseWriter, r *http.Request, b []byte) {
+	type pub struct {
+		channel string
+		data    []byte
+	}
+	var pubs []pub
+	i := skipSpace(b, 1)
+	if i < len(b) && b[i] == ']' {
+		i++
+	} else {
+		for {
+			if len(pubs) == MaxBatch {
+				writeError(w, http.StatusBadRequest, "bad_request",
+					"a batch carries at most "+strconv.Itoa(MaxBatch)+" messages")
+				return
+			}
+			start := skipSpace(b, i)
+			end, ok := 0, false
+			var p pub
+			var raw []byte
+			if p.channel, raw, end, ok = scanPublish(b[start:]); ok {
+				end += start
+				p.data, ok = checkPublication(p.channel, raw)
+			}
+			if !ok {
+				// The strict decoder reads the item, to word the fault.
+				item, n, err := nextItem(b[start:])
+				if err != nil {
+					writeError(w, http.StatusBadRequest, "bad_json", "item "+strconv.Itoa(len(pubs))+": "+err.Error())
+					return
+				}
+				var bad *refusal
+				if p.channel, p.data, bad = decodePublication(item); bad != nil {
+					writeError(w, http.StatusBadRequest, bad.reason, "item "+strconv.Itoa(len(pubs))+": "+bad.message)
+					return
+				}
+				end = start + n
+			}
+			pubs = append(pubs, p)
+			i = skipSpace(b, end)
+			if i < len(b) && b[i] == ',' {
+				i++
+				continue
+			}
+			if i < len(b) && b[i] == ']' {
+				i++
+				break
+			}
+			writeError(w, http.StatusBadRequest, "bad_json", "bad JSON: want , or ] after item "+strconv.Itoa(len(pubs)-1))
+			return
+		}
+	}
+	if skipSpace(b, i) != len(b) {
+		writeError(w, http.StatusBadRequest, "bad_json", "bad JSON: data after the array")
+		return
+	}
+	if len(pubs) == 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", "the batch has no message")
+		return
+	}
+
+	out := make([]byte, 0, 64+40*len(pubs))
+	out = append(out, `{"results":[`...)
+	published := 0
+	for k, p := range pubs {
+		if k > 0 {
+			out = append(out, ',')
+		}
+		c, ok := a.hub.Channel(p.channel)
+		if !ok {
+			out = appendFault(out, "unknown_channel", "no live channel has the id "+p.channel, http.StatusNotFound)
+			continue
+		}
+		res, err := c.Write(r.Context(), p.data)
+		if err != nil {
+			out = a.appendItemError(out, r, err)
+			continue
+		}
+		published++
+		out = appendOutcome(out, res)
+	}
+	out = append(out, `],"published":`...)
+	out = strconv.AppendInt(out, int64(published), 10)
+	out = append(out, `,"failed":`...)
+	out = strconv.AppendInt(out, int64(len(pubs)-published), 10)
+	out = append(out, "}\n"...)
+	writeRaw(w, http.StatusOK, out)
+}
+
+// nextItem returns the JSON value at the start of b (after white space)
+// and the index after it.
+func nextItem(b []byte) ([]byte, int, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, 0, fmt.Errorf("bad JSON: %w", err)
+	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return nil, 0, errors.New("an item must be a JSON object")
+	}
+	return raw, int(dec.InputOffset()), nil
+}
+
+// appendItemError appends a batch item's error, as writeHubError would
+// answer it alone: {"error":reason,"message":…,"status":code}.
+func (a *api) appendItemError(out []byte, r *http.Request, err error) []byte {
+	reason := halley.Reason(err)
+	if reason == "internal" && errors.Is(err, broker.ErrClosed) {
+		reason = "shutdown"
+	}
+	code, ok := statusOf[reason]
+	msg := err.Error()
+	switch {
+	case !ok:
+		a.log.Error("halley: api: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		reason, code, msg = "internal", http.StatusInternalServerError, "internal error"
+	case reason == "rejected":
+		msg = rejectMessage(msg)
+	}
+	return appendFault(out, reason, msg, code)
+}
+
+// appendFault appends {"error":reason,"message":msg,"status":code}.
+func appendFault(out []byte, reason, msg string, code int) []byte {
+	e, _ := json.Marshal(struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+		Status  int    `json:"status"`
+	}{reason, msg, code})
+	return append(out, e...)
 }
 
 // payload returns the bytes a message carries: a JSON string's contents,
@@ -64,6 +290,9 @@ func (a *api) publish(w http.ResponseWriter, r *http.Request) {
 func payload(raw json.RawMessage) ([]byte, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '"' {
+		if s, ok := plainString(raw); ok {
+			return []byte(s), nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err
@@ -71,8 +300,28 @@ func payload(raw json.RawMessage) ([]byte, error) {
 		return []byte(s), nil
 	}
 	var buf bytes.Buffer
+	buf.Grow(len(raw))
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// plainString returns the contents of a JSON string without escapes or
+// control characters, in valid UTF-8, which are its bytes as they are;
+// false for any other string, which json.Unmarshal decodes.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }

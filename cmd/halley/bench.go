@@ -19,6 +19,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: halley bench [flags] --subscribers N --messages M
+       halley bench [flags] --cases [--only NAME,…] [--scale F]
 
 Measures a server on this machine: creates broadcast channels through the
 HTTP API, connects N subscribers (subscriber j reads channel j % channels),
@@ -31,6 +32,17 @@ with and without --token to see what checking tokens costs).
 --server-pid also reports the server's CPU time (from /proc, in ticks of
 10 ms: USER_HZ is taken to be 100).
 
+Several servers (nodes sharing one broker, such as Redis): repeat
+--server (or separate URLs with commas), and --server-pid in the same
+order; subscriber j connects to server j % servers, each channel's
+messages are published through the servers in turn, and the JSON line
+has each server's figures under "servers" beside the totals.
+
+--cases runs the standard cases one after the other (`+strings.Join(bench.CaseNames(), ", ")+`;
+--only picks some, --scale multiplies their subscribers, channels and
+messages) and prints a table on stdout, or with --json one JSON line per
+case.
+
 Prints a progress line every second and a summary on stderr, and one line
 of JSON with every figure on stdout. Exit status: 0 when nothing was lost,
 duplicated or out of order, 1 otherwise or on failure, 2 for a bad command
@@ -41,19 +53,26 @@ flags:
 		fs.PrintDefaults()
 	}
 	var cfg bench.Config
-	fs.StringVar(&cfg.Server, "server", defaultServer, "base `URL` of the server: a loopback address only")
+	var servers urlList
+	var pids pidList
+	fs.Var(&servers, "server", "base `URL` of the server, a loopback address only; repeat it or separate URLs with commas for several servers (default "+defaultServer+")")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "`key` for the HTTP API (default $HALLEY_API_KEY)")
 	fs.StringVar(&cfg.Token, "token", "", "client `token` every subscriber presents, allowing channels bench-* (default $"+tokenEnv+")")
 	fs.IntVar(&cfg.Subscribers, "subscribers", 0, "number of subscribers, each on its own connection (required)")
 	fs.IntVar(&cfg.Messages, "messages", 0, "number of messages to publish; 0 measures idle connections only")
 	fs.IntVar(&cfg.Channels, "channels", bench.DefaultChannels, "number of channels")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "publications per second (default as fast as the server takes them)")
-	fs.IntVar(&cfg.Publishers, "publishers", bench.DefaultPublishers, "concurrent publishers, each one publication at a time")
+	fs.IntVar(&cfg.Publishers, "publishers", bench.DefaultPublishers, "concurrent publishers, each one request at a time on a kept-alive connection")
+	fs.IntVar(&cfg.Batch, "batch", 1, "messages per publish request (a batch publish, at most 1000)")
 	transport := fs.String("transport", string(bench.DefaultTransport), "`transport` of the subscribers: ws, sse or poll")
-	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "`pid` of the server, to read its CPU time and memory from /proc")
+	fs.Var(&pids, "server-pid", "`pid` of the server, to read its CPU time and memory from /proc; one per --server, in the same order")
 	fs.IntVar(&cfg.Size, "size", bench.DefaultSize, "payload size in `bytes`")
 	fs.DurationVar(&cfg.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run")
 	quiet := fs.Bool("json", false, "print only the JSON line: no progress or summary on stderr")
+	cases := fs.Bool("cases", false, "run the standard cases and print a table of their figures")
+	var only list
+	fs.Var(&only, "only", "with --cases, the comma-separated `names` of the cases to run (default all)")
+	scale := fs.Float64("scale", 1, "with --cases, `factor` on each case's subscribers, channels and messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -66,9 +85,28 @@ flags:
 	}
 	seen := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { seen[f.Name] = true })
-	if !seen["subscribers"] {
+	switch {
+	case *cases:
+		for _, name := range []string{"subscribers", "messages", "channels", "rate"} {
+			if seen[name] {
+				fmt.Fprintf(stderr, "halley bench: --%s and --cases: each case has its own\n", name)
+				return 2
+			}
+		}
+		if *scale <= 0 {
+			fmt.Fprintln(stderr, "halley bench: --scale must be positive")
+			return 2
+		}
+	case seen["only"] || seen["scale"]:
+		fmt.Fprintln(stderr, "halley bench: --only and --scale go with --cases")
+		return 2
+	case !seen["subscribers"]:
 		fmt.Fprintln(stderr, "halley bench: --subscribers is required")
 		return 2
+	}
+	cfg.Servers, cfg.ServerPIDs = servers, pids
+	if len(cfg.Servers) == 0 {
+		cfg.Servers = []string{defaultServer}
 	}
 	tr, err := client.ParseTransport(*transport)
 	if err != nil {
@@ -90,6 +128,9 @@ flags:
 	progress := stderr
 	if *quiet {
 		progress = io.Discard
+	}
+	if *cases {
+		return runBenchCases(ctx, cfg, only, *scale, *quiet, stdout, stderr)
 	}
 	res, err := bench.Run(ctx, cfg, &lockedWriter{w: progress})
 	if err != nil {

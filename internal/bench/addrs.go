@@ -18,25 +18,31 @@ import (
 const perAddress = 50
 
 // spread gives subscribers HTTP clients bound to distinct loopback
-// addresses (127.1.x.y) when the server is an IPv4 loopback address on
-// Linux, where all of 127.0.0.0/8 is the loopback. Elsewhere every
-// subscriber uses the default client.
+// addresses (127.1.x.y) when the servers are on IPv4 loopback addresses
+// on Linux, where all of 127.0.0.0/8 is the loopback. Elsewhere every
+// subscriber uses the default client. Each server applies its limits
+// apart, so the subscribers of several servers share the addresses.
 type spread struct {
 	transports []*http.Transport
 }
 
-func newSpread(server string, subscribers int) *spread {
+func newSpread(servers []string, subscribers int) *spread {
 	sp := &spread{}
-	u, err := url.Parse(server)
-	if err != nil || runtime.GOOS != "linux" {
+	if runtime.GOOS != "linux" {
 		return sp
 	}
-	host := u.Hostname()
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	if a, err := netip.ParseAddr(host); err != nil || !a.Is4() || !a.IsLoopback() {
-		return sp
+	for _, server := range servers {
+		u, err := url.Parse(server)
+		if err != nil {
+			return sp
+		}
+		host := u.Hostname()
+		if host == "localhost" {
+			host = "127.0.0.1"
+		}
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is4() || !a.IsLoopback() {
+			return sp
+		}
 	}
 	n := (subscribers + perAddress - 1) / perAddress
 	for g := range n {

@@ -62,9 +62,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 		allDone:      make(chan struct{}),
 		failed:       make(chan error, 1),
 	}
-	if cfg.ServerPID > 0 {
-		if _, err := procCPU(cfg.ServerPID); err != nil {
-			return Result{}, fmt.Errorf("%w: server pid %d: %v", ErrConfig, cfg.ServerPID, err)
+	for _, pid := range cfg.ServerPIDs {
+		if _, err := procCPU(pid); err != nil {
+			return Result{}, fmt.Errorf("%w: server pid %d: %v", ErrConfig, pid, err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -83,7 +83,7 @@ type runner struct {
 	// lanes.
 	lanes uint64
 	log   *slog.Logger
-	api   *client.API
+	apis  []*client.API // one per server
 	ids   []string
 	subs  []*subscriber
 	addrs *spread // the subscribers' local addresses
@@ -96,6 +96,7 @@ type runner struct {
 	allDone      chan struct{}
 	delivered    atomic.Uint64
 	published    atomic.Int64
+	pubPer       []atomic.Int64 // publications accepted, per server
 	pubErrors    atomic.Int64
 	failed       chan error // the first subscriber refused for good
 
@@ -104,36 +105,70 @@ type runner struct {
 	firstErr string
 }
 
-// cpu is a CPU-time reading of the server (when its pid is known) and of
-// the bench.
+// cpu is a CPU-time reading of the servers (when their pids are known)
+// and of the bench.
 type cpu struct {
-	server, bench time.Duration
-	serverOK      bool
-	benchOK       bool
+	servers  []time.Duration // per server
+	bench    time.Duration
+	serverOK bool // every server's was read
+	benchOK  bool
 }
 
 func (r *runner) readCPU() cpu {
 	var c cpu
 	var err error
-	if r.cfg.ServerPID > 0 {
-		c.server, err = procCPU(r.cfg.ServerPID)
-		c.serverOK = err == nil
+	if len(r.cfg.ServerPIDs) > 0 {
+		c.serverOK = true
+		for _, pid := range r.cfg.ServerPIDs {
+			d, err := procCPU(pid)
+			c.serverOK = c.serverOK && err == nil
+			c.servers = append(c.servers, d)
+		}
 	}
 	c.bench, err = procCPU(os.Getpid())
 	c.benchOK = err == nil
 	return c
 }
 
-// readRSS returns the server's resident memory, nil when unknown.
-func (r *runner) readRSS() *int64 {
-	if r.cfg.ServerPID <= 0 {
+// serverSince returns the CPU time of server k (-1: all of them) from c0
+// to c1.
+func serverSince(c0, c1 cpu, k int) time.Duration {
+	if k >= 0 {
+		return c1.servers[k] - c0.servers[k]
+	}
+	var d time.Duration
+	for i := range c1.servers {
+		d += c1.servers[i] - c0.servers[i]
+	}
+	return d
+}
+
+// readRSS returns each server's resident memory, nil when unknown.
+func (r *runner) readRSS() []int64 {
+	if len(r.cfg.ServerPIDs) == 0 {
 		return nil
 	}
-	kb, err := procStatusKB(r.cfg.ServerPID, "VmRSS")
-	if err != nil {
+	var kbs []int64
+	for _, pid := range r.cfg.ServerPIDs {
+		kb, err := procStatusKB(pid, "VmRSS")
+		if err != nil {
+			return nil
+		}
+		kbs = append(kbs, kb)
+	}
+	return kbs
+}
+
+// sumKB returns the sum of kbs, nil for none.
+func sumKB(kbs []int64) *int64 {
+	if kbs == nil {
 		return nil
 	}
-	return &kb
+	var n int64
+	for _, kb := range kbs {
+		n += kb
+	}
+	return &n
 }
 
 // perChannel returns the number of messages channel c gets.
@@ -156,15 +191,21 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 		Size:        cfg.Size,
 		Rate:        cfg.Rate,
 		Publishers:  cfg.Publishers,
+		Batch:       cfg.Batch,
 	}
 	r.log = slog.New(slog.NewTextHandler(r.out, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The publishers' connections are kept alive: every publisher has
+	// one to each server, reused from one publication to the next.
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: cfg.Publishers + 4,
 		IdleConnTimeout:     90 * time.Second,
 	}
 	defer tr.CloseIdleConnections()
-	r.api = &client.API{URL: cfg.Server, Key: cfg.APIKey, HTTPClient: &http.Client{Transport: tr}}
+	for _, srv := range cfg.Servers {
+		r.apis = append(r.apis, &client.API{URL: srv, Key: cfg.APIKey, HTTPClient: &http.Client{Transport: tr}})
+	}
+	r.pubPer = make([]atomic.Int64, len(cfg.Servers))
 
 	// Set-up: the channels, deleted at the end whatever happens.
 	created, err := r.createChannels(ctx)
@@ -206,7 +247,7 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	// them; their counters are read after that.
 	subCtx, cancelSubs := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	r.addrs = newSpread(cfg.Server, cfg.Subscribers)
+	r.addrs = newSpread(cfg.Servers, cfg.Subscribers)
 	stopSubs := sync.OnceFunc(func() {
 		cancelSubs()
 		wg.Wait()
@@ -215,7 +256,7 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	defer stopSubs()
 
 	// Connection.
-	res.ServerRSSBeforeKB = r.readRSS()
+	rss0 := r.readRSS()
 	cpu0 := r.readCPU()
 	t0 := time.Now()
 	if err := r.connect(ctx, subCtx, &wg); err != nil {
@@ -227,21 +268,10 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	if res.Connected > 0 && connectTime > 0 {
 		res.ConnectsPerS = round(float64(res.Connected)/connectTime.Seconds(), 1)
 	}
-	res.ServerRSSConnectedKB = r.readRSS()
+	rss1 := r.readRSS()
 	cpu1 := r.readCPU()
-	if cpu0.serverOK && cpu1.serverOK {
-		s := (cpu1.server - cpu0.server).Seconds()
-		res.ServerCPUConnectS = ptr(round(s, 2))
-		if res.Connected > 0 {
-			res.ServerCPUUsPerConnect = ptr(round(s*1e6/float64(res.Connected), 2))
-		}
-	}
 	if cpu0.benchOK && cpu1.benchOK {
 		res.BenchCPUConnectS = ptr(round((cpu1.bench - cpu0.bench).Seconds(), 2))
-	}
-	if res.ServerRSSBeforeKB != nil && res.ServerRSSConnectedKB != nil && res.Connected > 0 {
-		d := float64(*res.ServerRSSConnectedKB - *res.ServerRSSBeforeKB)
-		res.ServerRSSKBPerConn = ptr(round(d/float64(res.Connected), 1))
 	}
 	res.TimedOut = ctx.Err() != nil
 
@@ -265,7 +295,7 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 			}
 		}
 	}
-	res.ServerRSSEndKB = r.readRSS()
+	rss2 := r.readRSS()
 	stopSubs()
 	stopProgress()
 
@@ -295,16 +325,68 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 		ms := func(ns int64) float64 { return round(float64(ns)/1e6, 3) }
 		res.LatencyMS = &Latency{P50: ms(q[0]), P90: ms(q[1]), P99: ms(q[2]), Max: ms(maxLat)}
 	}
-	if cfg.Messages > 0 && cpu1.serverOK && cpu2.serverOK {
-		s := (cpu2.server - cpu1.server).Seconds()
-		res.ServerCPUS = ptr(round(s, 2))
-		if res.Deliveries > 0 {
-			res.ServerCPUUsPerDelivery = ptr(round(s*1e6/float64(res.Deliveries), 2))
+	// Each server's figures, then the totals.
+	n := len(cfg.Servers)
+	per := make([]ServerResult, n)
+	for k := range per {
+		per[k].URL = cfg.Servers[k]
+		if len(cfg.ServerPIDs) > 0 {
+			per[k].PID = cfg.ServerPIDs[k]
 		}
-		if res.Published > 0 {
-			res.ServerCPUUsPerPublish = ptr(round(s*1e6/float64(res.Published), 2))
+		per[k].Published = int(r.pubPer[k].Load())
+	}
+	for _, s := range r.subs {
+		k := s.id % n
+		per[k].Subscribers++
+		if s.connected {
+			per[k].Connected++
+		}
+		per[k].Deliveries += s.deliveries
+	}
+	total := ServerResult{Subscribers: cfg.Subscribers, Connected: res.Connected, Deliveries: res.Deliveries, Published: res.Published}
+	for k := -1; k < n; k++ {
+		f := &total
+		if k >= 0 {
+			f = &per[k]
+		}
+		if cpu0.serverOK && cpu1.serverOK {
+			s := serverSince(cpu0, cpu1, k).Seconds()
+			f.CPUConnectS = ptr(round(s, 2))
+			if f.Connected > 0 {
+				f.CPUUsPerConnect = ptr(round(s*1e6/float64(f.Connected), 2))
+			}
+		}
+		if cfg.Messages > 0 && cpu1.serverOK && cpu2.serverOK {
+			s := serverSince(cpu1, cpu2, k).Seconds()
+			f.CPUS = ptr(round(s, 2))
+			// Per server, a delivery is one to that server's
+			// subscribers; a publication one made through it.
+			if f.Deliveries > 0 {
+				f.CPUUsPerDelivery = ptr(round(s*1e6/float64(f.Deliveries), 2))
+			}
+			if f.Published > 0 {
+				f.CPUUsPerPublish = ptr(round(s*1e6/float64(f.Published), 2))
+			}
+		}
+		if rss0 != nil && rss1 != nil {
+			if k >= 0 {
+				f.RSSBeforeKB, f.RSSConnectedKB = &rss0[k], &rss1[k]
+				if rss2 != nil {
+					f.RSSEndKB = &rss2[k]
+				}
+			} else {
+				f.RSSBeforeKB, f.RSSConnectedKB, f.RSSEndKB = sumKB(rss0), sumKB(rss1), sumKB(rss2)
+			}
+			if f.Connected > 0 {
+				f.RSSKBPerConn = ptr(round(float64(*f.RSSConnectedKB-*f.RSSBeforeKB)/float64(f.Connected), 1))
+			}
 		}
 	}
+	res.ServerCPUConnectS, res.ServerCPUUsPerConnect = total.CPUConnectS, total.CPUUsPerConnect
+	res.ServerCPUS, res.ServerCPUUsPerDelivery, res.ServerCPUUsPerPublish = total.CPUS, total.CPUUsPerDelivery, total.CPUUsPerPublish
+	res.ServerRSSBeforeKB, res.ServerRSSConnectedKB, res.ServerRSSEndKB = total.RSSBeforeKB, total.RSSConnectedKB, total.RSSEndKB
+	res.ServerRSSKBPerConn = total.RSSKBPerConn
+	res.Servers = per
 	if cfg.Messages > 0 && cpu1.benchOK && cpu2.benchOK {
 		s := (cpu2.bench - cpu1.bench).Seconds()
 		res.BenchCPUS = ptr(round(s, 2))
@@ -318,40 +400,52 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	return res, nil
 }
 
-// createChannels makes the broadcast channels, with rings that hold every
-// message of the run, and returns the ids of those it made.
-func (r *runner) createChannels(ctx context.Context) ([]string, error) {
+// createChannels makes the broadcast channels on every server, by name,
+// with rings that hold every message of the run, and returns the ids
+// made on each server.
+func (r *runner) createChannels(ctx context.Context) ([][]string, error) {
 	cfg := r.cfg
 	size := max(1000, cfg.Messages/cfg.Channels+100)
 	prefix := "bench-" + strconv.FormatUint(rand.Uint64()>>1, 36) + "-"
+	n := len(r.apis)
 	r.ids = make([]string, cfg.Channels)
-	ok := make([]bool, cfg.Channels)
-	err := parallel(ctx, cfg.Channels, cfg.Publishers, func(ctx context.Context, i int) error {
-		id, err := r.api.CreateChannel(ctx, prefix+strconv.Itoa(i), "broadcast", size)
+	for i := range r.ids {
+		r.ids[i] = prefix + strconv.Itoa(i)
+	}
+	ok := make([]bool, cfg.Channels*n)
+	err := parallel(ctx, cfg.Channels*n, cfg.Publishers, func(ctx context.Context, j int) error {
+		i, k := j/n, j%n
+		id, err := r.apis[k].CreateChannel(ctx, r.ids[i], "broadcast", size)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
-		r.ids[i], ok[i] = id, true
+		ok[j] = true
+		if id != r.ids[i] {
+			return fmt.Errorf("bench: server %s made channel %q as %q", cfg.Servers[k], r.ids[i], id)
+		}
 		return nil
 	})
-	var created []string
-	for i, id := range r.ids {
-		if ok[i] {
-			created = append(created, id)
+	created := make([][]string, n)
+	for j, done := range ok {
+		if done {
+			created[j%n] = append(created[j%n], r.ids[j/n])
 		}
 	}
 	return created, err
 }
 
-// deleteChannels deletes the channels, even when ctx is done.
-func (r *runner) deleteChannels(ctx context.Context, ids []string) {
+// deleteChannels deletes the channels made on each server, even when ctx
+// is done.
+func (r *runner) deleteChannels(ctx context.Context, ids [][]string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	err := parallel(ctx, len(ids), r.cfg.Publishers, func(ctx context.Context, i int) error {
-		return r.api.DeleteChannel(ctx, ids[i])
-	})
-	if err != nil {
-		fmt.Fprintf(r.out, "bench: deleting the channels: %v\n", err)
+	for k, ids := range ids {
+		err := parallel(ctx, len(ids), r.cfg.Publishers, func(ctx context.Context, i int) error {
+			return r.apis[k].DeleteChannel(ctx, ids[i])
+		})
+		if err != nil {
+			fmt.Fprintf(r.out, "bench: deleting the channels of %s: %v\n", r.cfg.Servers[k], err)
+		}
 	}
 }
 
@@ -412,15 +506,18 @@ func (r *runner) publishAll(ctx context.Context) (pubEnd time.Time, quiet bool, 
 
 // publish publishes the messages of publisher p, in order: message i,
 // for i % Publishers == p, is the (i / Channels + 1)-th of channel
-// i % Channels.
+// i % Channels. With Batch > 1, it sends its next Batch messages in one
+// request, once the last of them is due.
 func (r *runner) publish(ctx context.Context, p int) {
 	cfg := r.cfg
+	batch := max(cfg.Batch, 1)
 	var buf []byte
 	var timer *time.Timer
-	for i := p; i < cfg.Messages; i += cfg.Publishers {
-		c := i % cfg.Channels
+	pubs := make([]client.Publication, 0, batch)
+	for first := p; first < cfg.Messages; first += batch * cfg.Publishers {
+		last := min(first+(batch-1)*cfg.Publishers, (cfg.Messages-1-p)/cfg.Publishers*cfg.Publishers+p)
 		if cfg.Rate > 0 {
-			due := r.pubStart.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+			due := r.pubStart.Add(time.Duration(float64(last) / cfg.Rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				if timer == nil {
 					timer = time.NewTimer(d)
@@ -435,21 +532,60 @@ func (r *runner) publish(ctx context.Context, p int) {
 				}
 			}
 		}
-		seq := uint64(i/cfg.Channels + 1)
-		buf = appendPayload(buf[:0], seq, time.Now().UnixNano(), cfg.Size)
-		if _, _, err := r.api.Publish(ctx, r.ids[c], buf); err != nil {
+		// The publications of a channel rotate over the servers, even
+		// when the channels and the servers are as many (subscriber j
+		// is on server j % servers): message i, the seq-th of channel
+		// c, goes through server (c + seq - 1) % servers (a batch,
+		// through its first message's).
+		c := first % cfg.Channels
+		k := (c + first/cfg.Channels) % len(r.apis)
+		now := time.Now().UnixNano()
+		if batch == 1 {
+			seq := uint64(first/cfg.Channels + 1)
+			buf = appendPayload(buf[:0], seq, now, cfg.Size)
+			_, _, err := r.apis[k].Publish(ctx, r.ids[c], buf)
 			if ctx.Err() != nil {
 				return
 			}
-			if r.pubErrors.Add(1) == 1 {
-				r.errMu.Lock()
-				r.firstErr = err.Error()
-				r.errMu.Unlock()
+			r.published1(k, err)
+			continue
+		}
+		pubs = pubs[:0]
+		buf = buf[:0]
+		for i := first; i <= last; i += cfg.Publishers {
+			seq := uint64(i/cfg.Channels + 1)
+			n := len(buf)
+			buf = appendPayload(buf, seq, now, cfg.Size)
+			pubs = append(pubs, client.Publication{Channel: r.ids[i%cfg.Channels], Data: buf[n:len(buf):len(buf)]})
+		}
+		out, err := r.apis[k].PublishBatch(ctx, pubs)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			for range pubs {
+				r.published1(k, err)
 			}
 			continue
 		}
-		r.published.Add(1)
+		for _, o := range out {
+			r.published1(k, o.Err)
+		}
 	}
+}
+
+// published1 counts the outcome of one publication through server k.
+func (r *runner) published1(k int, err error) {
+	if err != nil {
+		if r.pubErrors.Add(1) == 1 {
+			r.errMu.Lock()
+			r.firstErr = err.Error()
+			r.errMu.Unlock()
+		}
+		return
+	}
+	r.published.Add(1)
+	r.pubPer[k].Add(1)
 }
 
 // startProgress prints a progress line every second until the returned

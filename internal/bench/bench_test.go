@@ -194,6 +194,10 @@ func TestRun_Refused(t *testing.T) {
 		{"negative rate", bench.Config{Server: "http://127.0.0.1:1", Subscribers: 1, Rate: -1}, "rate"},
 		{"bad transport", bench.Config{Server: "http://127.0.0.1:1", Subscribers: 1, Transport: "pigeon"}, "pigeon"},
 		{"dead pid", bench.Config{Server: "http://127.0.0.1:1", Subscribers: 1, ServerPID: 1 << 30}, "server pid"},
+		{"no server", bench.Config{Subscribers: 1}, "no server"},
+		{"second not loopback", bench.Config{Servers: []string{"http://127.0.0.1:1", "http://10.1.2.3:8080"}, Subscribers: 1}, "not on a loopback address"},
+		{"pids for fewer servers", bench.Config{Server: "http://127.0.0.1:1", Servers: []string{"http://127.0.0.1:2"}, ServerPIDs: []int{os.Getpid()}, Subscribers: 1}, "1 server pids for 2 servers"},
+		{"negative pid", bench.Config{Server: "http://127.0.0.1:1", Subscribers: 1, ServerPID: -1}, "server pid must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,6 +20,8 @@ const (
 	DefaultTimeout    = 5 * time.Minute
 	DefaultQuiet      = 10 * time.Second
 	DefaultMaxPending = 256
+	// MaxBatch is the largest Batch: what a server takes in one request.
+	MaxBatch = 1000
 )
 
 // ErrConfig is wrapped by the errors of a Config that cannot run: a bad
@@ -35,6 +37,16 @@ type Config struct {
 	// the publisher with the clock of the subscriber, and the load is not
 	// meant to leave the machine.
 	Server string
+	// Servers, for a run against several servers (nodes sharing one
+	// broker, such as Redis), lists their base URLs, each on a loopback
+	// address; Server, when set too, comes first. Subscriber j connects
+	// to server j % len(Servers), and the messages of each channel are
+	// published through the servers in turn, so every server serves
+	// subscribers and takes publications, and messages cross nodes: the
+	// servers must share a broker, or the messages published through
+	// the others count as lost. The channels are created (by name) and
+	// deleted on every server.
+	Servers []string
 	// APIKey is sent to the HTTP API, when set.
 	APIKey string
 	// Token, when set, is the client token every subscriber presents
@@ -63,11 +75,21 @@ type Config struct {
 	// one's answer, which with many subscribers waits for the fan-out.
 	// Default: 4.
 	Publishers int
+	// Batch, when above 1, makes each publisher send its next Batch
+	// messages in one request (a batch publish, POST /api/publish with
+	// an array), on its kept-alive connection; with Rate, a batch goes
+	// once its last message is due. Default: 1, one message a request.
+	Batch int
 	// Transport is what the subscribers use. Default: SSE.
 	Transport client.Transport
 	// ServerPID, when positive, is the server's process id: its CPU time
 	// and resident memory are read from /proc (Linux).
 	ServerPID int
+	// ServerPIDs are the process ids of Servers, in the same order (all
+	// or none); ServerPID, when set too, comes first. Each server's CPU
+	// time and memory are read and reported apart, and summed in the
+	// totals.
+	ServerPIDs []int
 	// Size is the payload's size in bytes (it is larger when the seq and
 	// time fields do not fit). Default: 100.
 	Size int
@@ -86,8 +108,32 @@ type Config struct {
 
 // withDefaults checks c and fills in the defaults.
 func (c Config) withDefaults() (Config, error) {
-	if err := checkLoopback(c.Server); err != nil {
-		return c, err
+	if c.Server != "" {
+		c.Servers = append([]string{c.Server}, c.Servers...)
+	}
+	if c.ServerPID != 0 {
+		c.ServerPIDs = append([]int{c.ServerPID}, c.ServerPIDs...)
+	}
+	if len(c.Servers) == 0 {
+		return c, fmt.Errorf("%w: no server", ErrConfig)
+	}
+	for _, s := range c.Servers {
+		if err := checkLoopback(s); err != nil {
+			return c, err
+		}
+	}
+	c.Server, c.ServerPID = c.Servers[0], 0
+	if len(c.ServerPIDs) > 0 {
+		c.ServerPID = c.ServerPIDs[0]
+	}
+	if len(c.ServerPIDs) != 0 && len(c.ServerPIDs) != len(c.Servers) {
+		return c, fmt.Errorf("%w: %d server pids for %d servers: give one per server, in the same order, or none",
+			ErrConfig, len(c.ServerPIDs), len(c.Servers))
+	}
+	for _, pid := range c.ServerPIDs {
+		if pid <= 0 {
+			return c, fmt.Errorf("%w: server pid must be positive", ErrConfig)
+		}
 	}
 	if c.Transport == "" {
 		c.Transport = DefaultTransport
@@ -102,6 +148,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"channels", &c.Channels, DefaultChannels},
 		{"publishers", &c.Publishers, DefaultPublishers},
+		{"batch", &c.Batch, 1},
 		{"size", &c.Size, DefaultSize},
 		{"max pending", &c.MaxPending, DefaultMaxPending},
 	} {
@@ -130,12 +177,12 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Subscribers < 1:
 		return c, fmt.Errorf("%w: want at least one subscriber", ErrConfig)
+	case c.Batch > MaxBatch:
+		return c, fmt.Errorf("%w: batch must be at most %d", ErrConfig, MaxBatch)
 	case c.Messages < 0:
 		return c, fmt.Errorf("%w: messages must not be negative", ErrConfig)
 	case c.Rate < 0:
 		return c, fmt.Errorf("%w: rate must not be negative", ErrConfig)
-	case c.ServerPID < 0:
-		return c, fmt.Errorf("%w: server pid must not be negative", ErrConfig)
 	}
 	return c, nil
 }

@@ -11,6 +11,8 @@ import (
 // server's, without Config.ServerPID; latencies, without deliveries) are
 // nil, and null in JSON.
 type Result struct {
+	// Case names the standard case of the run (RunCases), if any.
+	Case string `json:"case,omitempty"`
 	// The configuration, defaults filled in.
 	Transport   string  `json:"transport"`
 	Subscribers int     `json:"subscribers"`
@@ -19,6 +21,7 @@ type Result struct {
 	Size        int     `json:"size"`
 	Rate        float64 `json:"rate"`
 	Publishers  int     `json:"publishers"`
+	Batch       int     `json:"batch"`
 
 	// Connected counts the subscribers whose subscription started;
 	// ConnectMS is the time until all of them had (or until the run
@@ -72,6 +75,11 @@ type Result struct {
 	// phase divided by Connected: the cost of one connection (its
 	// handshake, token check and subscription), to compare with and
 	// without tokens.
+	//
+	// With several servers, the server figures here are totals: the
+	// CPU times and memory of all servers summed, divided by all
+	// connections, deliveries and publications; Servers has each
+	// server's.
 	ServerCPUConnectS      *float64 `json:"server_cpu_connect_s"`
 	ServerCPUUsPerConnect  *float64 `json:"server_cpu_us_per_connect"`
 	ServerCPUS             *float64 `json:"server_cpu_s"`
@@ -89,6 +97,36 @@ type Result struct {
 	ServerRSSEndKB       *int64   `json:"server_rss_end_kb"`
 	ServerRSSKBPerConn   *float64 `json:"server_rss_kb_per_conn"`
 	BenchRSSPeakKB       *int64   `json:"bench_rss_peak_kb"`
+
+	// Servers has the figures of each server, in the order of
+	// Config.Servers.
+	Servers []ServerResult `json:"servers"`
+}
+
+// ServerResult holds the figures of one server of a run: its
+// subscribers, the deliveries to them and the publications made through
+// it, and, with its pid, its CPU time and memory over the same phases as
+// Result's. Its CPU per delivery divides its CPU time by the deliveries
+// to its own subscribers, and per publish by the publications made
+// through it: with a shared broker, a server also works for the
+// publications of the others, so these are shares of the totals, not
+// costs that add up.
+type ServerResult struct {
+	URL              string   `json:"url"`
+	PID              int      `json:"pid,omitempty"`
+	Subscribers      int      `json:"subscribers"`
+	Connected        int      `json:"connected"`
+	Published        int      `json:"published"`
+	Deliveries       uint64   `json:"deliveries"`
+	CPUConnectS      *float64 `json:"cpu_connect_s"`
+	CPUUsPerConnect  *float64 `json:"cpu_us_per_connect"`
+	CPUS             *float64 `json:"cpu_s"`
+	CPUUsPerDelivery *float64 `json:"cpu_us_per_delivery"`
+	CPUUsPerPublish  *float64 `json:"cpu_us_per_publish"`
+	RSSBeforeKB      *int64   `json:"rss_before_kb"`
+	RSSConnectedKB   *int64   `json:"rss_connected_kb"`
+	RSSEndKB         *int64   `json:"rss_end_kb"`
+	RSSKBPerConn     *float64 `json:"rss_kb_per_conn"`
 }
 
 // Latency holds delivery latencies in milliseconds: receive time minus
@@ -128,6 +166,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	}
 	if r.Messages > 0 {
 		p("\n  publish:    %d in %.3f s: %.0f/s (%d publishers", r.Published, r.PublishS, r.PublishesPerS, r.Publishers)
+		if r.Batch > 1 {
+			p(", batches of %d", r.Batch)
+		}
 		if r.Rate > 0 {
 			p(", rate %.0f/s", r.Rate)
 		}
@@ -146,6 +187,14 @@ func (r *Result) WriteSummary(w io.Writer) {
 		}
 		if r.BenchCPUS != nil {
 			p("\n  bench CPU:  %.2f s: %.2f µs per delivery", *r.BenchCPUS, deref(r.BenchCPUUsPerDelivery))
+		}
+	}
+	if len(r.Servers) > 1 {
+		for _, s := range r.Servers {
+			p("\n  %s: %d/%d subscribers, %d deliveries, %d publications", s.URL, s.Connected, s.Subscribers, s.Deliveries, s.Published)
+			if s.CPUS != nil {
+				p("; CPU %.2f s (%.2f µs per delivery, %.1f µs per publish)", *s.CPUS, deref(s.CPUUsPerDelivery), deref(s.CPUUsPerPublish))
+			}
 		}
 	}
 	if r.BenchRSSPeakKB != nil {

@@ -72,7 +72,7 @@ func (r *runner) start(ctx context.Context, wg *sync.WaitGroup, s *subscriber) {
 	if r.cfg.Token != "" {
 		opts.Token = client.StaticToken(r.cfg.Token)
 	}
-	s.c = client.New(r.cfg.Server, opts)
+	s.c = client.New(r.cfg.Servers[s.id%len(r.cfg.Servers)], opts)
 	s.c.Subscribe(r.ids[s.channel], client.From{})
 	wg.Go(func() {
 		err := s.c.Run(ctx)

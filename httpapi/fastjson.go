@@ -1,0 +1,160 @@
+package httpapi
+
+// A publication's body is nearly always {"channel":"…","data":…}, and
+// decoding it with encoding/json (a Decoder refusing unknown fields, then
+// a compaction of the data) was the largest part of the API's own cost
+// per publish. scanPublish reads that shape by hand; anything else (an
+// escape in the channel name, a key in another case, a duplicate or
+// unknown key, a malformed body) is left to the strict decoder, which
+// also words the errors, so the two agree on what is accepted.
+
+// scanPublish reads the publication object at the start of b (after
+// white space) and returns its channel, the raw text of its data (nil
+// when absent) and the index after the object. ok is false when b does
+// not start with an object of the simple shape: the caller then decodes
+// it with the strict decoder. The data's text is delimited, not checked:
+// payload checks it, and the caller falls back on its error too.
+func scanPublish(b []byte) (channel string, data []byte, end int, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return "", nil, 0, false
+	}
+	i = skipSpace(b, i+1)
+	var seenChannel, seenData bool
+	if i < len(b) && b[i] == '}' {
+		return "", nil, i + 1, true
+	}
+	for {
+		key, j, ok := scanPlainString(b, i)
+		if !ok {
+			return "", nil, 0, false
+		}
+		j = skipSpace(b, j)
+		if j >= len(b) || b[j] != ':' {
+			return "", nil, 0, false
+		}
+		j = skipSpace(b, j+1)
+		switch key {
+		case "channel":
+			if seenChannel {
+				return "", nil, 0, false
+			}
+			seenChannel = true
+			if channel, j, ok = scanPlainString(b, j); !ok {
+				return "", nil, 0, false
+			}
+		case "data":
+			if seenData {
+				return "", nil, 0, false
+			}
+			seenData = true
+			k, ok := skipValue(b, j)
+			if !ok {
+				return "", nil, 0, false
+			}
+			data, j = b[j:k], k
+		default:
+			return "", nil, 0, false
+		}
+		j = skipSpace(b, j)
+		if j >= len(b) {
+			return "", nil, 0, false
+		}
+		switch b[j] {
+		case ',':
+			i = skipSpace(b, j+1)
+		case '}':
+			return channel, data, j + 1, true
+		default:
+			return "", nil, 0, false
+		}
+	}
+}
+
+// skipSpace returns the index of the first byte from i on that is not
+// JSON white space.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scanPlainString reads a JSON string at b[i] made only of printable
+// ASCII without escapes, and returns its contents and the index after
+// it; ok is false for anything else (which the strict decoder handles).
+func scanPlainString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return string(b[i+1 : j]), j + 1, true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+// skipValue returns the index after the JSON value at b[i], found by
+// matching brackets and strings only: the value itself is checked later.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		j, ok := skipString(b, i)
+		return j, ok
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				k, ok := skipString(b, j)
+				if !ok {
+					return 0, false
+				}
+				j = k - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	default:
+		// A number, true, false or null: up to a delimiter.
+		j := i
+		for j < len(b) {
+			switch b[j] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return j, j > i
+			}
+			j++
+		}
+		return j, j > i
+	}
+}
+
+// skipString returns the index after the JSON string at b[i].
+func skipString(b []byte, i int) (int, bool) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, true
+		}
+	}
+	return 0, false
+}

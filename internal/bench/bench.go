@@ -400,9 +400,10 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	return res, nil
 }
 
-// createChannels makes the broadcast channels on every server, by name,
-// with rings that hold every message of the run, and returns the ids
-// made on each server.
+// createChannels makes the broadcast channels, by name, with rings that
+// hold every message of the run, and returns the ids made on each server.
+// Several servers are nodes of one cluster: channel i is made through
+// server i % servers and exists on all of them.
 func (r *runner) createChannels(ctx context.Context) ([][]string, error) {
 	cfg := r.cfg
 	size := max(1000, cfg.Messages/cfg.Channels+100)
@@ -412,23 +413,23 @@ func (r *runner) createChannels(ctx context.Context) ([][]string, error) {
 	for i := range r.ids {
 		r.ids[i] = prefix + strconv.Itoa(i)
 	}
-	ok := make([]bool, cfg.Channels*n)
-	err := parallel(ctx, cfg.Channels*n, cfg.Publishers, func(ctx context.Context, j int) error {
-		i, k := j/n, j%n
+	ok := make([]bool, cfg.Channels)
+	err := parallel(ctx, cfg.Channels, cfg.Publishers, func(ctx context.Context, i int) error {
+		k := i % n
 		id, err := r.apis[k].CreateChannel(ctx, r.ids[i], "broadcast", size)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
-		ok[j] = true
+		ok[i] = true
 		if id != r.ids[i] {
 			return fmt.Errorf("bench: server %s made channel %q as %q", cfg.Servers[k], r.ids[i], id)
 		}
 		return nil
 	})
 	created := make([][]string, n)
-	for j, done := range ok {
+	for i, done := range ok {
 		if done {
-			created[j%n] = append(created[j%n], r.ids[j/n])
+			created[i%n] = append(created[i%n], r.ids[i])
 		}
 	}
 	return created, err

@@ -44,8 +44,9 @@ type Config struct {
 	// published through the servers in turn, so every server serves
 	// subscribers and takes publications, and messages cross nodes: the
 	// servers must share a broker, or the messages published through
-	// the others count as lost. The channels are created (by name) and
-	// deleted on every server.
+	// the others count as lost. Channel i is created (by name) and
+	// deleted through server i % len(Servers): the nodes of a cluster
+	// share it.
 	Servers []string
 	// APIKey is sent to the HTTP API, when set.
 	APIKey string

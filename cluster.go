@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/halleyhq/halley/broker"
@@ -559,5 +561,49 @@ func (c *Channel) catchUp(after uint64, epoch string) {
 	}
 	if stored {
 		c.wakeLocked()
+	}
+}
+
+// tableAcks keeps, for the legacy /comet protocol, what each session was
+// given of the session channels and session-scope buses it reads: the
+// protocol carries no position, so the server keeps it, and in a cluster
+// every node must see it.
+const tableAcks = "acks"
+
+func ackKey(s *Session, c *Channel) string { return s.id + " " + c.id }
+
+// cometAcked records that session s was given c up to off (of epoch).
+func (h *Hub) cometAcked(s *Session, c *Channel, off uint64, epoch string) {
+	ctx, cancel := h.op()
+	defer cancel()
+	rec := strconv.FormatUint(off, 10) + " " + epoch
+	if err := h.reg.Put(ctx, tableAcks, ackKey(s, c), []byte(rec), h.cfg.SessionTimeout); err != nil {
+		h.log.Warn("halley: comet position", "channel", c.id, "err", err)
+	}
+}
+
+// cometResume brings this node's copy of what session s consumed of c (or
+// of its seat st) up to what another node gave it.
+func (h *Hub) cometResume(s *Session, c *Channel, st *seat) {
+	ctx, cancel := h.op()
+	defer cancel()
+	rec, err := h.reg.Lookup(ctx, tableAcks, ackKey(s, c))
+	if err != nil {
+		return // nothing given yet, or the broker is away: start here
+	}
+	offText, epoch, _ := strings.Cut(string(rec), " ")
+	off, err := strconv.ParseUint(offText, 10, 64)
+	if err != nil {
+		return
+	}
+	c.catchUp(off, epoch)
+	c.mu.Lock()
+	same := epoch == c.epoch
+	if same && st == nil {
+		c.ackLocked(off)
+	}
+	c.mu.Unlock()
+	if same && st != nil {
+		st.ack(off)
 	}
 }

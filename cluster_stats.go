@@ -78,7 +78,7 @@ func (h *Hub) report() {
 	data, _ := json.Marshal(h.snapshot())
 	ctx, cancel := h.op()
 	defer cancel()
-	if err := h.reg.Put(ctx, tableNodes, h.node, data); err != nil {
+	if err := h.reg.Put(ctx, tableNodes, h.node, data, 0); err != nil {
 		h.log.Debug("halley: node report", "err", err)
 	}
 }

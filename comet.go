@@ -34,6 +34,10 @@ type cometReg struct {
 	c     *Channel
 	seat  *seat // a session's queue of a session-scope bus
 	after uint64
+	// acks, for a channel of a cluster that the session consumes (a
+	// session channel or a seat), is the session: what it was given is
+	// recorded for the other nodes.
+	acks *Session
 }
 
 func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +115,12 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 				ended = append(ended, id)
 				continue
 			}
+		}
+		if s != nil && c.shared && (reg.seat != nil || c.kind == KindSession) {
+			reg.acks = s
+			h.cometResume(reg.acks, c, reg.seat)
+		}
+		if reg.seat != nil {
 			reg.after = reg.seat.start(c, 0)
 		} else {
 			reg.after = c.cometStart()
@@ -254,6 +264,10 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 			ended = append(ended, reg.c.id)
 		} else if len(batch) > n {
 			parts = append(parts, part{reg.c, batch[n:]})
+			if reg.acks != nil {
+				last := batch[len(batch)-1]
+				h.cometAcked(reg.acks, reg.c, last.offset, last.epoch)
+			}
 		}
 	}
 	if len(parts) == 0 && len(ended) == 0 {

@@ -55,9 +55,10 @@ type Registry interface {
 	// Count returns the number of counted records in table.
 	Count(ctx context.Context, table string) (int, error)
 	// Put stores rec under key in table, replacing any record there; the
-	// record is not counted. Nodes use it for what they report of
-	// themselves.
-	Put(ctx context.Context, table, key string, rec []byte) error
+	// record is not counted. A positive ttl makes it expire (such records
+	// are not listed by All). Nodes use it for what they report of
+	// themselves, and for what they keep of a session.
+	Put(ctx context.Context, table, key string, rec []byte, ttl time.Duration) error
 	// All returns every record of table that has no TTL, by key.
 	All(ctx context.Context, table string) (map[string][]byte, error)
 	// Epoch returns the id of the registry's present life, making one if

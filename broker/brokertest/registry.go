@@ -105,10 +105,10 @@ func RunRegistry(t *testing.T, a, b broker.Registry) {
 		if _, err := a.Claim(t.Context(), tb, "c", []byte("counted"), broker.ClaimOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Put(t.Context(), tb, "c", []byte("replaced")); err != nil {
+		if err := a.Put(t.Context(), tb, "c", []byte("replaced"), 0); err != nil {
 			t.Fatalf("Put over a counted record: %v", err)
 		}
-		if err := b.Put(t.Context(), tb, "p", []byte("put")); err != nil {
+		if err := b.Put(t.Context(), tb, "p", []byte("put"), 0); err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 		all, err := a.All(t.Context(), tb)
@@ -117,6 +117,15 @@ func RunRegistry(t *testing.T, a, b broker.Registry) {
 		}
 		if n, err := a.Count(t.Context(), tb); err != nil || n != 0 {
 			t.Fatalf("Count after Put replaced the counted record: %d, %v; want 0", n, err)
+		}
+		if err := a.Put(t.Context(), tb, "t", []byte("for a while"), time.Hour); err != nil {
+			t.Fatalf("Put with a TTL: %v", err)
+		}
+		if v, err := b.Lookup(t.Context(), tb, "t"); err != nil || string(v) != "for a while" {
+			t.Fatalf("Lookup of a record put with a TTL: %q, %v", v, err)
+		}
+		if all, err := a.All(t.Context(), tb); err != nil || len(all) != 2 {
+			t.Fatalf("All lists records with a TTL: %q, %v", all, err)
 		}
 	})
 	t.Run("TTL", func(t *testing.T) {

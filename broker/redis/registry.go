@@ -207,12 +207,19 @@ redis.call('HSET', KEYS[1], ARGV[1], 'u' .. ARGV[2])
 return 1
 `)
 
-// Put implements broker.Registry with one script call.
-func (b *Broker) Put(ctx context.Context, table, key string, rec []byte) error {
+// Put implements broker.Registry with one call.
+func (b *Broker) Put(ctx context.Context, table, key string, rec []byte, ttl time.Duration) error {
 	if err := b.usable(ctx); err != nil {
 		return b.fail("put", table+"/"+key, err)
 	}
 	k := b.tableKeys(table, key)
+	if ttl > 0 {
+		cmd := b.client.B().Set().Key(k.ttl).Value(rueidis.BinaryString(rec)).PxMilliseconds(max(ttl.Milliseconds(), 1)).Build()
+		if err := b.client.Do(ctx, cmd).Error(); err != nil {
+			return b.fail("put", table+"/"+key, err)
+		}
+		return nil
+	}
 	if err := putScript.Exec(ctx, b.client, []string{k.hash, k.count}, []string{key, rueidis.BinaryString(rec)}).Error(); err != nil {
 		return b.fail("put", table+"/"+key, err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -245,4 +246,79 @@ func TestCluster_StatsAddUp(t *testing.T) {
 		_ = json.Unmarshal([]byte(res.body), &info)
 		return info.Listeners == 3 && info.NodeListeners == 0
 	})
+}
+
+// cometPoll posts one legacy Ocsigen comet request to node s as session,
+// registering id, and returns the answer's lines.
+func cometPoll(t *testing.T, s *testServer, session, id string) []string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/comet", strings.NewReader("registration="+id))
+	req.Header.Set("Content-Type", "application/x-ocsigen-comet")
+	req.Header.Set("Halley-Session", session)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("comet on %s: %d %s", s.url, resp.StatusCode, b)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(string(b), "\n")
+}
+
+// TestCluster_LegacyCometAcrossNodes: the Ocsigen protocol carries no
+// position, so the server keeps what a session was given; a legacy
+// client's successive requests answered by different nodes get each
+// message of its session channel and session-scope bus once.
+func TestCluster_LegacyCometAcrossNodes(t *testing.T) {
+	_, nodes := startCluster(t, 3, "--poll-timeout", "300ms")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	session, _, _ := sessionPoll(t, a, "", `{"channels":["news"]}`)
+	res := b.do(http.MethodPost, "/api/channels", "application/json", `{"kind":"session","session":"`+session+`","size":50}`)
+	var ch struct{ ID string }
+	if res.status != http.StatusCreated || json.Unmarshal([]byte(res.body), &ch) != nil {
+		t.Fatalf("session channel on B: %d %s", res.status, res.body)
+	}
+	if res := a.do(http.MethodPost, "/api/buses", "application/json", `{"name":"inbox","scope":"session"}`); res.status != http.StatusCreated {
+		t.Fatalf("bus on A: %d %s", res.status, res.body)
+	}
+	// The session's queue of the bus starts when it first reads it.
+	if lines := cometPoll(t, c, session, "inbox"); lines != nil {
+		t.Fatalf("a first read of an empty queue: %q", lines)
+	}
+	// Each message is published, then read through the next node.
+	const n = 9
+	got := map[string][]string{}
+	for i := 1; i <= n; i++ {
+		for _, target := range []string{ch.ID, "inbox"} {
+			if res := nodes[i%3].do(http.MethodPost, "/api/publish", "application/json", fmt.Sprintf(`{"channel":%q,"data":"m%d"}`, target, i)); res.status != http.StatusOK {
+				t.Fatalf("publish %d: %d %s", i, res.status, res.body)
+			}
+		}
+		for _, id := range []string{ch.ID, "inbox"} {
+			for tries := 0; len(got[id]) < i; tries++ {
+				if tries > 50 {
+					t.Fatalf("%s: no progress after %q", id, got[id])
+				}
+				for _, line := range cometPoll(t, nodes[(i+tries)%3], session, id) {
+					data, ok := strings.CutPrefix(line, id+":")
+					if !ok {
+						t.Fatalf("%s: line %q", id, line)
+					}
+					got[id] = append(got[id], data)
+				}
+			}
+		}
+	}
+	for id, msgs := range got {
+		for i, d := range msgs {
+			if d != fmt.Sprintf("m%d", i+1) || len(msgs) != n {
+				t.Fatalf("%s read round-robin over /comet: %q: lost, duplicated or out of order at %d", id, msgs, i)
+			}
+		}
+	}
 }

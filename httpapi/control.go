@@ -25,6 +25,8 @@ type statsResponse struct {
 	// Cluster adds up the figures of every live node, when the hub is
 	// one of several (a Redis broker).
 	Cluster *halley.ClusterStats `json:"cluster,omitempty"`
+	// statsDetail, with ?detail=1, adds the counters of Hub.Stats.
+	*statsDetail
 }
 
 // commandRequest is the JSON form of the body of POST /api/command.
@@ -77,6 +79,7 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) {
 		PollTimeout: a.hub.PollTimeout().String(),
 		Refused:     a.hub.Refusals(),
 		Node:        a.hub.Node(),
+		statsDetail: a.detail(r),
 	}
 	if a.hub.Clustered() {
 		cs, err := a.hub.ClusterStats(r.Context())

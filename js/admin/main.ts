@@ -14,6 +14,12 @@ const el = (tag: string, cls: string, ...kids: (string | Node)[]) => {
   return e;
 };
 const td = (text: string | number, cls = '') => el('td', cls, String(text));
+/** none is the row of an empty table. */
+const none = (text: string, cols: number) => {
+  const cell = el('td', 'muted', text) as HTMLTableCellElement;
+  cell.colSpan = cols;
+  return el('tr', '', cell);
+};
 const fmt = (n: number) =>
   !isFinite(n) ? '–' : n >= 1e6 ? (n / 1e6).toFixed(1) + 'M' : n >= 1e4 ? (n / 1e3).toFixed(1) + 'k' : n >= 100 || Number.isInteger(n) ? n.toFixed(0) : n.toFixed(1);
 const sum = (m: Record<string, number> | undefined) => Object.values(m ?? {}).reduce((a, b) => a + b, 0);
@@ -177,7 +183,7 @@ async function tick() {
   prev = { at, s };
   showNodes(s);
   const refused = Object.entries(s.refused).sort((a, b) => b[1] - a[1]);
-  $('refused').replaceChildren(...(refused.length ? refused.map(([r, n]) => el('tr', '', td(r), td(n, 'num'))) : [el('tr', '', el('td', 'muted', 'none'))]));
+  $('refused').replaceChildren(...(refused.length ? refused.map(([r, n]) => el('tr', '', td(r), td(n, 'num'))) : [none('none', 2)]));
 }
 
 function showNodes(s: Stats) {
@@ -226,9 +232,9 @@ async function refreshTables() {
     channels = cl.channels;
     await Promise.all(channels.map(async (c) => presence.set(c.id, await presenceOf(c.id))));
     $('channels-note').textContent = `${channels.length}${cl.next ? '+ (first 100 by id)' : ''} on this node`;
-    $('channels').replaceChildren(...(channels.length ? channels.map(channelRow) : [el('tr', '', el('td', 'muted', 'no channels'))]));
+    $('channels').replaceChildren(...(channels.length ? channels.map(channelRow) : [none('no channels', 8)]));
     $('sessions-note').textContent = `${sl.count} live${sl.next ? ' · first 100 by id' : ''}`;
-    $('sessions').replaceChildren(...(sl.sessions.length ? sl.sessions.map((s) => el('tr', '', td(s.id, 'id'), td(s.user || '–'), td(s.channels.length ? s.channels.join(', ') : '–', 'id'))) : [el('tr', '', el('td', 'muted', 'no sessions'))]));
+    $('sessions').replaceChildren(...(sl.sessions.length ? sl.sessions.map((s) => el('tr', '', td(s.id, 'id'), td(s.user || '–'), td(s.channels.length ? s.channels.join(', ') : '–', 'id'))) : [none('no sessions', 3)]));
   } catch (e) {
     if (e instanceof APIError && e.status === 401) return login('the key was refused: ' + e.message);
     showError(e);

@@ -246,7 +246,9 @@ func apiJSON(hc *http.Client, base, key, path string, body, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	res, err := hc.Do(req)
 	if err != nil {
 		return err
@@ -260,4 +262,29 @@ func apiJSON(hc *http.Client, base, key, path string, body, out any) error {
 		return nil
 	}
 	return json.Unmarshal(data, out)
+}
+
+// TestAdmin_Keyless: without --api-key the dashboard, opened on a loopback
+// address, needs no key: the API's key-less rules let its requests through.
+func TestAdmin_Keyless(t *testing.T) {
+	needBrowser(t)
+	s := startHalley(t, "127.0.0.1:0", "--demo=false")
+	hc := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(hc.CloseIdleConnections)
+	if err := apiJSON(hc, s.url(), "", "/api/channels", map[string]any{"name": "news"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Login    bool
+		Channels string
+		Rows     []string
+		Errors   []string
+	}
+	scenario(t, t.Context(), "adminKeyless", s.url()+"/admin", "", nil, noSteps, &r)
+	if r.Login || r.Channels != "1" || !slices.Equal(r.Rows, []string{"news"}) {
+		t.Errorf("login shown %v, channels %q, rows %q; want no login, the one channel", r.Login, r.Channels, r.Rows)
+	}
+	if len(r.Errors) > 0 {
+		t.Errorf("console errors: %q", r.Errors)
+	}
 }

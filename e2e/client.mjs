@@ -149,6 +149,96 @@ const scenarios = {
     return { news: await seen(p, 'demo'), chat: await seen(p, 'demo:chat'), stats: await p.evaluate(() => window.halleyDemo.client.stats), errors };
   },
 
+  // The admin dashboard: the key, a load the test runs, the plots and the
+  // table showing it, a channel watched live, deactivate and activate.
+  async admin() {
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const p = await ctx.newPage();
+    const consoleErrors = [];
+    let phase = 'login';
+    p.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const at = m.location().url, text = m.text();
+      // Expected: presence is another branch's endpoint (404: the page
+      // shows "—"), the 401s before the right key, /readyz's 503 while
+      // deactivated.
+      // From deactivate on, the watching client's reconnections may be
+      // answered 503 deactivated too, until activate.
+      if (at.includes('/presence') || phase === 'login' && text.includes('401') || phase === 'commands' && text.includes('503')) return;
+      consoleErrors.push(`${text} (${at})`);
+    });
+    p.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await p.goto(url);
+    await p.waitForSelector('#login:not([hidden])', T);
+    await p.fill('#key', 'wrong key');
+    await p.click('#login-form button');
+    await has(p, '#login-err', 'refused');
+    await p.fill('#key', process.env.HALLEY_API_KEY);
+    await p.click('#login-form button');
+    await p.waitForSelector('#app:not([hidden])', T);
+    phase = 'in';
+    const storedKey = await p.evaluate(() => sessionStorage.getItem('halley-admin-key'));
+    await step('load');
+    const last = (plot, series) => p.evaluate(([pl, s]) => Number(document.querySelector(`#legend-${pl} [data-series="${s}"]`)?.dataset.last ?? 0), [plot, series]);
+    const wait = (f, arg) => p.waitForFunction(f, arg, T);
+    // The plots: the test's subscribers by transport, and the messages moving.
+    await wait(() => ['ws', 'sse', 'poll'].every((t) => Number(document.querySelector(`#legend-conns [data-series="${t}"]`)?.dataset.last) >= 1));
+    await wait(() => Number(document.querySelector('#legend-msgs [data-series="published"]')?.dataset.last) > 0 &&
+      Number(document.querySelector('#legend-msgs [data-series="delivered"]')?.dataset.last) > 0);
+    await wait(() => Number(document.querySelector('#plot-msgs').dataset.points) >= 5);
+    // The reader that fell off the burst ring: a gap in the plot.
+    await wait(() => Number(document.querySelector('#plot-gaps').dataset.max) > 0);
+    // The table: the load channel, its three listeners, its offset moving.
+    const cell = (id, i) => `document.querySelector('#channels tr[data-id="${id}"]')?.children[${i}]?.textContent`;
+    await wait(new Function(`return Number(${cell('load', 2)}) >= 3 && Number(${cell('load', 3)}) > 0`));
+    const offset1 = Number(await p.evaluate(cell('load', 3)));
+    await wait(new Function(`return Number(${cell('load', 3)}) > ${offset1}`));
+    // Watch it live with the browser client.
+    await p.click('#channels tr[data-id="load"] button[data-watch]');
+    await wait(() => document.querySelectorAll('#watch li').length >= 3);
+    // The test's four clients, its session with a user, and the page's.
+    await wait(() => document.querySelectorAll('#sessions tr td.id:first-child').length >= 6);
+    await has(p, '#sessions', 'alice');
+    if (screenshot) await p.screenshot({ path: screenshot, fullPage: true });
+    const row = await p.$$eval('#channels tr[data-id="load"] td', (tds) => tds.map((td) => td.textContent));
+    const rows = await p.$$eval('#channels tr[data-id]', (trs) => trs.map((tr) => tr.dataset.id));
+    const sessions = await p.$$eval('#sessions tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    const watched = await p.$$eval('#watch li', (lis) => lis.map((li) => li.textContent));
+    const gapsMax = await p.getAttribute('#plot-gaps', 'data-max');
+    const plots = { gapsMax: Number(gapsMax), published: await last('msgs', 'published'), delivered: await last('msgs', 'delivered'), ws: await last('conns', 'ws'), sse: await last('conns', 'sse'), poll: await last('conns', 'poll') };
+    const nodes = await p.$$eval('#nodes tr', (trs) => trs.map((tr) => tr.textContent));
+    // Commands.
+    phase = 'commands';
+    const top = () => p.evaluate(() => Number(document.querySelector('#watch li .tag')?.textContent.slice(1) ?? 0));
+    await p.click('#deactivate');
+    await has(p, '#active', 'deactivated');
+    await wait(() => document.querySelector('#ready').dataset.status === '503');
+    await step('deactivated');
+    await p.click('#activate');
+    await wait(() => document.querySelector('#ready').dataset.status === '200' && document.querySelector('#active').textContent === 'active');
+    await step('activated');
+    // The watched channel goes on after activate.
+    const before = await top();
+    await p.waitForFunction((n) => Number(document.querySelector('#watch li .tag')?.textContent.slice(1) ?? 0) > n, before, T);
+    await p.fill('#timeout', '7');
+    await p.click('#timeout-form button');
+    await has(p, '#poll', 'poll 7s');
+    return { storedKey, row, rows, sessions, watched, plots, nodes, errors: consoleErrors };
+  },
+
+  // The admin dashboard of a server without a key, opened on loopback: no key asked.
+  async adminKeyless() {
+    const p = await (await browser.newContext()).newPage();
+    const errors = [];
+    p.on('console', (m) => { if (m.type() === 'error' && !m.location().url.includes('/presence')) errors.push(m.text()); });
+    p.on('pageerror', (e) => errors.push(String(e)));
+    await p.goto(url);
+    await p.waitForSelector('#app:not([hidden])', T);
+    await p.waitForFunction(() => document.querySelector('#k-channels').textContent !== '–', null, T);
+    await p.waitForFunction(() => document.querySelector('#channels tr[data-id]'), null, T);
+    return { login: await p.isVisible('#login'), channels: await p.innerText('#k-channels'), rows: await p.$$eval('#channels tr[data-id]', (trs) => trs.map((tr) => tr.dataset.id)), errors };
+  },
+
   // Every panel live, then a screenshot.
   async screenshot() {
     const p = await open(url);

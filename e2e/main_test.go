@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // TestMain says when the browser tests skip, so that a plain
@@ -22,6 +24,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: SKIP: the browser tests need %s (run .ci/run, or install it)\n", missing)
 	}
 	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
 	if missing != "" && os.Getenv("CI") == "" && code == 0 {
 		fmt.Println("\ntesting: warning: no tests to run")
 	}

@@ -90,10 +90,10 @@ func New(h *halley.Hub, opts Options) http.Handler {
 	mux := http.NewServeMux()
 	// Methods are dispatched by hand so that 404 and 405 answers are
 	// JSON like every other error.
-	mux.Handle("/api/channels", methods{http.MethodPost: a.createChannel})
+	mux.Handle("/api/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.createChannel})
 	mux.Handle("/api/channels/{id}", methods{http.MethodGet: a.getChannel, http.MethodDelete: a.deleteChannel})
 	mux.Handle("/api/publish", methods{http.MethodPost: a.publish})
-	mux.Handle("/api/sessions", methods{http.MethodPost: a.createSession})
+	mux.Handle("/api/sessions", methods{http.MethodGet: a.listSessions, http.MethodPost: a.createSession})
 	mux.Handle("/api/sessions/{id}", methods{http.MethodDelete: a.deleteSession})
 	mux.Handle("/api/buses", methods{http.MethodPost: a.createBus})
 	mux.Handle("/api/notifiers", methods{http.MethodPost: a.createNotifier})

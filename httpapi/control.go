@@ -25,6 +25,8 @@ type statsResponse struct {
 	// Cluster adds up the figures of every live node, when the hub is
 	// one of several (a Redis broker).
 	Cluster *halley.ClusterStats `json:"cluster,omitempty"`
+	// statsDetail, with ?detail=1, adds the counters of Hub.Stats.
+	*statsDetail
 	// Writes counts the streams' writes by pacing (halley.WriteCounts).
 	Writes writeCounts `json:"writes"`
 }
@@ -87,6 +89,7 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) {
 		Refused:     a.hub.Refusals(),
 		Writes:      writeCounts{AtOnce: wc.AtOnce, Gathered: wc.Gathered},
 		Node:        a.hub.Node(),
+		statsDetail: a.detail(r),
 	}
 	if a.hub.Clustered() {
 		cs, err := a.hub.ClusterStats(r.Context())

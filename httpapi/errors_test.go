@@ -52,10 +52,10 @@ func TestMethodNotAllowed(t *testing.T) {
 		path   string
 		allow  string
 	}{
-		{name: "GET channels", method: http.MethodGet, path: "/api/channels", allow: "POST"},
+		{name: "PUT channels", method: http.MethodPut, path: "/api/channels", allow: "GET, POST"},
 		{name: "PUT channel", method: http.MethodPut, path: "/api/channels/x", allow: "DELETE, GET"},
 		{name: "GET publish", method: http.MethodGet, path: "/api/publish", allow: "POST"},
-		{name: "GET sessions", method: http.MethodGet, path: "/api/sessions", allow: "POST"},
+		{name: "DELETE sessions", method: http.MethodDelete, path: "/api/sessions", allow: "GET, POST"},
 		{name: "GET session", method: http.MethodGet, path: "/api/sessions/x", allow: "DELETE"},
 		{name: "GET command", method: http.MethodGet, path: "/api/command", allow: "POST"},
 		{name: "POST stats", method: http.MethodPost, path: "/api/stats", allow: "GET"},

@@ -140,6 +140,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	reg, col := metrics.Registry(hub)
 	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts, BodyTimeout: time.Duration(cfg.BodyTimeout), Observer: col.API()}))
 	mux.HandleFunc("GET /healthz", serveHealth)
+	mountAdmin(mux)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { serveReady(w, r, hub) })
 	var msrv *http.Server
 	var mln net.Listener
@@ -229,6 +230,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	if cfg.Demo {
 		logf("demo page at http://%s/ (channel %q)", ln.Addr(), demoChannel)
 	}
+	logf("admin dashboard at http://%s/admin", ln.Addr())
 
 	code := 0
 	select {

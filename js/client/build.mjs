@@ -1,6 +1,7 @@
 // Builds the package with esbuild. Usage:
 //   node build.mjs          dist/index.js (ESM), dist/index.min.js, dist/*.d.ts
 //   node build.mjs demo     ../../cmd/halley/demo/{client,app}.js: the client and the demo page's script (checked in)
+//   node build.mjs admin    ../../cmd/halley/admin/app.js: the admin dashboard's script, the client bundled in (checked in)
 //   node build.mjs test     build/test/*.mjs, the unit tests, for node --test
 //   node build.mjs docs     build/docs.ts, the examples of docs/client-js.md, for tsc
 //   node build.mjs size     the minified and gzipped size of the client
@@ -25,6 +26,9 @@ if (mode === 'lib') {
   // …and the demo's own code, which imports it.
   const external = { name: 'client', setup: (b) => b.onResolve({ filter: /client\/src\/index\.js$/ }, () => ({ path: './client.js', external: true })) };
   await build({ ...common, ...min, entryPoints: ['../demo/main.ts'], outfile: '../../cmd/halley/demo/app.js', plugins: [external] });
+} else if (mode === 'admin') {
+  // The admin page works with the demo off: its script carries the client.
+  await build({ ...common, ...min, entryPoints: ['../admin/main.ts'], outfile: '../../cmd/halley/admin/app.js' });
 } else if (mode === 'test') {
   rmSync('build', { recursive: true, force: true });
   const tests = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => 'test/' + f);

@@ -50,8 +50,10 @@ func halleyBinary(t *testing.T) string {
 	return buildOnce.bin
 }
 
-// plainClient keeps no idle connection behind it.
-var plainClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+// plainClient keeps no idle connection behind it. Its timeout is far above
+// any answer's (a long poll waits 5 s at most): it turns a server that
+// never answers into a failure that says where, not a hung test.
+var plainClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
 
 // procNode is a halley process.
 type procNode struct {
@@ -64,6 +66,7 @@ type procNode struct {
 func startProc(t *testing.T, args ...string) *procNode {
 	t.Helper()
 	cmd := exec.Command(halleyBinary(t), args...)
+	cmd.SysProcAttr = childAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -146,6 +146,7 @@ func (s *Server) launch() error {
 	args := append(append([]string(nil), s.args...), "--port", strconv.Itoa(s.port))
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
+	cmd.SysProcAttr = childAttr()
 	cmd.Stdout, cmd.Stderr = nil, nil // the log goes to redis.log
 	if err := cmd.Start(); err != nil {
 		return err

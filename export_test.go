@@ -87,3 +87,13 @@ func FrameWaits(t interface{ Cleanup(func()) }) <-chan struct{} {
 	t.Cleanup(func() { testHookFrameWait = nil })
 	return ch
 }
+
+// WaitPresenceWatchers blocks until n streams watch the channel's joins
+// and leaves.
+func (c *Channel) WaitPresenceWatchers(ctx context.Context, n int) error {
+	return c.waitFor(ctx, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pres != nil && len(c.pres.watchers) >= n
+	})
+}

@@ -8,6 +8,8 @@ type waiter struct {
 	// conn marks a client connection: it counts in Listeners and in the
 	// Delivered figure of write outcomes. Server-side readers do not.
 	conn bool
+	// who is the connection's client, for presence (presence.go).
+	who member
 }
 
 func newWaiter(conn bool) *waiter {

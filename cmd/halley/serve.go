@@ -275,7 +275,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		if err != nil {
 			return fmt.Errorf("channel %q: %w", d.Name, err)
 		}
-		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size, Public: d.Public, Declare: true}); err != nil {
+		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size, Public: d.Public, Presence: d.Presence, Declare: true}); err != nil {
 			return fmt.Errorf("channel %q: %w", d.Name, err)
 		}
 	}
@@ -284,7 +284,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		if err != nil {
 			return fmt.Errorf("bus %q: %w", d.Name, err)
 		}
-		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size, Public: d.Public, Declare: true}
+		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size, Public: d.Public, Presence: d.Presence, Declare: true}
 		if d.FilterURL != "" {
 			opts.Filter = hooks.Filter(d.Name, d.FilterURL, hookOpts)
 		}

@@ -1,6 +1,9 @@
 package halley_test
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,4 +180,25 @@ func TestPresence_Rights(t *testing.T) {
 	watcher.subscribed("room", `"presence":true`, 0)
 	dial("bob", "room").subscribed("room", "", 0)
 	wantPresenceFrame(t, watcher.next(), frame.TypeJoin, "room", "bob")
+
+	// GET /presence follows the same rule, and shows no session ids.
+	get := func(sub string, channels ...string) (int, string) {
+		req, _ := http.NewRequestWithContext(testCtx(t), "GET", srv.URL+"/presence?channel=room", nil)
+		req.Header = bearer(mint(t, sub, time.Hour, channels, nil, nil))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("eve", "other"); code != http.StatusForbidden || !strings.Contains(body, `"forbidden"`) {
+		t.Fatalf("GET /presence without the right: %d %s, want 403 forbidden", code, body)
+	}
+	code, body := get("ann", "room")
+	want := `{"channel":"room","connections":2,"sessions":2,"users":2,"presence":true,"members":[{"user":"ann","sessions":1,"connections":1},{"user":"bob","sessions":1,"connections":1}]}` + "\n"
+	if code != http.StatusOK || body != want {
+		t.Fatalf("GET /presence: %d %s, want %s", code, body, want)
+	}
 }

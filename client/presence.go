@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 )
@@ -39,6 +41,73 @@ func (a *API) Presence(ctx context.Context, channel string) (Presence, error) {
 	var p Presence
 	if err := a.do(ctx, http.MethodGet, "/api/channels/"+url.PathEscape(channel)+"/presence", nil, &p); err != nil {
 		return Presence{}, fmt.Errorf("client: presence: %w", err)
+	}
+	return p, nil
+}
+
+// UserPresence is one user among the members of a channel with presence,
+// as clients see it: no session ids.
+type UserPresence struct {
+	User        string `json:"user,omitempty"`
+	Sessions    int    `json:"sessions"`
+	Connections int    `json:"connections"`
+}
+
+// ChannelPresence is who reads a channel, as GET /presence answers a
+// client (docs/protocol.md): counts, and the users of a channel with
+// presence.
+type ChannelPresence struct {
+	Channel     string         `json:"channel"`
+	Connections int            `json:"connections"`
+	Sessions    int            `json:"sessions"`
+	Users       int            `json:"users"`
+	Enabled     bool           `json:"presence"`
+	Members     []UserPresence `json:"members,omitempty"`
+	Truncated   bool           `json:"truncated,omitempty"`
+}
+
+// Presence asks the server who reads channel now, as this client (its
+// session and token): it may ask for the channels it may read. A refusal
+// (unknown_channel, forbidden…) is a *RefusedError.
+func (c *Client) Presence(ctx context.Context, channel string) (ChannelPresence, error) {
+	var p ChannelPresence
+	if c.baseErr != nil {
+		return p, c.baseErr
+	}
+	c.mu.Lock()
+	session, running := c.session, c.running
+	c.mu.Unlock()
+	if c.ownHC && !running {
+		defer c.hc.CloseIdleConnections()
+	}
+	u := c.base.JoinPath("presence")
+	u.RawQuery = url.Values{"channel": {channel}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return p, fmt.Errorf("client: presence: %w", err)
+	}
+	tok, err := c.bearer(ctx)
+	if err != nil {
+		return p, fmt.Errorf("client: presence: %w", err)
+	}
+	c.request(req, session, tok)
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return p, fmt.Errorf("client: presence: %w", err)
+	}
+	defer res.Body.Close()
+	c.setSession(res.Header.Get(sessionHeader))
+	if res.StatusCode != http.StatusOK {
+		ae := readAPIError(res)
+		if ae.Reason != "" {
+			re := &RefusedError{Op: "presence", Reason: ae.Reason, Message: ae.Message, Status: ae.Status, api: ae}
+			c.noteRefused(tok, re)
+			return p, re
+		}
+		return p, fmt.Errorf("client: presence: %w", ae)
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 4<<20)).Decode(&p); err != nil {
+		return p, fmt.Errorf("client: presence: bad answer: %w", err)
 	}
 	return p, nil
 }

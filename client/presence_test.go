@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/halleyhq/halley"
@@ -50,6 +51,16 @@ func TestPresence(t *testing.T) {
 				t.Fatalf("presence %+v, want ann and bob", p)
 			}
 
+			// The client's own view: users and counts, no session ids.
+			cp, err := watcher.Presence(t.Context(), "room")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []client.UserPresence{{User: "ann", Sessions: 1, Connections: 1}, {User: "bob", Sessions: 1, Connections: 1}}
+			if !cp.Enabled || cp.Connections != 2 || len(cp.Members) != 2 || cp.Members[0] != want[0] || cp.Members[1] != want[1] {
+				t.Fatalf("client presence %+v, want %+v", cp, want)
+			}
+
 			if err := b.stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -64,5 +75,10 @@ func TestAPI_PresenceUnknownChannel(t *testing.T) {
 	e := newEnv(t)
 	if _, err := e.api.Presence(t.Context(), "nope"); err == nil {
 		t.Fatal("Presence of an unknown channel: no error")
+	}
+	c := client.New(e.url, client.Options{Logger: discard})
+	var re *client.RefusedError
+	if _, err := c.Presence(t.Context(), "nope"); !errors.As(err, &re) || re.Reason != "unknown_channel" {
+		t.Fatalf("Client.Presence of an unknown channel: %v, want unknown_channel", err)
 	}
 }

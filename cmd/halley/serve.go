@@ -265,7 +265,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 // transportPaths are the paths of the hub's client transports
 // (Hub.Handler): the Ocsigen comet protocol, and the Halley protocol's
 // long-poll, SSE, WebSocket, bus writes and notifier listening.
-var transportPaths = []string{"/comet", "/poll", "/sse", "/ws", "/write", "/listen", "/unlisten"}
+var transportPaths = []string{"/comet", "/poll", "/sse", "/ws", "/write", "/listen", "/unlisten", "/presence"}
 
 // declare creates the channels, buses and notifiers of the config file,
 // with their hooks.

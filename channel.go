@@ -399,7 +399,7 @@ func (c *Channel) removeWaiter(w *waiter) {
 	if w.conn {
 		c.conns--
 		if c.pres != nil {
-			c.leaveLocked(w.who)
+			c.dropMemberLocked(w)
 		}
 	}
 	if c.kind == KindLazy {

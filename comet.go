@@ -120,7 +120,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	var wt *waiter
 	if len(ended) == 0 {
 		wt = newWaiter(true)
-		wt.who = memberOf(s, &grant)
+		wt.who, wt.linger = memberOf(s, &grant), true
 		for _, reg := range regs {
 			reg.c.addWaiter(wt) // a closed channel shows up as ended below
 		}

@@ -3,6 +3,7 @@ package halley
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // watchers are the test goroutines waiting for waiters to be added to a
@@ -96,4 +97,12 @@ func (c *Channel) WaitPresenceWatchers(ctx context.Context, n int) error {
 		defer c.mu.Unlock()
 		return c.pres != nil && len(c.pres.watchers) >= n
 	})
+}
+
+// SetPresenceLinger sets how long a long-poll's member stays after its
+// request, until the test ends.
+func SetPresenceLinger(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := presenceLinger
+	presenceLinger = d
+	t.Cleanup(func() { presenceLinger = old })
 }

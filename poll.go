@@ -79,7 +79,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 
 	st := h.newStream(s, &v.grant)
 	defer st.close()
-	st.presence = req.Presence
+	st.presence, st.w.linger = req.Presence, true
 	frames := st.subscribeAll(nil, ids, cur, req.Last)
 
 	wait := h.PollTimeout()

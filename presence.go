@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -75,6 +76,27 @@ func (c *Channel) joinLocked(m member) {
 	if n == 1 {
 		c.presenceEventLocked(true, m)
 	}
+}
+
+// presenceLinger is how long a long-poll's member stays after its
+// request: its client polls again at once, and should not leave and join
+// between two requests.
+// (A variable for tests.)
+var presenceLinger = 5 * time.Second
+
+// dropMemberLocked uncounts the connection of waiter w: now, or after
+// presenceLinger for a long-poll. c.mu is held.
+func (c *Channel) dropMemberLocked(w *waiter) {
+	if !w.linger {
+		c.leaveLocked(w.who)
+		return
+	}
+	m := w.who
+	time.AfterFunc(presenceLinger, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.leaveLocked(m)
+	})
 }
 
 // leaveLocked uncounts a connection of m; the member's last one is a
@@ -324,12 +346,15 @@ func (h *Hub) Presence(ctx context.Context, id string) (Presence, error) {
 		if err != nil {
 			return Presence{}, err
 		}
+		cut := false
 		for _, r := range reps {
 			for _, m := range r.Channels[id] {
 				members[member{m.Session, m.User}] += m.Connections
 			}
+			cut = cut || slices.Contains(r.Truncated, id)
 		}
 		p.fill(members)
+		p.Truncated = p.Truncated || cut
 		return p, nil
 	}
 	reps, err := h.reports(ctx)
@@ -361,6 +386,9 @@ type presenceNote struct {
 type presenceReport struct {
 	At       int64               `json:"at"` // Unix milliseconds
 	Channels map[string][]Member `json:"channels,omitempty"`
+	// Truncated names the channels whose list was cut at
+	// MaxPresenceMembers.
+	Truncated []string `json:"truncated,omitempty"`
 }
 
 // presencePump puts this node's members in the registry, then broadcasts
@@ -439,6 +467,9 @@ func (h *Hub) putPresence() {
 			var p Presence
 			p.fill(members)
 			r.Channels[c.id] = p.Members
+			if p.Truncated {
+				r.Truncated = append(r.Truncated, c.id)
+			}
 		}
 	}
 	if len(r.Channels) == 0 && !h.presencePump.hadMembers() {

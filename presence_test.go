@@ -202,3 +202,32 @@ func TestPresence_Rights(t *testing.T) {
 		t.Fatalf("GET /presence: %d %s, want %s", code, body, want)
 	}
 }
+
+// A long-polling member does not leave and join again between its
+// requests; its leave comes presenceLinger after its last one.
+func TestPresence_PollLingers(t *testing.T) {
+	halley.SetPresenceLinger(t, time.Hour)
+	h := newHub(t, halley.Config{})
+	srv := cometServer(t, h)
+	room := newChannel(t, h, halley.ChannelOptions{Name: "room", Presence: true})
+	watcher := dialWS(t, srv, "", nil)
+	watcher.subscribed("room", `"presence":true`, 0)
+
+	pat := userSession(t, h, "pat").ID()
+	first := doPoll(t, srv, pat, map[string]any{"channels": []string{"room"}})
+	wantPresenceFrame(t, watcher.next(), frame.TypeJoin, "room", "pat")
+	done := make(chan pollAnswer, 1)
+	go func() { done <- doPoll(t, srv, pat, map[string]any{"cursor": first.Cursor}) }()
+	if err := room.WaitListeners(testCtx(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	write(t, room, "m")
+	watcher.msg("room", 1, "m")
+	<-done
+
+	dialWS(t, srv, "session="+userSession(t, h, "bob").ID(), nil).subscribed("room", "", 1)
+	wantPresenceFrame(t, watcher.next(), frame.TypeJoin, "room", "bob")
+	if p := presenceOf(t, h, "room"); len(p.Members) != 3 || p.Members[2].User != "pat" {
+		t.Fatalf("presence %+v, want pat still there", p)
+	}
+}

@@ -84,6 +84,9 @@ type BusOptions struct {
 	// scope that another node made, instead of failing with ErrNameTaken
 	// (see ChannelOptions.Declare).
 	Declare bool
+	// Presence gives the bus's channel presence (see
+	// ChannelOptions.Presence).
+	Presence bool
 	// Spec, in a cluster, is what Config.Restore needs to make the bus
 	// again on another node that a client asks for it (its filter's hook,
 	// say). It is stored with the bus's record; without it, another node
@@ -114,7 +117,7 @@ func (h *Hub) NewBus(ctx context.Context, opts BusOptions) (*Bus, error) {
 	if opts.Scope == BusSession {
 		b.seats = make(map[*Session]*seat)
 	}
-	if _, err := h.newChannel(ctx, ChannelOptions{Name: opts.Name, Size: opts.Size, Public: opts.Public, Declare: opts.Declare}, b, opts.Spec); err != nil {
+	if _, err := h.newChannel(ctx, ChannelOptions{Name: opts.Name, Size: opts.Size, Public: opts.Public, Declare: opts.Declare, Presence: opts.Presence}, b, opts.Spec); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -64,6 +64,11 @@ type ChannelOptions struct {
 	// ErrNameTaken: channels that the configuration or code of every node
 	// creates are declared. Alone, it changes nothing.
 	Declare bool
+	// Presence makes the channel keep its members (each session and user
+	// reading it, with their connections), answer them in Hub.Presence,
+	// and tell the subscribers that ask for it when a member joins or
+	// leaves (presence.go). Without it, Hub.Presence gives counts only.
+	Presence bool
 }
 
 // Outcome is the result of a write, after Ocsigen's write outcome.
@@ -184,6 +189,7 @@ type Channel struct {
 	waiters  map[*waiter]struct{}
 	conns    int // waiters that are client connections
 	demand   lazyDemand
+	pres     *presence // ChannelOptions.Presence; nil: none
 }
 
 // ID returns the channel's id, which clients use to read it.
@@ -366,6 +372,9 @@ func (c *Channel) addWaiter(w *waiter) bool {
 	c.waiters[w] = struct{}{}
 	if w.conn {
 		c.conns++
+		if c.pres != nil {
+			c.joinLocked(w.who)
+		}
 	}
 	if c.kind == KindLazy {
 		c.demand.add()
@@ -389,6 +398,9 @@ func (c *Channel) removeWaiter(w *waiter) {
 	delete(c.waiters, w)
 	if w.conn {
 		c.conns--
+		if c.pres != nil {
+			c.dropMemberLocked(w)
+		}
 	}
 	if c.kind == KindLazy {
 		c.demand.remove()

@@ -57,6 +57,7 @@ type channelRecord struct {
 	// Bus is the scope of a bus's channel.
 	Bus      string `json:"bus,omitempty"`
 	Internal bool   `json:"internal,omitempty"`
+	Presence bool   `json:"presence,omitempty"`
 	// Spec is what Config.Restore needs to make the channel again on
 	// another node (a bus's filter hook, say).
 	Spec json.RawMessage `json:"spec,omitempty"`
@@ -88,7 +89,7 @@ func (h *Hub) op() (context.Context, context.CancelFunc) {
 
 // recordOf describes c for the registry.
 func recordOf(c *Channel, bus *Bus, spec []byte) channelRecord {
-	r := channelRecord{Kind: c.kind.String(), Size: c.size, MaxBytes: c.maxBytes, Public: c.public, Internal: c.internal, Spec: spec}
+	r := channelRecord{Kind: c.kind.String(), Size: c.size, MaxBytes: c.maxBytes, Public: c.public, Internal: c.internal, Presence: c.pres != nil, Spec: spec}
 	if c.session != nil {
 		r.Session = c.session.id
 	}
@@ -165,6 +166,9 @@ func (h *Hub) copyOf(ctx context.Context, id string, rec channelRecord, data []b
 		hub: h, kind: kind, size: rec.Size, public: rec.Public, internal: rec.Internal,
 		shared: true, rec: data, maxBytes: max(0, rec.MaxBytes),
 		ring: ring.New[*message](rec.Size), waiters: make(map[*waiter]struct{}),
+	}
+	if rec.Presence {
+		c.pres = newPresence()
 	}
 	if rec.Session != "" {
 		s, ok := h.Session(rec.Session)

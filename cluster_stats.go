@@ -27,6 +27,9 @@ type nodeReport struct {
 	// Listeners are the client connections reading each channel that
 	// has some on the node.
 	Listeners map[string]int `json:"listeners,omitempty"`
+	// Distinct are the distinct sessions and users among them, by
+	// channel (presence.go).
+	Distinct map[string][2]int `json:"distinct,omitempty"`
 }
 
 // NodeStats is what one node of a cluster reported of itself.
@@ -58,7 +61,7 @@ type ClusterStats struct {
 
 // snapshot is this node's report now.
 func (h *Hub) snapshot() nodeReport {
-	r := nodeReport{At: time.Now().UnixMilli(), Sessions: h.SessionCount(), Listeners: make(map[string]int)}
+	r := nodeReport{At: time.Now().UnixMilli(), Sessions: h.SessionCount(), Listeners: make(map[string]int), Distinct: make(map[string][2]int)}
 	h.mu.RLock()
 	chans := make([]*Channel, 0, len(h.channels))
 	for _, c := range h.channels {
@@ -68,6 +71,9 @@ func (h *Hub) snapshot() nodeReport {
 	for _, c := range chans {
 		if n := c.Listeners(); n > 0 {
 			r.Listeners[c.id] = n
+			if p, members := c.localPresence(); members == nil {
+				r.Distinct[c.id] = [2]int{p.Sessions, p.Users}
+			}
 		}
 	}
 	return r

@@ -130,6 +130,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	var wt *waiter
 	if len(ended) == 0 {
 		wt = newWaiter(true)
+		wt.who, wt.linger = memberOf(s, &grant), true
 		for _, reg := range regs {
 			reg.c.addWaiter(wt) // a closed channel shows up as ended below
 		}
@@ -310,7 +311,8 @@ func (h *Hub) plainError(w http.ResponseWriter, code int, reason string) {
 // POST /comet speaks the Ocsigen_comet protocol (see CometHandler); GET /ws
 // (WebSocket), GET /sse (Server-Sent Events) and POST /poll (JSON
 // long-poll) speak the Halley protocol (docs/protocol.md), with POST
-// /write, /listen and /unlisten for clients of the one-way transports.
+// /write, /listen and /unlisten for clients of the one-way transports, and
+// GET /presence (see PresenceHandler).
 // Mount it at "/" (it answers only its own paths), or under a prefix with
 // http.StripPrefix: mux.Handle("/push/", http.StripPrefix("/push",
 // h.Handler())).
@@ -323,5 +325,6 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("/write", h.WriteHandler())
 	mux.Handle("/listen", h.ListenHandler(false))
 	mux.Handle("/unlisten", h.ListenHandler(true))
+	mux.Handle("/presence", h.PresenceHandler())
 	return mux
 }

@@ -24,7 +24,9 @@
 // Every message gets an offset in its channel: 1, 2, 3… Writes report an
 // Outcome: the offset, and how many client connections the message was
 // handed to (Ocsigen's write outcome). Listeners counts the connections
-// waiting on a channel now.
+// waiting on a channel now; Hub.Presence says who they are (counts for
+// every channel, members for one made with ChannelOptions.Presence, whose
+// subscribers may also ask for join and leave frames).
 //
 // # Concurrency and backpressure
 //

@@ -3,6 +3,7 @@ package halley
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // watchers are the test goroutines waiting for waiters to be added to a
@@ -86,4 +87,22 @@ func FrameWaits(t interface{ Cleanup(func()) }) <-chan struct{} {
 	}
 	t.Cleanup(func() { testHookFrameWait = nil })
 	return ch
+}
+
+// WaitPresenceWatchers blocks until n streams watch the channel's joins
+// and leaves.
+func (c *Channel) WaitPresenceWatchers(ctx context.Context, n int) error {
+	return c.waitFor(ctx, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pres != nil && len(c.pres.watchers) >= n
+	})
+}
+
+// SetPresenceLinger sets how long a long-poll's member stays after its
+// request, until the test ends.
+func SetPresenceLinger(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := presenceLinger
+	presenceLinger = d
+	t.Cleanup(func() { presenceLinger = old })
 }

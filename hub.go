@@ -59,6 +59,8 @@ type Hub struct {
 	writes   writeCounts // see pace.go
 
 	control control
+
+	presencePump presencePump
 }
 
 // New returns a hub configured by cfg (whose zero value works) and starts
@@ -91,6 +93,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("halley: start broker: %w", err)
 	}
 	if h.clustered() {
+		h.startPresence()
 		h.checkRegistry()
 		h.report()
 	}
@@ -116,6 +119,7 @@ func (h *Hub) heartbeats() {
 		case <-check:
 			h.checkRegistry()
 			h.report()
+			h.presencePump.poke()
 		case now := <-t.C:
 			h.control.tick()
 			h.limits.sweep(now)
@@ -165,6 +169,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	if h.clustered() {
 		// Gone from the sums at once, rather than when the report is stale.
 		_ = h.reg.Release(ctx, tableNodes, h.node)
+		_ = h.reg.Release(ctx, tablePresence, h.node)
 	}
 	if cerr := h.broker.Close(ctx); cerr != nil && err == nil {
 		err = fmt.Errorf("halley: close broker: %w", cerr)
@@ -235,6 +240,9 @@ func (h *Hub) newChannel(ctx context.Context, opts ChannelOptions, bus *Bus, spe
 		maxBytes: max(0, cmp.Or(opts.MaxBytes, h.cfg.RingBytes)),
 		ring:     ring.New[*message](size),
 		waiters:  make(map[*waiter]struct{}),
+	}
+	if opts.Presence {
+		c.pres = newPresence()
 	}
 	if bus != nil {
 		bus.ch, c.bus = c, bus
@@ -435,5 +443,7 @@ func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {
 		(*Hub)(b).handleCommand(data)
 	case endTopic:
 		(*Hub)(b).handleEnd(data)
+	case presenceTopic:
+		(*Hub)(b).handlePresence(data)
 	}
 }

@@ -23,6 +23,9 @@ type pollRequest struct {
 	// Last starts the channels without a position with their last n
 	// messages.
 	Last int `json:"last"`
+	// Presence asks for the channels' join and leave frames while the
+	// request waits.
+	Presence bool `json:"presence"`
 }
 
 // PollHandler returns the JSON long-poll transport of the Halley protocol
@@ -76,6 +79,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 
 	st := h.newStream(s, &v.grant)
 	defer st.close()
+	st.presence, st.w.linger = req.Presence, true
 	frames := st.subscribeAll(nil, ids, cur, req.Last)
 
 	wait := h.PollTimeout()

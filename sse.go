@@ -49,6 +49,8 @@ type sseRequest struct {
 	ids  []string
 	cur  frame.Cursor
 	last int
+	// presence asks for joins and leaves (query presence=1).
+	presence bool
 }
 
 // sseRefusal is a refused request: its status, reason and message.
@@ -79,6 +81,13 @@ func parseSSE(r *http.Request) (sseRequest, *sseRefusal) {
 			return req, &sseRefusal{http.StatusBadRequest, "bad_request", "last must be a non-negative integer"}
 		}
 		req.last = n
+	}
+	switch q.Get("presence") {
+	case "", "0", "false":
+	case "1", "true":
+		req.presence = true
+	default:
+		return req, &sseRefusal{http.StatusBadRequest, "bad_request", "presence must be 1 or 0"}
 	}
 	named := q["channel"]
 	if len(named) > MaxSubscriptions {
@@ -119,6 +128,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	s := v.s
 	st := h.newStream(s, &v.grant)
 	st.watch(v.sig.gen)
+	st.presence = req.presence
 	lines := st.subscribeAll(nil, req.ids, req.cur, req.last)
 
 	hd := w.Header()

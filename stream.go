@@ -22,6 +22,8 @@ type start struct {
 	epoch string
 	// last, when positive, starts with the last n retained messages.
 	last int
+	// presence asks for the channel's join and leave frames.
+	presence bool
 }
 
 // streamSub is one channel a stream reads, at its own position.
@@ -34,6 +36,8 @@ type streamSub struct {
 	after uint64
 	epoch string
 	done  bool
+	// presence: the stream gets the channel's joins and leaves.
+	presence bool
 }
 
 // item is one thing a stream has to send: a message of a subscription, or
@@ -57,11 +61,17 @@ type stream struct {
 	gen     uint64 // kill generation when the stream started (see watch)
 	watched bool
 	pulled  pulled // what was taken since the last write (stats.go)
+	// presence asks every subscription for joins and leaves (SSE and
+	// long-poll say so once per request); pq holds them (presence.go).
+	presence bool
+	pq       *presenceQueue
 }
 
 // newStream returns a stream of session s with grant g.
 func (h *Hub) newStream(s *Session, g *Grant) *stream {
-	return &stream{h: h, w: newWaiter(true), session: s, grant: g}
+	st := &stream{h: h, w: newWaiter(true), session: s, grant: g}
+	st.w.who = memberOf(s, g)
+	return st
 }
 
 func (st *stream) find(id string) (int, *streamSub) {
@@ -131,16 +141,20 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 	}
 
 	if i, old := st.find(id); old != nil && old.c == c {
+		st.unwatchPresence(old)
 		st.subs[i] = sub
 	} else {
 		if old != nil {
-			old.c.removeWaiter(st.w)
+			st.drop(old)
 			st.subs = append(st.subs[:i], st.subs[i+1:]...)
 		}
 		if !c.addWaiter(st.w) {
 			return append(frame.AppendEnded(dst, id, reasonChannelEnded), '\n')
 		}
 		st.subs = append(st.subs, sub)
+	}
+	if from.presence || st.presence {
+		st.watchPresence(sub)
 	}
 	if gap {
 		st.h.countGap(reasonUnknownPosition)
@@ -162,7 +176,7 @@ func (st *stream) recheck(dst []byte) []byte {
 			kept = append(kept, sub)
 			continue
 		}
-		sub.c.removeWaiter(st.w)
+		st.drop(sub)
 		if !sub.done {
 			dst = append(frame.AppendEnded(dst, sub.name, reasonForbidden), '\n')
 		}
@@ -176,7 +190,7 @@ func (st *stream) recheck(dst []byte) []byte {
 // and LF.
 func (st *stream) unsubscribe(dst []byte, id string) []byte {
 	if i, sub := st.find(id); sub != nil {
-		sub.c.removeWaiter(st.w)
+		st.drop(sub)
 		st.subs = append(st.subs[:i], st.subs[i+1:]...)
 	}
 	return append(frame.AppendUnsubscribed(dst, id), '\n')
@@ -202,9 +216,15 @@ func (st *stream) close() {
 		st.watched = false
 	}
 	for _, sub := range st.subs {
-		sub.c.removeWaiter(st.w)
+		st.drop(sub)
 	}
 	st.subs = nil
+}
+
+// drop stops reading sub's channel.
+func (st *stream) drop(sub *streamSub) {
+	st.unwatchPresence(sub)
+	sub.c.removeWaiter(st.w)
 }
 
 // pull appends what the subscriptions have to send, at most max messages
@@ -212,6 +232,9 @@ func (st *stream) close() {
 // returns nothing, the caller waits on st.w.wake and pulls again.
 func (st *stream) pull(items []item, max int) []item {
 	var buf [64]*message
+	if st.pq != nil {
+		items = st.pullPresence(items)
+	}
 	for _, sub := range st.subs {
 		if sub.done {
 			continue

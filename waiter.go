@@ -8,6 +8,10 @@ type waiter struct {
 	// conn marks a client connection: it counts in Listeners and in the
 	// Delivered figure of write outcomes. Server-side readers do not.
 	conn bool
+	// who is the connection's client, for presence (presence.go);
+	// linger marks a long-poll, whose member stays a while after it.
+	who    member
+	linger bool
 }
 
 func newWaiter(conn bool) *waiter {

@@ -517,7 +517,7 @@ func decodeWSCommand(typ websocket.MessageType, b []byte) wsCommand {
 	if f.Type == frame.TypeUnsubscribe {
 		return wsCommand{unsubscribe: true, channel: f.Channel}
 	}
-	cmd := wsCommand{channel: f.Channel, from: start{after: f.After, epoch: f.Epoch}}
+	cmd := wsCommand{channel: f.Channel, from: start{after: f.After, epoch: f.Epoch, presence: f.Presence}}
 	if f.Last != nil {
 		switch {
 		case *f.Last < 0:

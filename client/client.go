@@ -118,6 +118,11 @@ type Options struct {
 	// Listen or Unlisten fail with it. Use StaticToken for a fixed token.
 	// Default: none; the client is anonymous.
 	Token func(ctx context.Context) (string, error)
+	// Presence asks the server for the join and leave events of every
+	// subscribed channel that has presence (EventJoin, EventLeave; see
+	// Presence in the package's presence.go and docs/protocol.md).
+	// Default: none.
+	Presence bool
 }
 
 // Defaults used where an Options field is zero.
@@ -184,6 +189,8 @@ type Client struct {
 	refs atomic.Uint64
 	// tokenFn is Options.Token.
 	tokenFn func(ctx context.Context) (string, error)
+	// presence is Options.Presence.
+	presence bool
 	// refusedToken is the last token the server refused (see
 	// noteRefused), refusal its answer, and refusedTwice whether it was
 	// refused again; under mu.
@@ -233,6 +240,7 @@ func New(serverURL string, opts Options) *Client {
 	}
 	c.events = make(chan Event, n)
 	c.tokenFn = opts.Token
+	c.presence = opts.Presence
 	c.hc = opts.HTTPClient
 	if c.hc == nil {
 		c.hc, c.ownHC = newHTTPClient(), true

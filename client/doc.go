@@ -8,6 +8,9 @@
 // to receive what the channels carry. Use Write to write to a bus as the
 // client's session, and Listen to receive a notifier's notifications as
 // "notify" events. Use API to create channels and publish from a backend.
+// Set Options.Presence to receive the join and leave events of channels
+// with presence, and call Client.Presence (as the client) or API.Presence
+// (as a backend, with session ids) to ask who reads a channel.
 //
 // # Delivery
 //

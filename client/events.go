@@ -16,12 +16,18 @@ const (
 	EventSubscribed = "subscribed"
 	EventClose      = "close"
 	EventNotify     = "notify"
+	// Presence events (Options.Presence): a member joined or left a
+	// channel, or the server dropped some of those events.
+	EventJoin         = "join"
+	EventLeave        = "leave"
+	EventPresenceLost = "presence_lost"
 )
 
 // Event is what a subscription delivers.
 type Event struct {
 	// Type is EventMsg, EventNotify, EventGap, EventEnded,
-	// EventSubscribed or EventClose. Subscribed events may come again at
+	// EventSubscribed, EventClose, or (with Options.Presence) EventJoin,
+	// EventLeave and EventPresenceLost. Subscribed events may come again at
 	// each reconnection (depending on the transport): they repeat the
 	// position, and never move it backwards unless Subscribe restarted the
 	// channel. Close events say why the server ended a stream; the client
@@ -51,6 +57,8 @@ type Event struct {
 	Reason string
 	// Notifier and Key name what a notify event is about.
 	Notifier, Key string
+	// User is the user of a join or leave event ("" when anonymous).
+	User string
 }
 
 // deliver hands the event of frame f to the application and moves the
@@ -84,6 +92,14 @@ func (c *Client) deliver(ctx context.Context, f *frame.Frame) (bool, error) {
 			return false, err
 		}
 		return false, &closeError{reason: f.Reason}
+	case frame.TypeJoin, frame.TypeLeave, frame.TypePresenceLost:
+		c.mu.Lock()
+		_, ok := c.subs[f.Channel]
+		c.mu.Unlock()
+		if !ok {
+			return true, nil
+		}
+		return true, c.send(ctx, Event{Type: f.Type, Channel: f.Channel, User: f.User})
 	case frame.TypeMsg, frame.TypeSubscribed, frame.TypeGap, frame.TypeEnded:
 	default: // unsubscribed, or a type from a later version
 		return true, nil

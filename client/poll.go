@@ -57,7 +57,8 @@ func (c *Client) pollOnce(ctx context.Context, p *plan) (bool, error) {
 		Channels []string `json:"channels"`
 		Cursor   string   `json:"cursor"`
 		Last     int      `json:"last"`
-	}{p.fresh, p.cursor.String(), p.last})
+		Presence bool     `json:"presence,omitempty"`
+	}{p.fresh, p.cursor.String(), p.last, c.presence})
 	if err != nil {
 		return false, err
 	}

@@ -57,6 +57,9 @@ func (c *Client) readSSE(ctx context.Context, p *plan) (progress bool, err error
 	if p.session != "" {
 		q.Set("session", p.session)
 	}
+	if c.presence {
+		q.Set("presence", "1")
+	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {

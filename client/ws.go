@@ -23,6 +23,8 @@ type clientFrame struct {
 	After   *uint64 `json:"after,omitempty"`
 	Epoch   string  `json:"epoch,omitempty"`
 	Last    int     `json:"last,omitempty"`
+	// Presence asks for join and leave frames.
+	Presence bool `json:"presence,omitempty"`
 }
 
 // runWS runs one WebSocket connection: a goroutine reads and delivers
@@ -213,7 +215,7 @@ func (c *Client) syncWS(l *wsLink) ([]clientFrame, <-chan struct{}, bool) {
 			continue
 		}
 		l.sent[id] = s
-		f := clientFrame{Type: frame.TypeSubscribe, Channel: id}
+		f := clientFrame{Type: frame.TypeSubscribe, Channel: id, Presence: c.presence}
 		switch {
 		case s.pos != nil:
 			off := s.pos.Offset

@@ -92,6 +92,7 @@ func New(h *halley.Hub, opts Options) http.Handler {
 	// JSON like every other error.
 	mux.Handle("/api/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.createChannel})
 	mux.Handle("/api/channels/{id}", methods{http.MethodGet: a.getChannel, http.MethodDelete: a.deleteChannel})
+	mux.Handle("/api/channels/{id}/presence", methods{http.MethodGet: a.presence})
 	mux.Handle("/api/publish", methods{http.MethodPost: a.publish})
 	mux.Handle("/api/sessions", methods{http.MethodGet: a.listSessions, http.MethodPost: a.createSession})
 	mux.Handle("/api/sessions/{id}", methods{http.MethodDelete: a.deleteSession})

@@ -18,6 +18,7 @@ type busRequest struct {
 	Size      int    `json:"size"`
 	FilterURL string `json:"filter_url"`
 	Public    bool   `json:"public"`
+	Presence  bool   `json:"presence"`
 }
 
 // busResponse is the answer of POST /api/buses.
@@ -37,7 +38,7 @@ func (a *api) createBus(w http.ResponseWriter, r *http.Request) {
 		a.writeHubError(w, r, err)
 		return
 	}
-	opts := halley.BusOptions{Name: req.Name, Scope: scope, Size: req.Size, Public: req.Public}
+	opts := halley.BusOptions{Name: req.Name, Scope: scope, Size: req.Size, Public: req.Public, Presence: req.Presence}
 	if req.FilterURL != "" {
 		if err := hooks.CheckURL(req.FilterURL); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_options", "filter_url: "+err.Error())

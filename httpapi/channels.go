@@ -17,6 +17,8 @@ type createRequest struct {
 	Size    int     `json:"size"`
 	Session string  `json:"session"`
 	Public  bool    `json:"public"`
+	// Presence: see halley.ChannelOptions.Presence.
+	Presence bool `json:"presence"`
 }
 
 // createResponse is the answer of POST /api/channels.
@@ -41,6 +43,9 @@ type channelInfo struct {
 	// Public reports whether every client may read the channel
 	// (ChannelOptions.Public).
 	Public bool `json:"public"`
+	// Presence reports whether the channel keeps its members
+	// (ChannelOptions.Presence): see GET /api/channels/{id}/presence.
+	Presence bool `json:"presence"`
 }
 
 func (a *api) createChannel(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +76,7 @@ func (a *api) createChannel(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	opts := halley.ChannelOptions{Name: name, Kind: kind, Size: req.Size, Public: req.Public}
+	opts := halley.ChannelOptions{Name: name, Kind: kind, Size: req.Size, Public: req.Public, Presence: req.Presence}
 	if req.Session != "" {
 		s, ok := a.hub.Session(req.Session)
 		if !ok {
@@ -104,6 +109,7 @@ func (a *api) getChannel(w http.ResponseWriter, r *http.Request) {
 		Offset:        c.Offset(),
 		Size:          c.Size(),
 		Public:        c.Public(),
+		Presence:      c.HasPresence(),
 	}
 	if b, ok := a.hub.Bus(id); ok {
 		info.Kind, info.Scope = "bus", b.Scope().String()

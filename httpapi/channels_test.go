@@ -106,7 +106,7 @@ func TestGetChannel(t *testing.T) {
 	if res.status != http.StatusOK {
 		t.Fatalf("status = %d, want 200 (body %s)", res.status, res.body)
 	}
-	want := map[string]any{"id": "news", "kind": "broadcast", "listeners": 1.0, "node_listeners": 1.0, "offset": 3.0, "size": 7.0, "public": false}
+	want := map[string]any{"id": "news", "kind": "broadcast", "listeners": 1.0, "node_listeners": 1.0, "offset": 3.0, "size": 7.0, "public": false, "presence": false}
 	got := res.json(t)
 	if len(got) != len(want) {
 		t.Errorf("answer = %s, want exactly the fields %v", res.body, want)

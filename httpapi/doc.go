@@ -1,14 +1,15 @@
 // Package httpapi is Halley's JSON HTTP API, for backends written in any
 // language: create and close channels and buses, publish messages, manage
 // sessions and their users, create notifiers, notify and manage listeners,
-// run control commands and read statistics. Buses and notifiers created
+// ask who is present on a channel, run control commands and read
+// statistics. Buses and notifiers created
 // here may call back the backend through HTTP hooks (package hooks).
 //
 // Use New to build the handler and mount it at "/api/" next to the hub's
 // client transports:
 //
 //	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: key}))
-//	mux.Handle("/", hub.Handler()) // /comet, /ws, /sse, /poll, /write, /listen, /unlisten
+//	mux.Handle("/", hub.Handler()) // /comet, /ws, /sse, /poll, /write, /listen, /unlisten, /presence
 //
 // hub.Handler serves its paths from the root: under a prefix, strip it
 // (mux.Handle("/push/", http.StripPrefix("/push", hub.Handler()))).

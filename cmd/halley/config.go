@@ -75,6 +75,8 @@ type channelDecl struct {
 	Kind   string `json:"kind"`
 	Size   int    `json:"size"`
 	Public bool   `json:"public"`
+	// Presence: see halley.ChannelOptions.Presence.
+	Presence bool `json:"presence"`
 }
 
 // busDecl is a bus the config file declares.
@@ -84,6 +86,7 @@ type busDecl struct {
 	Size      int    `json:"size"`
 	FilterURL string `json:"filter_url"`
 	Public    bool   `json:"public"`
+	Presence  bool   `json:"presence"`
 }
 
 // notifierDecl is a notifier the config file declares.

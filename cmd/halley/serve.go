@@ -272,7 +272,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 // transportPaths are the paths of the hub's client transports
 // (Hub.Handler): the Ocsigen comet protocol, and the Halley protocol's
 // long-poll, SSE, WebSocket, bus writes and notifier listening.
-var transportPaths = []string{"/comet", "/poll", "/sse", "/ws", "/write", "/listen", "/unlisten"}
+var transportPaths = []string{"/comet", "/poll", "/sse", "/ws", "/write", "/listen", "/unlisten", "/presence"}
 
 // declare creates the channels, buses and notifiers of the config file,
 // with their hooks.
@@ -282,7 +282,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		if err != nil {
 			return fmt.Errorf("channel %q: %w", d.Name, err)
 		}
-		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size, Public: d.Public, Declare: true}); err != nil {
+		if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: d.Name, Kind: kind, Size: d.Size, Public: d.Public, Presence: d.Presence, Declare: true}); err != nil {
 			return fmt.Errorf("channel %q: %w", d.Name, err)
 		}
 	}
@@ -291,7 +291,7 @@ func declare(ctx context.Context, hub *halley.Hub, cfg config, hookOpts hooks.Op
 		if err != nil {
 			return fmt.Errorf("bus %q: %w", d.Name, err)
 		}
-		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size, Public: d.Public, Declare: true}
+		opts := halley.BusOptions{Name: d.Name, Scope: scope, Size: d.Size, Public: d.Public, Presence: d.Presence, Declare: true}
 		if d.FilterURL != "" {
 			opts.Filter = hooks.Filter(d.Name, d.FilterURL, hookOpts)
 		}

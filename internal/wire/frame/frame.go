@@ -33,6 +33,11 @@ const (
 	TypeListening    = "listening"
 	TypeUnlistened   = "unlistened"
 	TypeRefreshed    = "refreshed"
+	// Presence (docs/protocol.md): a member joined or left a channel, or
+	// the stream dropped some of those frames.
+	TypeJoin         = "join"
+	TypeLeave        = "leave"
+	TypePresenceLost = "presence_lost"
 )
 
 // Frame types, client to server.
@@ -385,6 +390,11 @@ type Frame struct {
 	// is when the client's grant ends, in Unix seconds (0: never).
 	Token   string `json:"token,omitempty"`
 	Expires int64  `json:"expires,omitempty"`
+
+	// Presence, on a subscribe frame, asks for the channel's join and
+	// leave frames; User is the member of a join or leave.
+	Presence bool   `json:"presence,omitempty"`
+	User     string `json:"user,omitempty"`
 }
 
 // HasData reports whether the frame carries a payload field.

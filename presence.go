@@ -479,7 +479,7 @@ func (h *Hub) putPresence() {
 	data, _ := json.Marshal(r)
 	ctx, cancel := h.op()
 	defer cancel()
-	if err := h.reg.Put(ctx, tablePresence, h.node, data); err != nil {
+	if err := h.reg.Put(ctx, tablePresence, h.node, data, 0); err != nil {
 		h.log.Debug("halley: presence report", "err", err)
 	}
 }

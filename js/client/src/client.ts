@@ -73,6 +73,33 @@ export interface SubscribeOptions {
   last?: number;
   /** Start after this position (from a previous subscription's `position`). */
   position?: Position;
+  /**
+   * Receive `join` and `leave` events of the channel's members (for a
+   * channel made with presence). Best followed over WebSocket or SSE: a
+   * long-poll gets only those that happen while it waits.
+   */
+  presence?: boolean;
+}
+
+/** A member's arrival or departure on a channel with presence. */
+export interface PresenceEvent {
+  type: 'join' | 'leave';
+  channel: string;
+  /** The member's user; absent for an anonymous one. */
+  user?: string;
+}
+
+/** Who reads a channel now (`Client.presence`). */
+export interface Presence {
+  channel: string;
+  connections: number;
+  sessions: number;
+  users: number;
+  /** Whether the channel lists its members. */
+  presence: boolean;
+  /** The members (users), for a channel with presence. */
+  members?: { user: string; sessions: number; connections: number }[];
+  truncated?: boolean;
 }
 
 export interface ClientOptions {
@@ -137,6 +164,12 @@ interface SubEvents<T> {
   gap: Gap;
   end: End;
   subscribed: { kind: string; offset: number; epoch: string };
+  /** A member joined (subscriptions with `presence: true`). */
+  join: PresenceEvent;
+  /** A member left. */
+  leave: PresenceEvent;
+  /** The server dropped presence events of this channel for this client (it fell behind). */
+  presence_lost: { channel: string };
 }
 
 /**
@@ -500,9 +533,10 @@ export class Client extends Emitter<ClientEvents> {
 
   private _subFrame(ch: string): object {
     const p = this._pos.get(ch);
-    if (p) return { type: 'subscribe', channel: ch, after: p.offset, epoch: p.epoch };
+    const pres = this._subs.get(ch)?._start.presence ? { presence: true } : {};
+    if (p) return { type: 'subscribe', channel: ch, after: p.offset, epoch: p.epoch, ...pres };
     const last = this._subs.get(ch)?._start.last;
-    return last ? { type: 'subscribe', channel: ch, last } : { type: 'subscribe', channel: ch };
+    return last ? { type: 'subscribe', channel: ch, last, ...pres } : { type: 'subscribe', channel: ch, ...pres };
   }
 
   /** Channels to read: the subscriptions and the notification channel. */
@@ -618,6 +652,36 @@ export class Client extends Emitter<ClientEvents> {
     const p = this._http.then(f, f);
     this._http = p.catch(() => {});
     return p;
+  }
+
+  /** _wantsPresence reports whether a subscription asked for presence events. */
+  private _wantsPresence(): boolean {
+    for (const s of this._subs.values()) if (s._start.presence) return true;
+    return false;
+  }
+
+  /**
+   * presence asks who reads channel now: counts for any channel the client
+   * may read, and the users of a channel with presence. It rejects with a
+   * HalleyError (`forbidden`, `unknown_channel`…).
+   */
+  async presence(channel: string): Promise<Presence> {
+    const h: Record<string, string> = { 'Halley-Session': this.session ?? 'new' };
+    if (this._token) h.Authorization = 'Bearer ' + this._token;
+    const q = new URLSearchParams({ channel });
+    const res = await this._o.fetch(this._base + '/presence?' + q, { headers: h });
+    const text = await res.text();
+    let j: any = {};
+    if (text.length <= MAX_FRAME * 4) {
+      try {
+        j = JSON.parse(text);
+      } catch {}
+    }
+    if (!res.ok || typeof j !== 'object' || !j || typeof j.connections !== 'number') {
+      throw new HalleyError(typeof j?.error === 'string' ? j.error.slice(0, 64) : 'http_' + res.status, '', res.status);
+    }
+    this._adopt(res.headers.get('Halley-Session'));
+    return j as Presence;
   }
 
   private async _post(path: string, body: object, signal?: AbortSignal): Promise<Record<string, any>> {
@@ -849,6 +913,17 @@ export class Client extends Emitter<ClientEvents> {
         else this._notify(m);
         return;
       }
+      case 'join':
+      case 'leave': {
+        const s = this._subs.get(f.channel);
+        if (s?._start.presence) s._fire(f.type, { type: f.type, channel: f.channel, user: f.user });
+        return;
+      }
+      case 'presence_lost': {
+        const s = this._subs.get(f.channel);
+        if (s?._start.presence) s._fire('presence_lost', { channel: f.channel });
+        return;
+      }
       case 'gap': {
         if (!this._subs.has(f.channel) && f.channel !== this._notif) return;
         this._pos.set(f.channel, { offset: f.offset, epoch: f.epoch });
@@ -1039,6 +1114,7 @@ export class Client extends Emitter<ClientEvents> {
       await this._anchor(c);
       if (c.dead) return;
       const q = new URLSearchParams({ cursor: formatCursor([...this._pos].filter(([ch]) => this._channels().includes(ch))) });
+      if (this._wantsPresence()) q.set('presence', '1');
       es = new this._o.EventSource(this._url('/sse', q));
       es.onmessage = (e) => {
         const f = parseFrame(e.data);
@@ -1077,7 +1153,7 @@ export class Client extends Emitter<ClientEvents> {
         const held = setTimeout(() => this._opened(c), 1000);
         let j: Record<string, any>;
         try {
-          j = await this._post('/poll', { channels: group, cursor, last }, ctl.signal);
+          j = await this._post('/poll', { channels: group, cursor, last, ...(this._wantsPresence() ? { presence: true } : {}) }, ctl.signal);
         } catch (e) {
           if (ctl.signal.aborted && !c.dead) continue;
           throw e;

@@ -10,6 +10,8 @@ export type Frame =
   | { type: 'subscribed'; channel: string; kind: string; offset: number; epoch: string }
   | { type: 'msg'; channel: string; offset: number; value: unknown; payload: 'json' | 'data' | 'data64' }
   | { type: 'gap'; channel: string; reason: string; offset: number; epoch: string }
+  | { type: 'join' | 'leave'; channel: string; user?: string }
+  | { type: 'presence_lost'; channel: string }
   | { type: 'ended'; channel: string; reason: string }
   | { type: 'unsubscribed'; channel: string }
   | { type: 'error'; reason: string; message: string; ref?: string }
@@ -103,6 +105,11 @@ export function checkFrame(o: unknown): Frame | undefined {
       return id(f.notifier) && str(f.key, 1024) && optRef(ref) ? (f as Frame) : undefined;
     case 'refreshed':
       return optTime(f.expires) && optRef(ref) ? (f as Frame) : undefined;
+    case 'join':
+    case 'leave':
+      return id(ch) && (f.user === undefined || str(f.user, 1024)) ? { type: f.type, channel: ch, user: f.user } : undefined;
+    case 'presence_lost':
+      return id(ch) ? { type: 'presence_lost', channel: ch } : undefined;
   }
   return undefined;
 }

@@ -11,6 +11,8 @@ export {
   type Gap,
   type Message,
   type Notification,
+  type Presence,
+  type PresenceEvent,
   type Stats,
   type SubscribeOptions,
 } from './client.js';

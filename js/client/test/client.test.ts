@@ -434,3 +434,50 @@ test('SSE: a channel added while streaming makes the stream again, anchored firs
   await until(() => FakeES.all.length === 2);
   assert.equal(FakeES.last().url, 'http://h/sse?cursor=a%3A1%3AE%2Cb%3A5%3AE&session=S1');
 });
+
+test('presence: asked for in the subscribe frame, join and leave delivered to that subscription only, malformed ones dropped', async () => {
+  const { c } = newClient();
+  const seen: string[] = [];
+  const room = c.channel('room', { presence: true });
+  room.on('join', (e) => seen.push(`join:${e.user ?? ''}`));
+  room.on('leave', (e) => seen.push(`leave:${e.user ?? ''}`));
+  room.on('presence_lost', () => seen.push('lost'));
+  const news = c.channel('news');
+  news.on('join', () => seen.push('news join'));
+  await until(() => FakeWS.all.length === 1);
+  const ws = FakeWS.last();
+  ws.server(hello);
+  assert.deepEqual(ws.sent, [
+    { type: 'subscribe', channel: 'room', presence: true },
+    { type: 'subscribe', channel: 'news' },
+  ]);
+  ws.server(
+    sub('room', 0),
+    sub('news', 0),
+    { type: 'join', channel: 'room', user: 'ann' },
+    { type: 'join', channel: 'news', user: 'bob' },
+    { type: 'join', channel: 'room' },
+    { type: 'join', channel: 'room', user: 7 },
+    { type: 'leave', channel: 'room', user: 'ann' },
+    { type: 'presence_lost', channel: 'room' },
+  );
+  assert.deepEqual(seen, ['join:ann', 'join:', 'leave:ann', 'lost']);
+});
+
+test('presence: the query answers counts, and refusals reject with their reason', async () => {
+  const { c, f } = newClient();
+  const asked = c.presence('room');
+  const r = await f.nth(0);
+  assert.equal(r.url, 'http://h/presence?channel=room');
+  assert.equal(r.headers['Halley-Session'], 'new');
+  r.answer(200, { channel: 'room', connections: 3, sessions: 2, users: 2, presence: true, members: [{ user: 'ann', sessions: 1, connections: 1 }] });
+  const p = await asked;
+  assert.equal(p.connections, 3);
+  assert.deepEqual(p.members, [{ user: 'ann', sessions: 1, connections: 1 }]);
+  const refused = c.presence('secret');
+  (await f.nth(1)).answer(403, { error: 'forbidden', message: 'no' });
+  await assert.rejects(refused, (e: HalleyError) => e.reason === 'forbidden' && e.status === 403);
+  const odd = c.presence('odd');
+  (await f.nth(2)).answer(200, { channel: 'odd', connections: 'many' });
+  await assert.rejects(odd, (e: HalleyError) => e.reason === 'http_200');
+});

@@ -70,7 +70,7 @@ export function fakeFetch() {
     new Promise((resolve, reject) => {
       const r: Req = {
         url,
-        body: JSON.parse(init.body),
+        body: init.body === undefined ? undefined : JSON.parse(init.body),
         headers: init.headers,
         signal: init.signal,
         answer: (status, body, headers = {}) =>

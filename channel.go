@@ -414,10 +414,12 @@ func (c *Channel) removeWaiter(w *waiter) {
 // becomes free, and the broker forgets its history. Closing twice is a
 // no-op.
 func (c *Channel) Close(ctx context.Context) error {
+	// Out of the registry first, so that a reader woken by the close
+	// finds the name free.
+	c.hub.forget(c)
 	if !c.markClosed() {
 		return nil
 	}
-	c.hub.forget(c)
 	if c.session != nil {
 		c.session.forget(c)
 	}

@@ -247,10 +247,10 @@ func (h *Hub) handleEnd(data []byte) {
 // closeHere closes this node's copy of a channel, leaving the channel to
 // the other nodes (or to nobody when another node released it).
 func (c *Channel) closeHere() {
+	c.hub.forget(c)
 	if !c.markClosed() {
 		return
 	}
-	c.hub.forget(c)
 	if c.session != nil {
 		c.session.forget(c)
 	}

@@ -315,7 +315,7 @@ func (h *Hub) foundSession(id string) (*Session, bool) {
 	s.refreshed.Store(time.Now().UnixNano())
 	h.smu.Lock()
 	defer h.smu.Unlock()
-	if other, ok := h.sessions[id]; ok {
+	if other, ok := h.sessions[id]; ok && !other.isClosed() {
 		s.timer.Stop()
 		return other, true
 	}

@@ -281,6 +281,11 @@ func (h *Hub) Session(id string) (*Session, bool) {
 	h.smu.RLock()
 	s, ok := h.sessions[id]
 	h.smu.RUnlock()
+	if ok && s.isClosed() {
+		// Closing: it leaves the map last. Alone, it is gone; in a
+		// cluster, other nodes may serve it on.
+		s, ok = nil, false
+	}
 	if !h.clustered() {
 		return s, ok
 	}

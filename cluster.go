@@ -528,10 +528,9 @@ const registryCheck = time.Second
 
 // goOwned runs f on a goroutine of the hub's, which Shutdown waits for.
 func (h *Hub) goOwned(f func()) {
-	if h.isShutdown() {
+	if !h.track(1) {
 		return
 	}
-	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		f()

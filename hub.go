@@ -33,6 +33,10 @@ type Hub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	down   atomic.Bool
+	// wgMu orders the goroutines that join wg after New (track) before
+	// Shutdown's Wait.
+	wgMu     sync.Mutex
+	wgClosed bool
 
 	mu       sync.RWMutex
 	channels map[string]*Channel
@@ -155,6 +159,10 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		}
 	}
 
+	// No goroutine joins wg from now on (track), so Wait is not raced.
+	h.wgMu.Lock()
+	h.wgClosed = true
+	h.wgMu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()
@@ -281,7 +289,10 @@ func (h *Hub) newChannel(ctx context.Context, opts ChannelOptions, bus *Bus, spe
 			return nil, err
 		}
 	case KindLazy:
-		h.wg.Add(1)
+		if !h.track(1) {
+			_ = c.Close(ctx)
+			return nil, ErrShutdown
+		}
 		go c.produce()
 	}
 	return c, nil
@@ -446,4 +457,17 @@ func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {
 	case presenceTopic:
 		(*Hub)(b).handlePresence(data)
 	}
+}
+
+// track adds n goroutines to the hub's wait group, unless Shutdown is
+// waiting for them already; it reports whether it did. Goroutines started
+// after New join through it.
+func (h *Hub) track(n int) bool {
+	h.wgMu.Lock()
+	defer h.wgMu.Unlock()
+	if h.wgClosed {
+		return false
+	}
+	h.wg.Add(n)
+	return true
 }

@@ -142,7 +142,13 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		// writing, one reading only to see the client go.
 		c.out, c.pooled = connSink{conn}, true
 		gone := make(chan struct{})
-		h.wg.Add(2)
+		if !h.track(2) {
+			// Shutting down: the stream ends here.
+			_ = conn.Close()
+			st.close()
+			v.done()
+			return
+		}
 		go func() {
 			defer h.wg.Done()
 			defer close(gone)

@@ -97,8 +97,16 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	v.slim()
 	// The connection is the hub's now: a goroutine of its own carries
 	// it, and net/http's, with its stack and buffers, goes.
+	if !h.track(1) {
+		// Shutting down: the connection ends here.
+		_ = conn.CloseNow()
+		return
+	}
 	handedOff = true
-	h.wg.Go(func() { h.runWS(v, conn, remote) })
+	go func() {
+		defer h.wg.Done()
+		h.runWS(v, conn, remote)
+	}()
 }
 
 // runWS serves a WebSocket connection until it ends: the reader, on a

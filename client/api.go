@@ -146,19 +146,28 @@ func (a *API) DeleteChannel(ctx context.Context, id string) error {
 // do sends in as JSON (none when nil) and decodes the answer into out
 // (ignored when nil). A status other than 2xx is an *APIError.
 func (a *API) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.URL, "/")+path, body)
+	return a.send(ctx, method, path, body, out)
+}
+
+// send is do with the JSON body already made (nil: none).
+func (a *API) send(ctx context.Context, method, path string, body []byte, out any) error {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.URL, "/")+path, r)
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if a.Key != "" {

@@ -1,12 +1,10 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 )
 
 // Publication is one message of a batch: data for channel, sent as
@@ -56,26 +54,6 @@ func (a *API) PublishBatch(ctx context.Context, pubs []Publication) ([]Published
 		body = append(body, '}')
 	}
 	body = append(body, ']')
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(a.URL, "/")+"/api/publish", bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("client: publish batch: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if a.Key != "" {
-		req.Header.Set("Authorization", "Bearer "+a.Key)
-	}
-	hc := a.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	res, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("client: publish batch: %w", err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return nil, fmt.Errorf("client: publish batch: %w", readAPIError(res))
-	}
 	var out struct {
 		Results []struct {
 			Offset    uint64 `json:"offset"`
@@ -85,8 +63,8 @@ func (a *API) PublishBatch(ctx context.Context, pubs []Publication) ([]Published
 			Status    int    `json:"status"`
 		} `json:"results"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("client: publish batch: bad answer: %w", err)
+	if err := a.send(ctx, http.MethodPost, "/api/publish", body, &out); err != nil {
+		return nil, fmt.Errorf("client: publish batch: %w", err)
 	}
 	if len(out.Results) != len(pubs) {
 		return nil, fmt.Errorf("client: publish batch: %d results for %d publications", len(out.Results), len(pubs))

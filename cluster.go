@@ -481,7 +481,9 @@ func (h *Hub) checkRegistry() bool {
 		return false
 	}
 	h.log.Warn("halley: the broker lost its registry: recording again what this node holds")
-	h.recordAgain(ctx)
+	// Not under op's bound: a node may hold many records (each call is
+	// bounded by the broker's own timeouts, and the hub's life).
+	h.recordAgain(h.ctx)
 	return true
 }
 

@@ -124,13 +124,16 @@ type Config struct {
 	// socket takes no data for this long is closed as a slow client.
 	// Default: 10s.
 	WriteTimeout time.Duration
-	// WriteDelay, when positive, spaces each stream's writes (SSE,
-	// WebSocket) by at least this long: a message that comes sooner after
-	// a write waits for the rest of it, gathered with the others into one
-	// write. An idle stream writes at once; a busy one writes many
-	// messages per system call, for more throughput and less CPU, at the
-	// cost of at most this much latency. Hub.WriteCounts counts the
-	// writes of each kind. Default: 20ms; negative: every write at once.
+	// WriteDelay is the rest of a busy stream: one whose last write
+	// carried several messages (it was behind) waits this long before it
+	// writes again, gathering what comes meanwhile into one write, so an
+	// overloaded hub writes fewer, larger batches. A stream that is not
+	// behind writes each message at once. SSE streams over HTTP/1 are
+	// written by the hub's writers (at most GOMAXPROCS goroutines, for
+	// all of them); WebSocket and HTTP/2 streams by their own goroutine,
+	// which also spaces its writes by this much when it is busy.
+	// Hub.WriteCounts counts the writes of each kind. Default: 20ms;
+	// negative: every write at once.
 	WriteDelay time.Duration
 	// MaxFrameSize bounds a client's WebSocket message. Default: 96 KiB
 	// (a MaxClientMessage payload in base64, with room for the frame).

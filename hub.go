@@ -63,6 +63,7 @@ type Hub struct {
 	writes   writeCounts // see pace.go
 
 	control control
+	pool    writerPool // the SSE streams' writers (writers.go)
 
 	presencePump presencePump
 }
@@ -92,6 +93,7 @@ func New(cfg Config) (*Hub, error) {
 	h.reg, _ = h.broker.(broker.Registry)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.control.init(cfg.PollTimeout)
+	h.pool.init(h)
 	if err := h.broker.Start(h.ctx, (*brokerHandler)(h)); err != nil {
 		h.cancel()
 		return nil, fmt.Errorf("halley: start broker: %w", err)

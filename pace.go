@@ -94,13 +94,14 @@ type writeCounts struct {
 // WebSocket) since it started. See Config.WriteDelay.
 type WriteCounts struct {
 	// AtOnce counts the writes made as soon as a stream had something to
-	// write: its last write was older than the write delay (all of them
-	// without a delay).
+	// write (all of them without a delay).
 	AtOnce uint64
-	// Gathered counts the writes that waited for the rest of the write
-	// delay since the stream's last write, and carry what came meanwhile
-	// too: many mean busy streams (a high message rate, a loaded server
-	// or slow clients).
+	// Gathered counts the writes that carry what piled up while the
+	// stream was behind: several messages written by the hub's writers,
+	// or a write that waited for the rest of the write delay. Many mean
+	// busy streams (a high message rate, a loaded server or slow
+	// clients), each of which then rests Config.WriteDelay after its
+	// write.
 	Gathered uint64
 }
 

@@ -127,6 +127,8 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	v.r = nil
 	s := v.s
 	st := h.newStream(s, &v.grant)
+	c := &sseConn{h: h, s: s, st: st, expires: v.grant.Expires}
+	st.w.pooled = c // wake-ups go to it (it may hand them to the writers)
 	st.watch(v.sig.gen)
 	st.presence = req.presence
 	lines := st.subscribeAll(nil, req.ids, req.cur, req.last)
@@ -135,12 +137,13 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no")
-	c := &sseConn{h: h, s: s, st: st, expires: v.grant.Expires}
 	if conn := takeOver(w, r); conn != nil {
 		// The stream leaves net/http, its buffers and this goroutine's
 		// stack behind: two goroutines of the hub's carry it on, one
 		// writing, one reading only to see the client go.
 		c.out, c.pooled = connSink{conn}, true
+		// Over TCP, the hub's writers write it (writers.go).
+		c.sock, c.clearDeadline = sockOf(conn), true
 		gone := make(chan struct{})
 		if !h.track(2) {
 			// Shutting down: the stream ends here.
@@ -269,6 +272,10 @@ func (c *sseConn) serve(lines []byte) {
 	defer pace.stop()
 	var items []item
 	for {
+		if err := c.handedBack(); err != nil {
+			c.fail(err)
+			return
+		}
 		if reason := st.stopped(); reason != "" {
 			c.close(reason, h.cfg.WriteTimeout)
 			return
@@ -314,7 +321,11 @@ func (c *sseConn) serve(lines []byte) {
 				return
 			}
 		}
-		<-st.w.wake
+		if c.sock != nil {
+			c.park()
+		} else {
+			<-st.w.wake
+		}
 	}
 }
 
@@ -375,6 +386,16 @@ type sseConn struct {
 	pos  []ssePos
 	live int // subscriptions not done
 	next int // where to look first for the next item's subscription
+
+	// Pooled writing (writers.go): sock, when set, writes the
+	// connection without blocking, and the stream parks between writes.
+	sock          *rawSock
+	clearDeadline bool         // a deadline may be set: clear it before parking
+	ps            atomic.Int32 // psOwner, psParked, psQueued, psRunning
+	again         atomic.Bool  // woken while a writer ran it
+	nb            bool         // a writer has it: writes do not block
+	spill         []byte       // what the socket did not take, for the owner
+	rest          []item       // items pulled after the spill, for the owner
 }
 
 // track takes the stream's subscriptions and their starting positions.
@@ -495,6 +516,11 @@ func (c *sseConn) write(b []byte) {
 	if c.err != nil || len(b) == 0 {
 		return
 	}
+	if c.nb {
+		c.st.wrote(len(b))
+		c.writeNow(b)
+		return
+	}
 	c.arm()
 	c.st.wrote(len(b))
 	_, c.err = c.out.Write(b)
@@ -508,6 +534,7 @@ func (c *sseConn) arm() {
 	c.lastWrite = now
 	if c.deadline.Sub(now) < c.h.cfg.WriteTimeout/2 {
 		c.deadline = now.Add(c.h.cfg.WriteTimeout)
+		c.clearDeadline = true
 		_ = c.out.SetWriteDeadline(c.deadline)
 	}
 }
@@ -515,6 +542,16 @@ func (c *sseConn) arm() {
 // flush writes what is queued and sends it to the client.
 func (c *sseConn) flush() error {
 	c.write(c.buf)
+	c.releaseBuf()
+	if c.err == nil {
+		c.arm()
+		c.err = c.out.Flush()
+	}
+	return c.err
+}
+
+// releaseBuf lets the batch buffer go, once written.
+func (c *sseConn) releaseBuf() {
 	switch {
 	case cap(c.buf) > 4*sseChunk:
 		c.buf = nil // an unusually large event: do not keep its memory
@@ -524,11 +561,6 @@ func (c *sseConn) flush() error {
 	default:
 		c.buf = c.buf[:0]
 	}
-	if c.err == nil {
-		c.arm()
-		c.err = c.out.Flush()
-	}
-	return c.err
 }
 
 // close sends a close frame, the last event of the stream.

@@ -12,6 +12,9 @@ type waiter struct {
 	// linger marks a long-poll, whose member stays a while after it.
 	who    member
 	linger bool
+	// pooled, for an SSE stream, takes the wake-ups while the hub's
+	// writers have the stream (writers.go).
+	pooled *sseConn
 }
 
 func newWaiter(conn bool) *waiter {
@@ -19,6 +22,9 @@ func newWaiter(conn bool) *waiter {
 }
 
 func (w *waiter) notify() {
+	if w.pooled != nil && w.pooled.ready() {
+		return
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default:

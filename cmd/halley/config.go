@@ -431,7 +431,7 @@ func serveFlags(c *config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.CommandPipe, "command-pipe", c.CommandPipe, "`path` of a FIFO to read commands such as comet:deactivate from (created if missing)")
 	fs.StringVar(file, "config", *file, "JSON config `file`; flags given on the command line override it")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
-	fs.DurationVar(&c.WriteDelay, "write-delay", c.WriteDelay, "space each stream's writes by at least this long (0: the library's default, 20ms; negative: write at once): a busy stream gathers messages into fewer writes, an idle one writes at once")
+	fs.DurationVar(&c.WriteDelay, "write-delay", c.WriteDelay, "rest of a busy stream (0: the library's default, 20ms; negative: none): a stream whose write carried several messages waits this long before writing again, gathering what comes into one write; a stream that is not behind writes at once")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
 	c.securityConfig.flags(fs)
 	c.brokerConfig.flags(fs)

@@ -1,0 +1,423 @@
+package halley
+
+import (
+	"container/heap"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The hub's writers write the SSE streams whose connection it took over
+// from net/http (HTTP/1 over TCP), so that a message reaching many streams
+// does not wake a goroutine per stream. A stream's own goroutine (its
+// owner) writes its first events, then parks; from then on a wake-up
+// (a message, a heartbeat tick) puts the stream in the writers' queue, and
+// a writer pulls what the stream has and writes it to the socket without
+// blocking. Anything else — the socket is full, the stream must end, a
+// write failed — hands the stream back to its owner, which deals with it
+// as before (a blocking write under the write deadline, a close frame) and
+// parks again.
+//
+// The queue is what gathers when the writers are behind: a stream woken
+// again while it waits in the queue is queued once, and its write carries
+// everything that came meanwhile. Such a stream is busy: after its write
+// it rests Config.WriteDelay, its wake-ups only noted, and then writes
+// what piled up in one go, so an overloaded hub writes fewer, larger
+// batches rather than more small ones. A stream that is not behind (its
+// write carried one wake-up's messages) writes each message as soon as it
+// is published. At most GOMAXPROCS writers run; they exist only while
+// there is something to write or a rest to end.
+
+// States of a pooled stream (sseConn.ps).
+const (
+	// psOwner: the stream's goroutine has it (the only state of a stream
+	// that is not pooled); wake-ups go to its waiter's channel.
+	psOwner int32 = iota
+	// psParked: the owner waits for a hand-back; a wake-up queues it.
+	psParked
+	// psQueued: in the writers' queue.
+	psQueued
+	// psRunning: a writer is writing it; a wake-up asks for another turn.
+	psRunning
+	// psResting: busy, it rests after its write; a wake-up asks for a
+	// turn at the end of the rest.
+	psResting
+)
+
+// writerPool is the hub's queue of pooled streams ready to write, the
+// streams resting, and the writers that serve them.
+type writerPool struct {
+	h       *Hub
+	delay   time.Duration // the rest of a busy stream
+	max     int
+	mu      sync.Mutex
+	q       []*sseConn
+	head    int
+	rest    restHeap // the resting streams, the first to end first
+	running int      // writers writing
+	// wakeAt is when the first of the writers waiting for rests to end
+	// wakes (zero: none waits).
+	wakeAt time.Time
+}
+
+// resting is a stream resting until due.
+type resting struct {
+	c   *sseConn
+	due time.Time
+}
+
+func (p *writerPool) init(h *Hub) {
+	p.h = h
+	p.delay = max(h.cfg.WriteDelay, 0)
+	p.max = max(1, runtime.GOMAXPROCS(0))
+}
+
+// ready takes a wake-up of a pooled stream: it reports false when the
+// owner has the stream (the wake-up goes to the owner), true when the
+// writers take it.
+func (c *sseConn) ready() bool {
+	for {
+		switch c.ps.Load() {
+		case psParked:
+			if c.ps.CompareAndSwap(psParked, psQueued) {
+				c.h.pool.push(c)
+				return true
+			}
+		case psQueued:
+			return true
+		case psRunning, psResting:
+			c.again.Store(true)
+			if s := c.ps.Load(); s == psRunning || s == psResting {
+				return true
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// push queues a stream, and starts a writer if fewer than max run.
+func (p *writerPool) push(c *sseConn) {
+	p.mu.Lock()
+	p.q = append(p.q, c)
+	ok := p.spawnLocked()
+	p.mu.Unlock()
+	if !ok {
+		c.handBack()
+	}
+}
+
+// spawnLocked starts a writer if fewer than max run. A hub that is
+// shutting down starts none: it then takes the stream pushed last out of
+// the queue and reports false, for the caller to hand it back to its
+// owner. p.mu is held.
+func (p *writerPool) spawnLocked() bool {
+	if p.running >= p.max {
+		return true
+	}
+	if !p.h.track(1) {
+		p.q = p.q[:len(p.q)-1]
+		return false
+	}
+	p.running++
+	go p.work()
+	return true
+}
+
+// testHookPool, set only by tests, is called at each hand-back and rest.
+var testHookPool func(what string)
+
+// writerTake is how many streams a writer takes from the queue at once.
+const writerTake = 32
+
+// work writes queued streams until there is nothing to write, and waits
+// for the rests to end when no other writer does.
+func (p *writerPool) work() {
+	defer p.h.wg.Done()
+	var batch [writerTake]*sseConn
+	since := time.Now()
+	p.mu.Lock()
+	for {
+		now := time.Now()
+		if p.h.ctx.Err() != nil {
+			now = now.Add(p.delay) // shutting down: no stream rests
+		}
+		p.endRestsLocked(now)
+		n := copy(batch[:], p.q[p.head:])
+		clear(p.q[p.head : p.head+n])
+		p.head += n
+		if p.head == len(p.q) {
+			p.q, p.head = p.q[:0], 0
+			if cap(p.q) > 1<<16 {
+				p.q = nil // a burst's queue: do not keep it
+			}
+		}
+		if n == 0 {
+			if len(p.rest) == 0 || !p.wakeAt.IsZero() && !p.rest[0].due.Before(p.wakeAt) {
+				p.running--
+				p.mu.Unlock()
+				return
+			}
+			// The last writer out waits for the first rest to end; it
+			// does not count as writing meanwhile.
+			due := p.rest[0].due
+			p.wakeAt = due
+			p.running--
+			p.mu.Unlock()
+			t := time.NewTimer(time.Until(due))
+			select {
+			case <-t.C:
+			case <-p.h.ctx.Done():
+				t.Stop() // shutting down: rests end now (below)
+			}
+			p.mu.Lock()
+			if p.wakeAt.Equal(due) {
+				p.wakeAt = time.Time{}
+			}
+			p.running++
+			since = time.Now()
+			continue
+		}
+		p.mu.Unlock()
+		for i, c := range batch[:n] {
+			batch[i] = nil
+			c.turn()
+		}
+		if time.Since(since) >= writerSlice {
+			// Let the scheduler look at the network: a writer that never
+			// parks would keep the publications out (Go polls it when a
+			// processor is idle, or every 10ms), and streams gather only
+			// what is published while they wait.
+			time.Sleep(time.Microsecond)
+			since = time.Now()
+		}
+		p.mu.Lock()
+	}
+}
+
+// writerSlice is how long a writer writes before it parks for a moment.
+const writerSlice = 500 * time.Microsecond
+
+// restLocked makes c rest until due. p.mu is held.
+func (p *writerPool) restLocked(c *sseConn, due time.Time) {
+	heap.Push(&p.rest, resting{c, due})
+}
+
+// endRestsLocked ends the rests due by now: a stream woken meanwhile is
+// queued, the others park. p.mu is held.
+func (p *writerPool) endRestsLocked(now time.Time) {
+	for len(p.rest) > 0 && !p.rest[0].due.After(now) {
+		c := heap.Pop(&p.rest).(resting).c
+		c.ps.Store(psParked)
+		if c.again.Swap(false) && c.ps.CompareAndSwap(psParked, psQueued) {
+			p.q = append(p.q, c)
+		}
+	}
+	if len(p.rest) == 0 && cap(p.rest) > 1<<16 {
+		p.rest = nil
+	}
+}
+
+// restHeap is a min-heap of rests by their end (container/heap).
+type restHeap []resting
+
+func (h restHeap) Len() int           { return len(h) }
+func (h restHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h restHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *restHeap) Push(x any)        { *h = append(*h, x.(resting)) }
+func (h *restHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = resting{}
+	*h = old[:len(old)-1]
+	return x
+}
+
+// turn is one writer's turn at a queued stream. A busy stream (its write
+// gathered) then rests, the others park.
+func (c *sseConn) turn() {
+	c.ps.Store(psRunning)
+	c.again.Store(false)
+	busy, ok := c.step()
+	if !ok {
+		c.handBack()
+		return
+	}
+	if busy && c.h.pool.delay > 0 {
+		p := &c.h.pool
+		c.ps.Store(psResting)
+		p.mu.Lock()
+		p.restLocked(c, time.Now().Add(p.delay)) // this writer's loop ends it
+		p.mu.Unlock()
+		if testHookPool != nil {
+			testHookPool("rest")
+		}
+		return
+	}
+	c.ps.Store(psParked)
+	if c.again.Swap(false) && c.ps.CompareAndSwap(psParked, psQueued) {
+		c.h.pool.push(c)
+	}
+}
+
+// handBack gives the stream back to its owner and wakes it.
+func (c *sseConn) handBack() {
+	if testHookPool != nil {
+		testHookPool("handback")
+	}
+	c.ps.Store(psOwner)
+	select {
+	case c.st.w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// park, called by the owner with nothing left to write, lets the writers
+// take the stream's wake-ups, and blocks until the stream is its owner's
+// again: handed back, or taken back at a wake-up that came before the
+// writers had it.
+func (c *sseConn) park() {
+	if c.clearDeadline {
+		// The writers never wait on the socket: a deadline the owner
+		// set would end their writes once past.
+		c.clearDeadline = false
+		c.deadline = time.Time{}
+		_ = c.out.SetWriteDeadline(time.Time{})
+	}
+	c.ps.Store(psParked)
+	for {
+		<-c.st.w.wake
+		if c.ps.CompareAndSwap(psParked, psOwner) || c.ps.Load() == psOwner {
+			return
+		}
+	}
+}
+
+// step writes what the stream has, as its owner would, but never blocks:
+// it reports false when the owner must take over (the stream ends, or the
+// socket did not take everything). Like the owner, it pulls again after a
+// write, until a pull finds nothing (a channel's end follows its last
+// messages), up to stepPulls times; a stream that still had something
+// then goes to the back of the queue, behind the others.
+func (c *sseConn) step() (busy, ok bool) {
+	h, st := c.h, c.st
+	if st.stopped() != "" || expired(c.expires) || c.left.Load() || c.s.isClosed() {
+		return false, false
+	}
+	c.nb = true
+	defer func() { c.nb = false }()
+	items := getItems()
+	defer func() { putItems(items) }()
+	for n := 0; ; n++ {
+		if n == stepPulls {
+			c.again.Store(true)
+			return busy, true
+		}
+		items = st.pull(items[:0], sseBatch)
+		if len(items) == 0 {
+			break
+		}
+		if n == 0 && gathered(items) {
+			busy = true
+			h.writes.gathered.Add(1)
+		} else {
+			h.writes.atOnce.Add(1)
+		}
+		for i, it := range items {
+			c.item(it)
+			if c.spill != nil {
+				// The socket is full: the owner writes the rest, under
+				// the write deadline.
+				c.rest = slices.Clone(items[i+1:])
+				c.spill = append(c.spill, c.buf...)
+				c.releaseBuf()
+				return busy, false
+			}
+		}
+		clear(items)
+		c.write(c.buf)
+		c.releaseBuf()
+		if c.spill != nil || c.err != nil {
+			return busy, false
+		}
+	}
+	if n := len(items); n == 0 && time.Since(c.lastWrite) >= h.cfg.Heartbeat/2 {
+		c.put([]byte(": ping\n\n"))
+		c.write(c.buf)
+		c.releaseBuf()
+	}
+	return busy, c.spill == nil && c.err == nil
+}
+
+// gathered reports whether items hold more than one message: the stream
+// was behind.
+func gathered(items []item) bool {
+	n := 0
+	for _, it := range items {
+		if it.m != nil {
+			if n++; n > 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stepPulls bounds the pulls of a writer's turn at a stream.
+const stepPulls = 4
+
+// writeNow writes b to the socket without waiting; what the socket does
+// not take is kept in c.spill, for the owner.
+func (c *sseConn) writeNow(b []byte) {
+	if c.spill == nil {
+		n, err := c.sock.try(b)
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.lastWrite = time.Now()
+		b = b[n:]
+		if len(b) == 0 {
+			return
+		}
+		c.spill = make([]byte, 0, len(b))
+	}
+	c.spill = append(c.spill, b...)
+}
+
+// handedBack writes what a writer left for the owner: the bytes the
+// socket did not take, then the items pulled after them.
+func (c *sseConn) handedBack() error {
+	if c.spill == nil && c.rest == nil {
+		return c.err
+	}
+	spill := c.spill
+	c.spill = nil
+	c.write(spill)
+	for _, it := range c.rest {
+		c.item(it)
+	}
+	c.rest = nil
+	return c.flush()
+}
+
+// items keeps the item slices of the writers' pulls.
+var items = sync.Pool{New: func() any { return new([]item) }}
+
+func getItems() []item { return (*items.Get().(*[]item))[:0] }
+
+func putItems(s []item) {
+	if cap(s) <= 4*sseBatch {
+		clear(s)
+		s = s[:0]
+		items.Put(&s)
+	}
+}
+
+// poolCounts is for tests: how many writers run, how many streams wait.
+func (p *writerPool) counts() (running, queued int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running, len(p.q) - p.head
+}

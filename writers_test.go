@@ -1,0 +1,201 @@
+package halley
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/halleyhq/halley/internal/wire/frame"
+)
+
+// poolEvents records the writers' hand-backs and rests (testHookPool)
+// for one test, and signals the first of each.
+type poolEvents struct {
+	mu       sync.Mutex
+	count    map[string]int
+	handback chan struct{}
+	rest     chan struct{}
+}
+
+func watchPool(t *testing.T) *poolEvents {
+	ev := &poolEvents{count: map[string]int{}, handback: make(chan struct{}), rest: make(chan struct{})}
+	testHookPool = func(what string) {
+		ev.mu.Lock()
+		defer ev.mu.Unlock()
+		ev.count[what]++
+		if ev.count[what] == 1 {
+			switch what {
+			case "handback":
+				close(ev.handback)
+			case "rest":
+				close(ev.rest)
+			}
+		}
+	}
+	t.Cleanup(func() { testHookPool = nil })
+	return ev
+}
+
+// poolHub returns a hub and a server of its SSE transport, both stopped
+// at the end of the test.
+func poolHub(t *testing.T, cfg Config) (*Hub, *httptest.Server) {
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.SSEHandler())
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return h, srv
+}
+
+// rawSSE is an SSE client on a bare TCP connection, reading only when
+// asked.
+type rawSSE struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialSSE(t *testing.T, srv *httptest.Server, query string) *rawSSE {
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := fmt.Fprintf(conn, "GET /sse?%s HTTP/1.1\r\nHost: x\r\n\r\n", query); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+	return &rawSSE{conn: conn, r: bufio.NewReaderSize(conn, 1<<16)}
+}
+
+// frame returns the next data line's frame, skipping the head, ids and
+// comments.
+func (c *rawSSE) frame(t *testing.T) frame.Frame {
+	t.Helper()
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the stream: %v", err)
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			f, err := frame.Decode([]byte(strings.TrimSuffix(data, "\n")))
+			if err != nil {
+				t.Fatalf("frame %q: %v", data, err)
+			}
+			return f
+		}
+	}
+}
+
+// expect reads frames up to one of type typ.
+func (c *rawSSE) expect(t *testing.T, typ string) frame.Frame {
+	t.Helper()
+	for {
+		if f := c.frame(t); f.Type == typ {
+			return f
+		}
+	}
+}
+
+// TestPool_FullSocketGoesToOwner: a client that stops reading fills its
+// socket; the writers hand its stream back to its goroutine, which waits
+// on the socket, and when the client reads again it gets every message
+// once and in order, with no gap.
+func TestPool_FullSocketGoesToOwner(t *testing.T) {
+	ev := watchPool(t)
+	const n, size = 200, 64 << 10
+	h, srv := poolHub(t, Config{WriteTimeout: time.Minute})
+	c, err := h.NewChannel(context.Background(), ChannelOptions{Name: "big", Size: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := dialSSE(t, srv, "channel=big")
+	cl.expect(t, frame.TypeSubscribed)
+	ctx := context.Background()
+	if err := c.WaitListeners(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	payload := strings.Repeat("x", size)
+	for i := 1; i <= n; i++ {
+		if _, err := c.Write(ctx, []byte(fmt.Sprintf("%q", fmt.Sprint(i, payload)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 12.8 MiB do not fit in a loopback socket's buffers: the writers
+	// hand the stream back before the client reads anything.
+	<-ev.handback
+	for i := 1; i <= n; i++ {
+		f := cl.frame(t)
+		if f.Type != frame.TypeMsg || f.Offset == nil || *f.Offset != uint64(i) {
+			t.Fatalf("frame %d: %+v, want message %d", i, f, i)
+		}
+	}
+}
+
+// TestPool_BusyStreamRests: a stream whose write gathers several
+// messages rests the write delay after it; a hub shutting down ends the
+// rest at once, and the stream gets its close frame.
+func TestPool_BusyStreamRests(t *testing.T) {
+	ev := watchPool(t)
+	h, srv := poolHub(t, Config{WriteDelay: time.Hour})
+	c, err := h.NewChannel(context.Background(), ChannelOptions{Name: "news"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := dialSSE(t, srv, "channel=news")
+	cl.expect(t, frame.TypeSubscribed)
+	ctx := context.Background()
+	if err := c.WaitListeners(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Two messages before any writer runs (every writer slot taken): the
+	// stream's one write carries both.
+	p := &h.pool
+	p.mu.Lock()
+	saved := p.running
+	p.running = p.max
+	p.mu.Unlock()
+	for _, m := range []string{`"a"`, `"b"`} {
+		if _, err := c.Write(ctx, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.mu.Lock()
+	p.running = saved
+	p.spawnLocked()
+	p.mu.Unlock()
+	for i := uint64(1); i <= 2; i++ {
+		if f := cl.expect(t, frame.TypeMsg); *f.Offset != i {
+			t.Fatalf("message %d: %+v", i, f)
+		}
+	}
+	<-ev.rest
+	if _, err := c.Write(ctx, []byte(`"c"`)); err != nil {
+		t.Fatal(err)
+	}
+	// Resting an hour: the third message waits. Shutdown ends the rest.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := h.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown with a resting stream: %v", err)
+	}
+	if f := cl.expect(t, frame.TypeClose); f.Reason != "shutdown" {
+		t.Fatalf("close frame %+v", f)
+	}
+	if wc := h.WriteCounts(); wc.Gathered < 1 {
+		t.Fatalf("WriteCounts %+v: the write of two messages is not counted gathered", wc)
+	}
+}

@@ -93,7 +93,6 @@ func New(h *halley.Hub, opts Options) http.Handler {
 	mux.Handle("/api/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.createChannel})
 	mux.Handle("/api/channels/{id}", methods{http.MethodGet: a.getChannel, http.MethodDelete: a.deleteChannel})
 	mux.Handle("/api/channels/{id}/presence", methods{http.MethodGet: a.presence})
-	mux.Handle("/api/publish", methods{http.MethodPost: a.publish})
 	mux.Handle("/api/sessions", methods{http.MethodGet: a.listSessions, http.MethodPost: a.createSession})
 	mux.Handle("/api/sessions/{id}", methods{http.MethodDelete: a.deleteSession})
 	mux.Handle("/api/buses", methods{http.MethodPost: a.createBus})
@@ -107,11 +106,39 @@ func New(h *halley.Hub, opts Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
-	var handler http.Handler = a.recover(authorize(opts.APIKey, mux))
+	rt := routes{mux: mux, publish: methods{http.MethodPost: a.publish}}
+	var handler http.Handler = a.recover(authorize(opts.APIKey, rt))
 	if opts.Observer != nil {
-		handler = observe(opts.Observer, mux, handler)
+		handler = observe(opts.Observer, rt, handler)
 	}
 	return handler
+}
+
+// publishPath is the path backends call most: it is served without the
+// mux's matching.
+const publishPath = "/api/publish"
+
+// routes serves the API: publishPath straight away, the rest through mux.
+type routes struct {
+	mux     *http.ServeMux
+	publish http.Handler
+}
+
+func (rt routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == publishPath {
+		rt.publish.ServeHTTP(w, r)
+		return
+	}
+	rt.mux.ServeHTTP(w, r)
+}
+
+// route returns the pattern that serves r ("" for none).
+func (rt routes) route(r *http.Request) string {
+	if r.URL.Path == publishPath {
+		return publishPath
+	}
+	_, pattern := rt.mux.Handler(r)
+	return pattern
 }
 
 // methods routes a path's requests by method; others get 405 with Allow.

@@ -21,10 +21,10 @@ func Protect(key string, h http.Handler) http.Handler { return authorize(key, h)
 
 // observe wraps next, the API's handler, so that o sees every request
 // with the route mux gives it.
-func observe(o RequestObserver, mux *http.ServeMux, next http.Handler) http.Handler {
+func observe(o RequestObserver, rt routes, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		_, route := mux.Handler(r)
+		route := rt.route(r)
 		if route == "" || route == "/" {
 			route = "other"
 		}

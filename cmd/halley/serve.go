@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,7 +139,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		mux.Handle(path, transports)
 	}
 	reg, col := metrics.Registry(hub)
-	mux.Handle("/api/", httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts, BodyTimeout: time.Duration(cfg.BodyTimeout), Observer: col.API()}))
+	api := httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts, BodyTimeout: time.Duration(cfg.BodyTimeout), Observer: col.API()})
+	mux.Handle("/api/", api)
 	mux.HandleFunc("GET /healthz", serveHealth)
 	mountAdmin(mux)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { serveReady(w, r, hub) })
@@ -191,7 +193,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		})
 	}
 
-	var handler http.Handler = closeUnserved(mux)
+	var handler http.Handler = closeUnserved(mux, api)
 	if cfg.AccessLog {
 		handler = accessLog(log, handler)
 	}
@@ -328,8 +330,15 @@ func shutdownHub(hub *halley.Hub, log *slog.Logger) {
 // closeUnserved makes the answers mux gives to what it does not serve (404,
 // 405) close the connection, as the hub's and the API's errors do: the
 // request's body was not read, and net/http would wait for it first.
-func closeUnserved(mux *http.ServeMux) http.Handler {
+//
+// The API's paths go to api at once: it answers every path under /api/,
+// with the same rule for its own errors, and cleans paths as mux does.
+func closeUnserved(mux *http.ServeMux, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			api.ServeHTTP(w, r)
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			w.Header().Set("Connection", "close")
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now())

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 )
@@ -35,23 +34,10 @@ func (a *API) PublishBatch(ctx context.Context, pubs []Publication) ([]Published
 		if i > 0 {
 			body = append(body, ',')
 		}
-		ch, err := json.Marshal(p.Channel)
-		if err != nil {
+		var err error
+		if body, err = appendPublication(body, p.Channel, p.Data); err != nil {
 			return nil, fmt.Errorf("client: publish batch: %w", err)
 		}
-		body = append(body, `{"channel":`...)
-		body = append(body, ch...)
-		body = append(body, `,"data":`...)
-		if json.Valid(p.Data) {
-			body = append(body, p.Data...)
-		} else {
-			s, err := json.Marshal(string(p.Data))
-			if err != nil {
-				return nil, fmt.Errorf("client: publish batch: %w", err)
-			}
-			body = append(body, s...)
-		}
-		body = append(body, '}')
 	}
 	body = append(body, ']')
 	var out struct {

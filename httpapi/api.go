@@ -103,6 +103,7 @@ func New(h *halley.Hub, opts Options) http.Handler {
 	mux.Handle("/api/unlisten_user", methods{http.MethodPost: a.unlistenUser})
 	mux.Handle("/api/command", methods{http.MethodPost: a.command})
 	mux.Handle("/api/stats", methods{http.MethodGet: a.stats})
+	mux.Handle(streamPath, methods{http.MethodPost: a.publishStream})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})

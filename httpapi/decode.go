@@ -107,8 +107,9 @@ func unmarshalStrict(body []byte, v any) error {
 	return nil
 }
 
-// isJSON reports whether the request's Content-Type is application/json.
+// isJSON reports whether the request's Content-Type is application/json
+// (or application/x-ndjson, lines of JSON).
 func isJSON(r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == "application/json"
+	return err == nil && (mt == "application/json" || mt == "application/x-ndjson")
 }

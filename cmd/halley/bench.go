@@ -64,6 +64,7 @@ flags:
 	fs.Float64Var(&cfg.Rate, "rate", 0, "publications per second (default as fast as the server takes them)")
 	fs.IntVar(&cfg.Publishers, "publishers", bench.DefaultPublishers, "concurrent publishers, each one request at a time on a kept-alive connection")
 	fs.IntVar(&cfg.Batch, "batch", 1, "messages per publish request (a batch publish, at most 1000)")
+	fs.BoolVar(&cfg.Stream, "stream", false, "publish over publish streams (POST /api/publish/stream), one message at a time, instead of a request per message")
 	transport := fs.String("transport", string(bench.DefaultTransport), "`transport` of the subscribers: ws, sse or poll")
 	fs.Var(&pids, "server-pid", "`pid` of the server, to read its CPU time and memory from /proc; one per --server, in the same order")
 	fs.IntVar(&cfg.Size, "size", bench.DefaultSize, "payload size in `bytes`")

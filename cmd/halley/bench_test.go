@@ -19,6 +19,7 @@ type benchResult struct {
 	Lost               uint64   `json:"lost"`
 	Duplicated         uint64   `json:"duplicated"`
 	OutOfOrder         uint64   `json:"out_of_order"`
+	Stream             bool     `json:"stream"`
 	ServerCPUS         *float64 `json:"server_cpu_s"`
 	ServerCPUPerDel    *float64 `json:"server_cpu_us_per_delivery"`
 	ServerRSSKBPerConn *float64 `json:"server_rss_kb_per_conn"`

@@ -104,11 +104,12 @@ func TestBench_Cases(t *testing.T) {
 		}
 		lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
 		// At scale 0.005: 5 subscribers x 5 messages; 5 x 3 (2.5
-		// rounded); 50 x 1; 10 channels x 1 subscriber x 100; 1 x 1.
+		// rounded); 50 x 1; 10 channels x 1 subscriber x 100, over
+		// requests then streams; 1 x 1.
 		want := []struct {
 			name       string
 			deliveries uint64
-		}{{"fanout-1k", 25}, {"paced-1k", 15}, {"fanout-10k", 50}, {"publish-2k", 100}, {"light", 1}}
+		}{{"fanout-1k", 25}, {"paced-1k", 15}, {"fanout-10k", 50}, {"publish-2k", 100}, {"stream-2k", 100}, {"light", 1}}
 		if len(lines) != len(want) {
 			t.Fatalf("%d lines %q, want %d", len(lines), stdout.String(), len(want))
 		}
@@ -195,5 +196,23 @@ func TestBench_Batch(t *testing.T) {
 	code, _, stderr := runBenchCmd(t, "--server", s.url, "--batch", "1001", "--subscribers", "1")
 	if code != 2 || !strings.Contains(stderr, "batch must be at most 1000") {
 		t.Errorf("--batch 1001: exit %d, stderr %q: want 2", code, stderr)
+	}
+}
+
+// TestBench_Stream publishes over publish streams: every message arrives
+// once, each publisher's in order; --stream with --batch is refused.
+func TestBench_Stream(t *testing.T) {
+	s := startRun(t, "--addr", "127.0.0.1:0", "--demo=false")
+	code, res, stderr := runBenchCmd(t, "--server", s.url, "--stream", "--publishers", "3",
+		"--subscribers", "9", "--channels", "3", "--messages", "100")
+	if code != 0 || res.Published != 100 || res.Deliveries != 300 || res.Lost != 0 || res.Duplicated != 0 || res.OutOfOrder != 0 || !res.Stream {
+		t.Errorf("exit %d, %+v: want 100 published over streams, 300 delivered once and in order (stderr %q)", code, res, stderr)
+	}
+	if !strings.Contains(stderr, "over publish streams") {
+		t.Errorf("stderr %q: want the streams in the summary", stderr)
+	}
+	code, _, stderr = runBenchCmd(t, "--server", s.url, "--stream", "--batch", "2", "--subscribers", "1")
+	if code != 2 || !strings.Contains(stderr, "not with batch") {
+		t.Errorf("--stream --batch 2: exit %d, stderr %q: want 2", code, stderr)
 	}
 }

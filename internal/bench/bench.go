@@ -192,6 +192,7 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 		Rate:        cfg.Rate,
 		Publishers:  cfg.Publishers,
 		Batch:       cfg.Batch,
+		Stream:      cfg.Stream,
 	}
 	r.log = slog.New(slog.NewTextHandler(r.out, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// The publishers' connections are kept alive: every publisher has
@@ -515,6 +516,17 @@ func (r *runner) publish(ctx context.Context, p int) {
 	var buf []byte
 	var timer *time.Timer
 	pubs := make([]client.Publication, 0, batch)
+	var streams []*client.PublishStream // per server, with Stream
+	if cfg.Stream {
+		streams = make([]*client.PublishStream, len(r.apis))
+		defer func() {
+			for _, s := range streams {
+				if s != nil {
+					s.Close()
+				}
+			}
+		}()
+	}
 	for first := p; first < cfg.Messages; first += batch * cfg.Publishers {
 		last := min(first+(batch-1)*cfg.Publishers, (cfg.Messages-1-p)/cfg.Publishers*cfg.Publishers+p)
 		if cfg.Rate > 0 {
@@ -544,7 +556,18 @@ func (r *runner) publish(ctx context.Context, p int) {
 		if batch == 1 {
 			seq := uint64(first/cfg.Channels + 1)
 			buf = appendPayload(buf[:0], seq, now, cfg.Size)
-			_, _, err := r.apis[k].Publish(ctx, r.ids[c], buf)
+			var err error
+			switch {
+			case streams == nil:
+				_, _, err = r.apis[k].Publish(ctx, r.ids[c], buf)
+			case streams[k] == nil:
+				if streams[k], err = r.apis[k].OpenPublishStream(ctx); err != nil {
+					break
+				}
+				fallthrough
+			default:
+				_, _, err = streams[k].Publish(r.ids[c], buf)
+			}
 			if ctx.Err() != nil {
 				return
 			}

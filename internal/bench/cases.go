@@ -21,6 +21,8 @@ type Case struct {
 	Channels    int
 	Messages    int
 	Rate        float64
+	// Stream is Config.Stream: publish over publish streams.
+	Stream bool
 }
 
 // Cases returns the standard cases of the performance work (issue 9), in
@@ -35,6 +37,8 @@ func Cases() []Case {
 			Subscribers: 10000, Channels: 1, Messages: 200},
 		{Name: "publish-2k", About: "2 000 channels x 1 subscriber, 20 000 HTTP publishes",
 			Subscribers: 2000, Channels: 2000, Messages: 20000},
+		{Name: "stream-2k", About: "the same over publish streams (POST /api/publish/stream)",
+			Subscribers: 2000, Channels: 2000, Messages: 20000, Stream: true},
 		{Name: "light", About: "100 subscribers, 20 messages/s, 10 s (light load)",
 			Subscribers: 100, Channels: 1, Messages: 200, Rate: 20},
 	}
@@ -77,6 +81,7 @@ func (c Case) Config(base Config, scale float64) Config {
 	cfg.Channels = min(n(c.Channels), cfg.Subscribers)
 	cfg.Messages = n(c.Messages)
 	cfg.Rate = c.Rate
+	cfg.Stream = c.Stream
 	return cfg
 }
 

@@ -81,6 +81,11 @@ type Config struct {
 	// an array), on its kept-alive connection; with Rate, a batch goes
 	// once its last message is due. Default: 1, one message a request.
 	Batch int
+	// Stream makes each publisher publish over a publish stream (POST
+	// /api/publish/stream, one per server it publishes through): one
+	// message at a time as with requests, each waiting for its answer,
+	// but with no request per message. Not with Batch.
+	Stream bool
 	// Transport is what the subscribers use. Default: SSE.
 	Transport client.Transport
 	// ServerPID, when positive, is the server's process id: its CPU time
@@ -180,6 +185,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: want at least one subscriber", ErrConfig)
 	case c.Batch > MaxBatch:
 		return c, fmt.Errorf("%w: batch must be at most %d", ErrConfig, MaxBatch)
+	case c.Stream && c.Batch > 1:
+		return c, fmt.Errorf("%w: stream publishes one message at a time: not with batch", ErrConfig)
 	case c.Messages < 0:
 		return c, fmt.Errorf("%w: messages must not be negative", ErrConfig)
 	case c.Rate < 0:

@@ -22,6 +22,7 @@ type Result struct {
 	Rate        float64 `json:"rate"`
 	Publishers  int     `json:"publishers"`
 	Batch       int     `json:"batch"`
+	Stream      bool    `json:"stream,omitempty"`
 
 	// Connected counts the subscribers whose subscription started;
 	// ConnectMS is the time until all of them had (or until the run
@@ -166,6 +167,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	}
 	if r.Messages > 0 {
 		p("\n  publish:    %d in %.3f s: %.0f/s (%d publishers", r.Published, r.PublishS, r.PublishesPerS, r.Publishers)
+		if r.Stream {
+			p(", over publish streams")
+		}
 		if r.Batch > 1 {
 			p(", batches of %d", r.Batch)
 		}

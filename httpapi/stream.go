@@ -1,0 +1,180 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// StreamIdle is how long a publish stream may stay without a new line
+// before the server ends it.
+const StreamIdle = time.Minute
+
+// streamPath is the publish stream's path.
+const streamPath = "/api/publish/stream"
+
+// ndjsonType is the content type of a publish stream's answer.
+var ndjsonType = []string{"application/x-ndjson"}
+
+// publishStream serves POST /api/publish/stream: a publisher that
+// publishes a lot keeps one request open and sends one publication per
+// line (the object POST /api/publish takes, {"channel":…,"data":…}); each
+// line is answered, in order, by a line of the answer: the outcome
+// {"offset":…,"delivered":…}, or {"error":…,"message":…,"status":…} for
+// that line alone. Answers are flushed whenever no more line is waiting,
+// so a publisher that sends many lines before reading gets many answers
+// per write. The stream ends when the publisher ends its body, after
+// StreamIdle without a line, at a line over the publication limit (its
+// error is the last line), or when the hub shuts down (a last
+// {"error":"shutdown"} line).
+func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
+	if !isJSON(r) {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"the body must be lines of JSON with Content-Type: application/x-ndjson (or application/json)")
+		return
+	}
+	rc := http.NewResponseController(w)
+	if r.ProtoMajor == 1 {
+		// HTTP/1 answers while it reads only when asked; HTTP/2 always.
+		if err := rc.EnableFullDuplex(); err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", "this server cannot stream")
+			return
+		}
+	}
+	h := w.Header()
+	h["Content-Type"] = ndjsonType
+	h["X-Content-Type-Options"] = nosniff
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	// The hub's shutdown wakes a read in progress (see below).
+	stop := context.AfterFunc(doneContext(a.hub.Done()), func() { _ = rc.SetReadDeadline(time.Now()) })
+	defer stop()
+
+	limit := a.publishLimit()
+	br := bufio.NewReaderSize(r.Body, 16<<10)
+	out := make([]byte, 0, 4<<10)
+	send := func() bool {
+		if len(out) == 0 {
+			return true
+		}
+		_, err := w.Write(out)
+		out = out[:0]
+		return err == nil && rc.Flush() == nil
+	}
+	for {
+		if br.Buffered() == 0 {
+			// About to wait for the publisher: what it asked is
+			// answered first.
+			if !send() {
+				return
+			}
+			_ = rc.SetReadDeadline(time.Now().Add(StreamIdle))
+		}
+		line, err := readLine(br, limit)
+		switch {
+		case err == io.EOF && len(line) == 0:
+			send()
+			return
+		case errors.Is(err, errLineTooLong):
+			out = appendFault(out, "body_too_large", "a line is over "+strconv.FormatInt(limit, 10)+" bytes", http.StatusRequestEntityTooLarge)
+			out = append(out, '\n')
+			send()
+			return
+		case err != nil && err != io.EOF:
+			select {
+			case <-a.hub.Done():
+				out = appendFault(out, "shutdown", "the server is shutting down", http.StatusServiceUnavailable)
+			default:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					send()
+					return // the publisher went away
+				}
+				out = appendFault(out, "body_timeout", "no line within "+StreamIdle.String(), http.StatusRequestTimeout)
+			}
+			out = append(out, '\n')
+			send()
+			return
+		}
+		if b := bytes.TrimSpace(line); len(b) > 0 {
+			out = a.publishLine(out, r, b)
+			out = append(out, '\n')
+		}
+		if err == io.EOF {
+			send()
+			return
+		}
+	}
+}
+
+// publishLine publishes one line of a publish stream, b, and appends its
+// answer.
+func (a *api) publishLine(out []byte, r *http.Request, b []byte) []byte {
+	if b[0] == '[' {
+		return appendFault(out, "bad_request", "a line carries one publication, not an array", http.StatusBadRequest)
+	}
+	channel, data, bad := decodePublication(b)
+	if bad != nil {
+		return appendFault(out, bad.reason, bad.message, http.StatusBadRequest)
+	}
+	c, ok := a.hub.Channel(channel)
+	if !ok {
+		return appendFault(out, "unknown_channel", "no live channel has the id "+channel, http.StatusNotFound)
+	}
+	res, err := c.Write(r.Context(), data)
+	if err != nil {
+		return a.appendItemError(out, r, err)
+	}
+	return appendOutcome(out, res)
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line of br without its line end, in memory of
+// its own (a message keeps what it is given), reading at most limit
+// bytes of it; at the end of the input it returns what is left with
+// io.EOF.
+func readLine(br *bufio.Reader, limit int64) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if int64(len(line)+len(frag)) > limit+1 {
+			return nil, errLineTooLong
+		}
+		line = append(line, frag...)
+		switch {
+		case err == nil:
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			return line, err
+		}
+	}
+}
+
+// doneContext returns a context cancelled when done is closed; it does
+// not hold a goroutine: its Done is done itself.
+func doneContext(done <-chan struct{}) context.Context { return doneCtx{done} }
+
+type doneCtx struct{ done <-chan struct{} }
+
+func (doneCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c doneCtx) Done() <-chan struct{}     { return c.done }
+func (c doneCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+func (doneCtx) Value(any) any { return nil }

@@ -86,7 +86,7 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	if !v.join(w) {
 		return
 	}
-	conn, err := websocket.Accept(w, r, opts)
+	conn, err := websocket.Accept(wsHijacker{w}, r, opts)
 	if err != nil {
 		// Accept has answered; the session made for it goes with done.
 		return

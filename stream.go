@@ -343,16 +343,27 @@ func (st *stream) cursor(dst []byte) []byte {
 
 // writeBuffers keep the batch buffers of idle streams: a stream takes one
 // to build a batch and gives it back once written, so an idle stream holds
-// none.
-var writeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// none. The pool holds pointers; the pointers of buffers taken wait in
+// bufferBoxes for the next buffer given back, so that neither allocates.
+var (
+	writeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+	bufferBoxes  = sync.Pool{New: func() any { return new([]byte) }}
+)
 
-func getWriteBuffer() []byte { return (*writeBuffers.Get().(*[]byte))[:0] }
+func getWriteBuffer() []byte {
+	p := writeBuffers.Get().(*[]byte)
+	b := (*p)[:0]
+	*p = nil
+	bufferBoxes.Put(p)
+	return b
+}
 
 // putWriteBuffer gives b back, unless a burst made it too large to keep.
 func putWriteBuffer(b []byte) {
 	if b != nil && cap(b) <= maxKeptBuffer {
-		b = b[:0]
-		writeBuffers.Put(&b)
+		p := bufferBoxes.Get().(*[]byte)
+		*p = b[:0]
+		writeBuffers.Put(p)
 	}
 }
 

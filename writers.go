@@ -402,16 +402,27 @@ func (c *sseConn) handedBack() error {
 	return c.flush()
 }
 
-// items keeps the item slices of the writers' pulls.
-var items = sync.Pool{New: func() any { return new([]item) }}
+// itemSlices keeps the item slices of the writers' pulls, and itemBoxes
+// the pointers of those taken (see writeBuffers).
+var (
+	itemSlices = sync.Pool{New: func() any { return new([]item) }}
+	itemBoxes  = sync.Pool{New: func() any { return new([]item) }}
+)
 
-func getItems() []item { return (*items.Get().(*[]item))[:0] }
+func getItems() []item {
+	p := itemSlices.Get().(*[]item)
+	s := (*p)[:0]
+	*p = nil
+	itemBoxes.Put(p)
+	return s
+}
 
 func putItems(s []item) {
 	if cap(s) <= 4*sseBatch {
 		clear(s)
-		s = s[:0]
-		items.Put(&s)
+		p := itemBoxes.Get().(*[]item)
+		*p = s[:0]
+		itemSlices.Put(p)
 	}
 }
 

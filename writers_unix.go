@@ -7,8 +7,15 @@ import (
 	"syscall"
 )
 
-// rawSock writes a connection's socket without waiting for it.
-type rawSock struct{ rc syscall.RawConn }
+// rawSock writes a connection's socket without waiting for it. One
+// goroutine at a time uses it (the stream's writer of the moment).
+type rawSock struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // s.write, bound once
+	b   []byte
+	n   int
+	err error
+}
 
 // sockOf returns conn's socket, or nil for a connection without one (TLS).
 func sockOf(conn net.Conn) *rawSock {
@@ -20,21 +27,30 @@ func sockOf(conn net.Conn) *rawSock {
 	if err != nil {
 		return nil
 	}
-	return &rawSock{rc}
+	return newRawSock(rc)
+}
+
+func newRawSock(rc syscall.RawConn) *rawSock {
+	s := &rawSock{rc: rc}
+	s.fn = s.write
+	return s
+}
+
+func (s *rawSock) write(fd uintptr) bool {
+	for {
+		s.n, s.err = syscall.Write(int(fd), s.b)
+		if s.err != syscall.EINTR {
+			return true // done, even when the socket is full
+		}
+	}
 }
 
 // try writes what the socket takes of b now, and returns how much.
 func (s *rawSock) try(b []byte) (int, error) {
-	var n int
-	var err error
-	werr := s.rc.Write(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Write(int(fd), b)
-			if err != syscall.EINTR {
-				return true // done, even when the socket is full
-			}
-		}
-	})
+	s.b = b
+	werr := s.rc.Write(s.fn)
+	n, err := s.n, s.err
+	s.b, s.err = nil, nil
 	switch {
 	case werr != nil:
 		return 0, werr

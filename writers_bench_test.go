@@ -1,0 +1,96 @@
+//go:build unix
+
+package halley
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// BenchmarkPoolPublish measures the SSE fan-out through the hub's writers
+// in process: one message written to a broadcast channel read by n parked
+// streams, each of which a writer wakes, pulls and writes to its socket
+// (here /dev/null, so that the kernel's loopback delivery is left out).
+// It reports the cost per delivery, one message at a time (nothing to
+// gather): the hub's own share of a delivery, beside the write system
+// call.
+func BenchmarkPoolPublish(b *testing.B) {
+	for _, n := range []int{1, 100, 10000, 20000} {
+		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) { benchPool(b, n) })
+	}
+}
+
+func benchPool(b *testing.B, n int) {
+	h, err := New(Config{Heartbeat: time.Hour, MaxSessions: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := h.NewChannel(ctx, ChannelOptions{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devnull.Close()
+	rc, err := devnull.SyscallConn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	owners := make(chan struct{}, n)
+	for range n {
+		s, err := h.NewSession()
+		if err != nil {
+			b.Fatal(err)
+		}
+		st := h.newStream(s, &Grant{})
+		sc := &sseConn{h: h, s: s, st: st, sock: newRawSock(rc), pooled: true}
+		st.w.pooled = sc
+		st.watch(h.control.killGen.Load())
+		st.subscribeAll(nil, []string{"bench"}, nil, 0)
+		sc.track(st)
+		go func() { // the stream's owner: parked until the end
+			defer func() { owners <- struct{}{} }()
+			defer st.close()
+			for st.stopped() == "" {
+				sc.park()
+			}
+		}()
+	}
+	payload := []byte(`{"tick":12345,"text":"hello, world"}`)
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	want := h.stats.delivered.Load()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if o, err := c.Write(ctx, payload); err != nil || o.Delivered != n {
+			b.Fatalf("write: %+v, %v", o, err)
+		}
+		want += uint64(n)
+		for h.stats.delivered.Load() < want {
+			runtime.Gosched()
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	deliveries := float64(b.N) * float64(n)
+	b.ReportMetric(float64(elapsed.Nanoseconds())/deliveries, "ns/delivery")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/deliveries, "allocs/delivery")
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := h.Shutdown(sctx); err != nil {
+		b.Fatal(err)
+	}
+	for range n {
+		<-owners
+	}
+}

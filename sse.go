@@ -158,16 +158,19 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			defer c.leave()
 			discardClient(conn)
 		}()
-		go func() {
-			defer h.wg.Done()
-			// The request's slot and session go before the subscriptions
-			// do: a client seen gone can come back at once.
-			defer st.close()
-			defer v.done()
-			c.serve(lines)
+		// Whichever goroutine ends the stream (the first, or one the
+		// writers started to hand it back) lets it go; the stream holds
+		// its count in h.wg till then.
+		c.onEnd = func() {
 			_ = conn.Close()
 			<-gone
-		}()
+			// The request's slot and session go before the
+			// subscriptions do: a client seen gone can come back at once.
+			v.done()
+			st.close()
+			h.wg.Done()
+		}
+		go c.serve(lines)
 		return
 	}
 	defer st.close()
@@ -236,8 +239,21 @@ func takeOver(w http.ResponseWriter, r *http.Request) net.Conn {
 
 // serve sends the stream's first events (lines: the subscriptions'
 // frames), then its messages until it ends: a stop of the hub, the end of
-// the session, a failed write, or the client leaving (see leave).
+// the session, a failed write, or the client leaving (see leave). A
+// pooled stream's goroutine returns once the stream is parked (the
+// writers have it, and start another goroutine to hand it back); it
+// ends the stream only when it ends there.
 func (c *sseConn) serve(lines []byte) {
+	if c.start(lines) {
+		c.own()
+		return
+	}
+	c.end()
+}
+
+// start writes the stream's first events and makes it wakeable; it
+// reports false when the stream ended already.
+func (c *sseConn) start(lines []byte) bool {
 	h, s, st := c.h, c.s, c.st
 	c.track(st)
 	c.put([]byte(sseRetry + "data: "))
@@ -255,7 +271,7 @@ func (c *sseConn) serve(lines []byte) {
 	}
 	if err := c.flush(); err != nil {
 		c.fail(err)
-		return
+		return false
 	}
 
 	// The stream blocks on its waiter alone: messages, kills, the hub's
@@ -264,29 +280,58 @@ func (c *sseConn) serve(lines []byte) {
 	// channels would take their locks at every message.)
 	if !s.watchStream(st.w) {
 		c.close("session_closed", h.cfg.WriteTimeout)
-		return
+		return false
 	}
-	defer s.unwatchStream(st.w)
-	defer wakeAt(c.expires, st.w)()
-	pace := newPacer(h.cfg.WriteDelay, &h.writes)
-	defer pace.stop()
+	c.watching = true
+	c.unwake = wakeAt(c.expires, st.w)
+	c.pace = newPacer(h.cfg.WriteDelay, &h.writes)
+	return true
+}
+
+// own runs the stream as its owner until it parks (pooled) or ends.
+func (c *sseConn) own() {
+	if c.loop() {
+		c.end()
+	}
+}
+
+// end lets the stream go.
+func (c *sseConn) end() {
+	if c.watching {
+		c.s.unwatchStream(c.st.w)
+	}
+	if c.unwake != nil {
+		c.unwake()
+	}
+	if c.pace != nil {
+		c.pace.stop()
+	}
+	if c.onEnd != nil {
+		c.onEnd()
+	}
+}
+
+// loop writes the stream's messages; it reports true when the stream
+// ended, false when it parked for the writers.
+func (c *sseConn) loop() (ended bool) {
+	h, s, st, pace := c.h, c.s, c.st, c.pace
 	var items []item
 	for {
 		if err := c.handedBack(); err != nil {
 			c.fail(err)
-			return
+			return true
 		}
 		if reason := st.stopped(); reason != "" {
 			c.close(reason, h.cfg.WriteTimeout)
-			return
+			return true
 		}
 		if expired(c.expires) {
 			c.close("token_expired", h.cfg.WriteTimeout)
-			return
+			return true
 		}
 		switch {
 		case c.left.Load():
-			return
+			return true
 		case s.isClosed():
 			// Shutdown closes every session after stopping the streams:
 			// tell those clients to come back, not that their session
@@ -296,7 +341,7 @@ func (c *sseConn) serve(lines []byte) {
 			} else {
 				c.close("session_closed", h.cfg.WriteTimeout)
 			}
-			return
+			return true
 		}
 		if items = st.pull(items[:0], sseBatch); len(items) > 0 {
 			if pace.hold() {
@@ -308,7 +353,7 @@ func (c *sseConn) serve(lines []byte) {
 			clear(items) // let the messages go with the ring
 			if err := c.flush(); err != nil {
 				c.fail(err)
-				return
+				return true
 			}
 			pace.wrote()
 			continue
@@ -318,14 +363,16 @@ func (c *sseConn) serve(lines []byte) {
 			c.put([]byte(": ping\n\n"))
 			if err := c.flush(); err != nil {
 				c.fail(err)
-				return
+				return true
 			}
 		}
 		if c.sock != nil {
-			c.park()
-		} else {
-			<-st.w.wake
+			if c.park() {
+				continue
+			}
+			return false
 		}
+		<-st.w.wake
 	}
 }
 
@@ -396,6 +443,11 @@ type sseConn struct {
 	nb            bool         // a writer has it: writes do not block
 	spill         []byte       // what the socket did not take, for the owner
 	rest          []item       // items pulled after the spill, for the owner
+
+	watching bool   // the session wakes it (watchStream)
+	unwake   func() // stops the wake-up at the grant's end
+	pace     *pacer
+	onEnd    func() // lets a pooled stream's connection go
 }
 
 // track takes the stream's subscriptions and their starting positions.

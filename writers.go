@@ -261,23 +261,22 @@ func (c *sseConn) turn() {
 	}
 }
 
-// handBack gives the stream back to its owner and wakes it.
+// handBack gives the stream back to an owner: a goroutine of its own,
+// which writes what is left under the write deadline, or ends it. The
+// stream's count in the hub's wait group covers it.
 func (c *sseConn) handBack() {
 	if testHookPool != nil {
 		testHookPool("handback")
 	}
 	c.ps.Store(psOwner)
-	select {
-	case c.st.w.wake <- struct{}{}:
-	default:
-	}
+	go c.own()
 }
 
 // park, called by the owner with nothing left to write, lets the writers
-// take the stream's wake-ups, and blocks until the stream is its owner's
-// again: handed back, or taken back at a wake-up that came before the
-// writers had it.
-func (c *sseConn) park() {
+// take the stream's wake-ups; the owner's goroutine then ends. It reports
+// true when a wake-up came during the owner's run (to its waiter, which
+// nobody reads from now on), which the owner then deals with itself.
+func (c *sseConn) park() bool {
 	if c.clearDeadline {
 		// The writers never wait on the socket: a deadline the owner
 		// set would end their writes once past.
@@ -286,11 +285,13 @@ func (c *sseConn) park() {
 		_ = c.out.SetWriteDeadline(time.Time{})
 	}
 	c.ps.Store(psParked)
-	for {
-		<-c.st.w.wake
-		if c.ps.CompareAndSwap(psParked, psOwner) || c.ps.Load() == psOwner {
-			return
-		}
+	select {
+	case <-c.st.w.wake:
+		// Woken while it ran: look again, unless the writers took it
+		// at a wake-up since.
+		return c.ps.CompareAndSwap(psParked, psOwner)
+	default:
+		return false
 	}
 }
 

@@ -50,18 +50,17 @@ func benchPool(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 		st := h.newStream(s, &Grant{})
-		sc := &sseConn{h: h, s: s, st: st, sock: newRawSock(rc), pooled: true}
+		sc := &sseConn{h: h, s: s, st: st, out: fileSink{devnull}, sock: newRawSock(rc), pooled: true}
+		sc.pace = newPacer(h.cfg.WriteDelay, &h.writes)
+		sc.onEnd = func() { // at the hub's shutdown
+			st.close()
+			owners <- struct{}{}
+		}
 		st.w.pooled = sc
 		st.watch(h.control.killGen.Load())
 		st.subscribeAll(nil, []string{"bench"}, nil, 0)
 		sc.track(st)
-		go func() { // the stream's owner: parked until the end
-			defer func() { owners <- struct{}{} }()
-			defer st.close()
-			for st.stopped() == "" {
-				sc.park()
-			}
-		}()
+		sc.ps.Store(psParked) // as its owner leaves it
 	}
 	payload := []byte(`{"tick":12345,"text":"hello, world"}`)
 	var ms0, ms1 runtime.MemStats
@@ -94,3 +93,10 @@ func benchPool(b *testing.B, n int) {
 		<-owners
 	}
 }
+
+// fileSink writes an SSE stream to a file.
+type fileSink struct{ f *os.File }
+
+func (s fileSink) Write(b []byte) (int, error)    { return s.f.Write(b) }
+func (fileSink) Flush() error                     { return nil }
+func (fileSink) SetWriteDeadline(time.Time) error { return nil }

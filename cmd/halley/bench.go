@@ -43,6 +43,12 @@ has each server's figures under "servers" beside the totals.
 messages) and prints a table on stdout, or with --json one JSON line per
 case.
 
+--floor measures this machine instead of a server: --subscribers
+loopback connections to a sink process (halley bench-sink), one write of
+an SSE event per connection per message (--messages, at --rate), from
+GOMAXPROCS goroutines, and this process's CPU per write: what a delivery
+that gathers nothing costs at the least.
+
 Prints a progress line every second and a summary on stderr, and one line
 of JSON with every figure on stdout. Exit status: 0 when nothing was lost,
 duplicated or out of order, 1 otherwise or on failure, 2 for a bad command
@@ -64,6 +70,7 @@ flags:
 	fs.Float64Var(&cfg.Rate, "rate", 0, "publications per second (default as fast as the server takes them)")
 	fs.IntVar(&cfg.Publishers, "publishers", bench.DefaultPublishers, "concurrent publishers, each one request at a time on a kept-alive connection")
 	fs.IntVar(&cfg.Batch, "batch", 1, "messages per publish request (a batch publish, at most 1000)")
+	floor := fs.Bool("floor", false, "measure the floor instead of a server: one write of an event per connection per message, to --subscribers loopback connections of a sink process, and this process's CPU per write")
 	fs.BoolVar(&cfg.Stream, "stream", false, "publish over publish streams (POST /api/publish/stream), one message at a time, instead of a request per message")
 	transport := fs.String("transport", string(bench.DefaultTransport), "`transport` of the subscribers: ws, sse or poll")
 	fs.Var(&pids, "server-pid", "`pid` of the server, to read its CPU time and memory from /proc; one per --server, in the same order")
@@ -133,6 +140,9 @@ flags:
 	if *cases {
 		return runBenchCases(ctx, cfg, only, *scale, *quiet, stdout, stderr)
 	}
+	if *floor {
+		return runFloor(ctx, cfg, stdout, stderr)
+	}
 	res, err := bench.Run(ctx, cfg, &lockedWriter{w: progress})
 	if err != nil {
 		fmt.Fprintf(stderr, "halley bench: %s\n", strings.TrimPrefix(describe(err), "bench: "))
@@ -154,6 +164,39 @@ flags:
 		return 1
 	}
 	if !res.OK() {
+		return 1
+	}
+	return 0
+}
+
+// runFloor runs halley bench --floor: the sink is this program, run as
+// "halley bench-sink".
+func runFloor(ctx context.Context, cfg bench.Config, stdout, stderr io.Writer) int {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "halley bench: %v\n", err)
+		return 1
+	}
+	res, err := bench.Floor(ctx, bench.FloorConfig{Connections: cfg.Subscribers, Messages: cfg.Messages,
+		Rate: cfg.Rate, Size: cfg.Size, Sink: []string{self, "bench-sink"}})
+	if err != nil {
+		fmt.Fprintf(stderr, "halley bench: %v\n", err)
+		if errors.Is(err, bench.ErrConfig) {
+			return 2
+		}
+		return 1
+	}
+	fmt.Fprintf(stderr, "bench: floor: %d writes to %d connections, %.0f writes/s, %.2f µs of CPU per write\n",
+		res.Writes, res.Connections, res.WritesPerS, res.CPUUSPerWrite)
+	b, _ := json.Marshal(res)
+	fmt.Fprintf(stdout, "%s\n", b)
+	return 0
+}
+
+// runBenchSink is the floor's sink process (halley bench --floor runs it).
+func runBenchSink(_ context.Context, _ []string, stdout, stderr io.Writer) int {
+	if err := bench.ServeSink(os.Stdin, stdout); err != nil {
+		fmt.Fprintf(stderr, "halley bench-sink: %v\n", err)
 		return 1
 	}
 	return 0

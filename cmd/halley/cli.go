@@ -25,6 +25,7 @@ func commands() []command {
 		{"write", "write to a bus as a client does, in a session", runWrite},
 		{"listen", "listen on keys of a notifier and print the notifications", runListen},
 		{"bench", "measure a server on this machine: fan-out, latency, CPU, memory", runBench},
+		{"bench-sink", "the sink of halley bench --floor: reads and drops its connections' bytes", runBenchSink},
 		{"token", "mint a client token (JWT) for trying out --token-* settings", runToken},
 		{"version", "print the version and the commit it was built from", runVersion},
 		{"help", "show this help", runHelp},

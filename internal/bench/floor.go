@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FloorConfig is a floor measurement: what writing the events a server
+// delivers costs on this machine, with nothing of a server around it.
+type FloorConfig struct {
+	// Connections is the number of loopback TCP connections, each to a
+	// sink process that reads and drops what comes.
+	Connections int
+	// Messages is the number of rounds: each writes one event to every
+	// connection, one write each.
+	Messages int
+	// Rate, when positive, is the rounds per second; zero: as fast as
+	// the writes go.
+	Rate float64
+	// Size is the payload's size; the event written is an SSE event of
+	// the shape a server sends for it. Default: DefaultSize.
+	Size int
+	// Sink is the command that runs the sink: it must listen on a
+	// loopback port, print its address on a first line, and read its
+	// connections until its standard input closes.
+	Sink []string
+}
+
+// FloorResult is what a floor measurement found.
+type FloorResult struct {
+	Connections int     `json:"connections"`
+	Writes      int     `json:"writes"`
+	WritesPerS  float64 `json:"writes_per_s"`
+	// CPUUSPerWrite is this process's CPU time over the writes divided
+	// by them: the write system call and the kernel's loopback delivery,
+	// which is charged to the sender.
+	CPUUSPerWrite float64 `json:"cpu_us_per_write"`
+}
+
+// Floor measures the floor of a delivery: GOMAXPROCS goroutines write
+// round-robin, each to its share of the connections, one write per
+// connection per round, as a server's writers would with nothing to
+// gather.
+func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
+	if cfg.Connections < 1 || cfg.Messages < 1 || len(cfg.Sink) == 0 {
+		return FloorResult{}, fmt.Errorf("%w: floor: want connections, messages and a sink", ErrConfig)
+	}
+	if cfg.Size <= 0 {
+		cfg.Size = DefaultSize
+	}
+	sink := exec.CommandContext(ctx, cfg.Sink[0], cfg.Sink[1:]...)
+	in, err := sink.StdinPipe()
+	if err != nil {
+		return FloorResult{}, err
+	}
+	out, err := sink.StdoutPipe()
+	if err != nil {
+		return FloorResult{}, err
+	}
+	if err := sink.Start(); err != nil {
+		return FloorResult{}, fmt.Errorf("floor: sink: %w", err)
+	}
+	defer func() {
+		in.Close()
+		_ = sink.Wait()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return FloorResult{}, fmt.Errorf("floor: sink: %w", err)
+	}
+	addr := strings.TrimSpace(line)
+
+	conns := make([]net.Conn, 0, cfg.Connections)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var d net.Dialer
+	for range cfg.Connections {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return FloorResult{}, fmt.Errorf("floor: %w", err)
+		}
+		conns = append(conns, c)
+	}
+	payload := appendPayload(nil, 1, time.Now().UnixNano(), cfg.Size)
+	event := []byte(`id: bench-0:1:Xk3q9vQp2mRt8wYz1aBcDe` + "\n" +
+		`data: {"type":"msg","channel":"bench-0","offset":1,"data":"` + string(payload) + `"}` + "\n\n")
+
+	writers := min(runtime.GOMAXPROCS(0), len(conns))
+	cpu0, err := procCPU(os.Getpid())
+	if err != nil {
+		return FloorResult{}, err
+	}
+	start := time.Now()
+	for round := range cfg.Messages {
+		if cfg.Rate > 0 {
+			due := start.Add(time.Duration(float64(round) / cfg.Rate * float64(time.Second)))
+			if wait := time.Until(due); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return FloorResult{}, ctx.Err()
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for w := range writers {
+			wg.Go(func() {
+				for i := w; i < len(conns); i += writers {
+					if _, err := conns[i].Write(event); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return FloorResult{}, fmt.Errorf("floor: %w", err)
+		}
+	}
+	elapsed := time.Since(start)
+	cpu1, err := procCPU(os.Getpid())
+	if err != nil {
+		return FloorResult{}, err
+	}
+	writes := cfg.Messages * len(conns)
+	return FloorResult{
+		Connections:   len(conns),
+		Writes:        writes,
+		WritesPerS:    float64(writes) / elapsed.Seconds(),
+		CPUUSPerWrite: float64((cpu1 - cpu0).Microseconds()) / float64(writes),
+	}, nil
+}
+
+// ServeSink is the floor's sink: it listens on a loopback port, writes its
+// address and a line end to stdout, and reads and drops what its
+// connections send until stdin closes.
+func ServeSink(stdin io.Reader, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if _, err := fmt.Fprintln(stdout, ln.Addr()); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+		}
+	})
+	_, _ = io.Copy(io.Discard, stdin)
+	ln.Close()
+	mu.Lock()
+	for _, c := range conns {
+		c.Close()
+	}
+	mu.Unlock()
+	wg.Wait()
+	return nil
+}

@@ -343,28 +343,43 @@ func (st *stream) cursor(dst []byte) []byte {
 
 // writeBuffers keep the batch buffers of idle streams: a stream takes one
 // to build a batch and gives it back once written, so an idle stream holds
-// none. The pool holds pointers; the pointers of buffers taken wait in
-// bufferBoxes for the next buffer given back, so that neither allocates.
-var (
-	writeBuffers = sync.Pool{New: func() any { return new([]byte) }}
-	bufferBoxes  = sync.Pool{New: func() any { return new([]byte) }}
-)
+// none.
+var writeBuffers slicePool[byte]
 
-func getWriteBuffer() []byte {
-	p := writeBuffers.Get().(*[]byte)
-	b := (*p)[:0]
-	*p = nil
-	bufferBoxes.Put(p)
-	return b
-}
+func getWriteBuffer() []byte { return writeBuffers.get() }
 
 // putWriteBuffer gives b back, unless a burst made it too large to keep.
 func putWriteBuffer(b []byte) {
 	if b != nil && cap(b) <= maxKeptBuffer {
-		p := bufferBoxes.Get().(*[]byte)
-		*p = b[:0]
-		writeBuffers.Put(p)
+		writeBuffers.put(b)
 	}
+}
+
+// slicePool keeps slices for reuse without allocating: sync.Pool holds
+// pointers, and the pointers of the slices taken wait in boxes for the
+// next slice given back.
+type slicePool[T any] struct{ full, boxes sync.Pool }
+
+// get returns an empty slice, with the capacity of one given back if any.
+func (p *slicePool[T]) get() []T {
+	b, _ := p.full.Get().(*[]T)
+	if b == nil {
+		return nil
+	}
+	s := (*b)[:0]
+	*b = nil
+	p.boxes.Put(b)
+	return s
+}
+
+// put keeps s (its contents the caller's to clear).
+func (p *slicePool[T]) put(s []T) {
+	b, _ := p.boxes.Get().(*[]T)
+	if b == nil {
+		b = new([]T)
+	}
+	*b = s[:0]
+	p.full.Put(b)
 }
 
 // maxKeptBuffer is the largest batch buffer worth keeping for reuse.

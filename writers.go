@@ -403,33 +403,14 @@ func (c *sseConn) handedBack() error {
 	return c.flush()
 }
 
-// itemSlices keeps the item slices of the writers' pulls, and itemBoxes
-// the pointers of those taken (see writeBuffers).
-var (
-	itemSlices = sync.Pool{New: func() any { return new([]item) }}
-	itemBoxes  = sync.Pool{New: func() any { return new([]item) }}
-)
+// itemSlices keeps the item slices of the writers' pulls.
+var itemSlices slicePool[item]
 
-func getItems() []item {
-	p := itemSlices.Get().(*[]item)
-	s := (*p)[:0]
-	*p = nil
-	itemBoxes.Put(p)
-	return s
-}
+func getItems() []item { return itemSlices.get() }
 
 func putItems(s []item) {
 	if cap(s) <= 4*sseBatch {
 		clear(s)
-		p := itemBoxes.Get().(*[]item)
-		*p = s[:0]
-		itemSlices.Put(p)
+		itemSlices.put(s)
 	}
-}
-
-// poolCounts is for tests: how many writers run, how many streams wait.
-func (p *writerPool) counts() (running, queued int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.running, len(p.q) - p.head
 }

@@ -47,20 +47,7 @@ func watchPool(t *testing.T) *poolEvents {
 // poolHub returns a hub and a server of its SSE transport, both stopped
 // at the end of the test.
 func poolHub(t *testing.T, cfg Config) (*Hub, *httptest.Server) {
-	h, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h.SSEHandler())
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	return h, srv
+	return hubServer(t, cfg, (*Hub).SSEHandler)
 }
 
 // rawSSE is an SSE client on a bare TCP connection, reading only when

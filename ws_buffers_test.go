@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,17 +18,7 @@ import (
 // the handshake (which net/http reads ahead) is not lost when the
 // connection changes buffers.
 func TestWS_FrameWithHandshake(t *testing.T) {
-	h, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h.WSHandler())
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
+	h, srv := hubServer(t, Config{}, (*Hub).WSHandler)
 	if _, err := h.NewChannel(context.Background(), ChannelOptions{Name: "news"}); err != nil {
 		t.Fatal(err)
 	}

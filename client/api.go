@@ -163,21 +163,11 @@ func (a *API) send(ctx context.Context, method, path string, body []byte, out an
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.URL, "/")+path, r)
-	if err != nil {
-		return err
-	}
+	contentType := ""
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		contentType = "application/json"
 	}
-	if a.Key != "" {
-		req.Header.Set("Authorization", "Bearer "+a.Key)
-	}
-	hc := a.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	res, err := hc.Do(req)
+	res, err := a.roundTrip(ctx, method, path, r, contentType)
 	if err != nil {
 		return err
 	}
@@ -193,4 +183,24 @@ func (a *API) send(ctx context.Context, method, path string, body []byte, out an
 		return fmt.Errorf("bad answer: %w", err)
 	}
 	return nil
+}
+
+// roundTrip sends a request of the API with body (nil: none) of
+// contentType ("": none) and the key, and returns the answer.
+func (a *API) roundTrip(ctx context.Context, method, path string, body io.Reader, contentType string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.URL, "/")+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if a.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Key)
+	}
+	hc := a.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return hc.Do(req)
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 )
 
@@ -30,19 +29,7 @@ type PublishStream struct {
 // Close it when done.
 func (a *API) OpenPublishStream(ctx context.Context) (*PublishStream, error) {
 	pr, pw := io.Pipe()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(a.URL, "/")+"/api/publish/stream", pr)
-	if err != nil {
-		return nil, fmt.Errorf("client: publish stream: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	if a.Key != "" {
-		req.Header.Set("Authorization", "Bearer "+a.Key)
-	}
-	hc := a.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	res, err := hc.Do(req)
+	res, err := a.roundTrip(ctx, http.MethodPost, "/api/publish/stream", pr, "application/x-ndjson")
 	if err != nil {
 		pw.Close()
 		return nil, fmt.Errorf("client: publish stream: %w", err)

@@ -188,3 +188,61 @@ func TestPool_BusyStreamRests(t *testing.T) {
 		t.Fatalf("WriteCounts %+v: the write of two messages is not counted gathered", wc)
 	}
 }
+
+// TestSSE_UnpooledStreams: a stream whose connection has no socket of
+// its own to write (TLS, HTTP/2) is written by its goroutine, as before
+// the writers: it gets every message in order, then the channel's end.
+func TestSSE_UnpooledStreams(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "TLS", true: "HTTP2"}[h2], func(t *testing.T) {
+			h, err := New(Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewUnstartedServer(h.SSEHandler())
+			srv.EnableHTTP2 = h2
+			srv.StartTLS()
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = h.Shutdown(ctx)
+				srv.Close()
+			})
+			ctx := context.Background()
+			c, err := h.NewChannel(ctx, ChannelOptions{Name: "news"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := srv.Client().Get(srv.URL + "/sse?channel=news")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if (res.ProtoMajor == 2) != h2 {
+				t.Fatalf("protocol %s", res.Proto)
+			}
+			cl := &rawSSE{r: bufio.NewReader(res.Body)}
+			cl.expect(t, frame.TypeSubscribed)
+			if err := c.WaitListeners(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			const n = 50
+			for i := 1; i <= n; i++ {
+				if _, err := c.Write(ctx, []byte(fmt.Sprint(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 1; i <= n; i++ {
+				if f := cl.frame(t); f.Type != frame.TypeMsg || *f.Offset != uint64(i) {
+					t.Fatalf("frame %d: %+v", i, f)
+				}
+			}
+			if err := c.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if f := cl.expect(t, frame.TypeEnded); f.Channel != "news" {
+				t.Fatalf("ended frame %+v", f)
+			}
+		})
+	}
+}

@@ -26,6 +26,7 @@
 //	halley_gaps_total{reason}                 gaps told to clients (channel_full, unknown_position)
 //	halley_ends_total{reason}                 ended frames (channel_ended, channel_full, unknown_channel, forbidden)
 //	halley_slow_clients_total                 connections cut off as slow clients
+//	halley_stream_writes_total{kind}          the streams' writes of messages: at_once, gathered (written with what piled up while behind)
 //	halley_refusals_total{reason}             every refusal, by the reason the client was told
 //	halley_token_refusals_total{reason}       the refusals of a client's token (invalid_token, token_expired, forbidden)
 //	halley_limit_refusals_total{limit}        the refusals of a limit (too_many_connections, rate_limited, …)
@@ -77,6 +78,7 @@ var (
 	gapsDesc        = desc("gaps_total", "Gaps told to clients, by reason.", "reason")
 	endsDesc        = desc("ends_total", "Ended frames sent to clients, by reason.", "reason")
 	slowDesc        = desc("slow_clients_total", "Client connections cut off because their socket took no data in time.")
+	writesDesc      = desc("stream_writes_total", "Writes of messages by the SSE and WebSocket streams: at_once, as soon as a stream had them; gathered, with what piled up while it was behind.", "kind")
 	refusalsDesc    = desc("refusals_total", "Refused requests, subscriptions and frames, by reason.", "reason")
 	tokenDesc       = desc("token_refusals_total", "Refusals of a client's token, by reason.", "reason")
 	limitDesc       = desc("limit_refusals_total", "Refusals of a limit, by limit.", "limit")
@@ -148,7 +150,7 @@ func Handler(g prometheus.Gatherer) http.Handler {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		connectionsDesc, sessionsDesc, channelsDesc, activeDesc, publishedDesc, deliveredDesc,
-		bytesDesc, gapsDesc, endsDesc, slowDesc, refusalsDesc, tokenDesc, limitDesc, latencyDesc,
+		bytesDesc, gapsDesc, endsDesc, slowDesc, writesDesc, refusalsDesc, tokenDesc, limitDesc, latencyDesc,
 		brokerOpsDesc, brokerErrDesc,
 	} {
 		ch <- d
@@ -188,6 +190,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(endsDesc, n, r)
 	}
 	counter(slowDesc, st.SlowClients)
+	wc := c.hub.WriteCounts()
+	counter(writesDesc, wc.AtOnce, "at_once")
+	counter(writesDesc, wc.Gathered, "gathered")
 
 	tokens := map[string]uint64{"invalid_token": 0, "token_expired": 0, "forbidden": 0}
 	limits := make(map[string]uint64)

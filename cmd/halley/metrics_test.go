@@ -96,6 +96,8 @@ func TestServe_Metrics(t *testing.T) {
 		`halley_messages_published_total`:                                 1,
 		`halley_messages_delivered_total`:                                 1,
 		`halley_write_latency_seconds_count`:                              1,
+		`halley_stream_writes_total{kind="at_once"}`:                      1,
+		`halley_stream_writes_total{kind="gathered"}`:                     0,
 		`halley_token_refusals_total{reason="invalid_token"}`:             1,
 		`halley_refusals_total{reason="invalid_token"}`:                   1,
 		`halley_api_requests_total{code="200",route="/api/publish"}`:      1,

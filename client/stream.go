@@ -29,7 +29,13 @@ type PublishStream struct {
 // Close it when done.
 func (a *API) OpenPublishStream(ctx context.Context) (*PublishStream, error) {
 	pr, pw := io.Pipe()
-	res, err := a.roundTrip(ctx, http.MethodPost, "/api/publish/stream", pr, "application/x-ndjson")
+	// A connection of its own: one kept alive from an earlier request
+	// may be closing (after a stream that ended on an error, the server
+	// closes it), and net/http then waits for the request's body to end
+	// before it reports the failure, which this body never does.
+	sa := *a
+	sa.HTTPClient = streamClient(a.HTTPClient)
+	res, err := sa.roundTrip(ctx, http.MethodPost, "/api/publish/stream", pr, "application/x-ndjson")
 	if err != nil {
 		pw.Close()
 		return nil, fmt.Errorf("client: publish stream: %w", err)
@@ -137,4 +143,26 @@ func appendPublication(b []byte, channel string, data []byte) ([]byte, error) {
 		b = append(b, s...)
 	}
 	return append(b, '}'), nil
+}
+
+// streamClient returns hc (nil: http.DefaultClient) with a transport
+// that keeps no connection alive, when its transport is an
+// *http.Transport (the default); other transports are used as they are.
+func streamClient(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t, ok := rt.(*http.Transport)
+	if !ok {
+		return hc
+	}
+	t = t.Clone()
+	t.DisableKeepAlives = true
+	c := *hc
+	c.Transport = t
+	return &c
 }

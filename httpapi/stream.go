@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,10 +56,6 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 	if err := rc.Flush(); err != nil {
 		return
 	}
-	// The hub's shutdown wakes a read in progress (see below).
-	stop := context.AfterFunc(doneContext(a.hub.Done()), func() { _ = rc.SetReadDeadline(time.Now()) })
-	defer stop()
-
 	limit := a.publishLimit()
 	br := bufio.NewReaderSize(r.Body, 16<<10)
 	out := make([]byte, 0, 4<<10)
@@ -70,6 +67,20 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 		out = out[:0]
 		return err == nil && rc.Flush() == nil
 	}
+	// The hub's shutdown wakes a read in progress; a read that fails
+	// then ends the stream with a last "shutdown" line.
+	var stopping atomic.Bool
+	stop := context.AfterFunc(doneContext(a.hub.Done()), func() {
+		stopping.Store(true)
+		_ = rc.SetReadDeadline(time.Now())
+	})
+	defer stop()
+	shutdown := func() {
+		out = appendFault(out, "shutdown", "the server is shutting down", http.StatusServiceUnavailable)
+		out = append(out, '\n')
+		send()
+	}
+
 	for {
 		if br.Buffered() == 0 {
 			// About to wait for the publisher: what it asked is
@@ -78,9 +89,17 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			_ = rc.SetReadDeadline(time.Now().Add(StreamIdle))
+			if stopping.Load() {
+				// The shutdown came before this deadline replaced its.
+				shutdown()
+				return
+			}
 		}
 		line, err := readLine(br, limit)
 		switch {
+		case err != nil && stopping.Load():
+			shutdown()
+			return
 		case err == io.EOF && len(line) == 0:
 			send()
 			return
@@ -90,16 +109,11 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 			send()
 			return
 		case err != nil && err != io.EOF:
-			select {
-			case <-a.hub.Done():
-				out = appendFault(out, "shutdown", "the server is shutting down", http.StatusServiceUnavailable)
-			default:
-				if !errors.Is(err, os.ErrDeadlineExceeded) {
-					send()
-					return // the publisher went away
-				}
-				out = appendFault(out, "body_timeout", "no line within "+StreamIdle.String(), http.StatusRequestTimeout)
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				send()
+				return // the publisher went away
 			}
+			out = appendFault(out, "body_timeout", "no line within "+StreamIdle.String(), http.StatusRequestTimeout)
 			out = append(out, '\n')
 			send()
 			return

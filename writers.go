@@ -125,7 +125,8 @@ func (p *writerPool) spawnLocked() bool {
 	return true
 }
 
-// testHookPool, set only by tests, is called at each hand-back and rest.
+// testHookPool, set only by tests, is called at each park, hand-back and
+// rest.
 var testHookPool func(what string)
 
 // writerTake is how many streams a writer takes from the queue at once.
@@ -291,6 +292,9 @@ func (c *sseConn) park() bool {
 		// at a wake-up since.
 		return c.ps.CompareAndSwap(psParked, psOwner)
 	default:
+		if testHookPool != nil {
+			testHookPool("park")
+		}
 		return false
 	}
 }

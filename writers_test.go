@@ -23,10 +23,11 @@ type poolEvents struct {
 	count    map[string]int
 	handback chan struct{}
 	rest     chan struct{}
+	park     chan struct{}
 }
 
 func watchPool(t *testing.T) *poolEvents {
-	ev := &poolEvents{count: map[string]int{}, handback: make(chan struct{}), rest: make(chan struct{})}
+	ev := &poolEvents{count: map[string]int{}, handback: make(chan struct{}), rest: make(chan struct{}), park: make(chan struct{})}
 	testHookPool = func(what string) {
 		ev.mu.Lock()
 		defer ev.mu.Unlock()
@@ -37,6 +38,8 @@ func watchPool(t *testing.T) *poolEvents {
 				close(ev.handback)
 			case "rest":
 				close(ev.rest)
+			case "park":
+				close(ev.park)
 			}
 		}
 	}
@@ -114,9 +117,7 @@ func TestPool_FullSocketGoesToOwner(t *testing.T) {
 	cl := dialSSE(t, srv, "channel=big")
 	cl.expect(t, frame.TypeSubscribed)
 	ctx := context.Background()
-	if err := c.WaitListeners(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	<-ev.park // the writers have the stream from now on
 	payload := strings.Repeat("x", size)
 	for i := 1; i <= n; i++ {
 		if _, err := c.Write(ctx, []byte(fmt.Sprintf("%q", fmt.Sprint(i, payload)))); err != nil {
@@ -147,9 +148,7 @@ func TestPool_BusyStreamRests(t *testing.T) {
 	cl := dialSSE(t, srv, "channel=news")
 	cl.expect(t, frame.TypeSubscribed)
 	ctx := context.Background()
-	if err := c.WaitListeners(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	<-ev.park // the writers have the stream from now on
 	// Two messages before any writer runs (every writer slot taken): the
 	// stream's one write carries both.
 	p := &h.pool

@@ -110,6 +110,11 @@ func unmarshalStrict(body []byte, v any) error {
 // isJSON reports whether the request's Content-Type is application/json
 // (or application/x-ndjson, lines of JSON).
 func isJSON(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct := r.Header.Get("Content-Type")
+	switch ct {
+	case "application/json", "application/x-ndjson":
+		return true // the usual spellings, without parsing
+	}
+	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && (mt == "application/json" || mt == "application/x-ndjson")
 }

@@ -141,11 +141,11 @@ func appendOutcome(b []byte, out halley.Outcome) []byte {
 func writeRaw(w http.ResponseWriter, code int, b []byte) {
 	h := w.Header()
 	// Canonical keys set directly, the values shared (net/http only
-	// reads them): no allocation but the length's.
+	// reads them): no allocation. net/http adds the Content-Length of a
+	// small answer itself.
 	h["Content-Type"] = jsonType
 	h["X-Content-Type-Options"] = nosniff
 	h["Cache-Control"] = noStore
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }

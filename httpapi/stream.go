@@ -17,6 +17,10 @@ import (
 // before the server ends it.
 const StreamIdle = time.Minute
 
+// streamFlushAt is how many bytes of answers a publish stream gathers at
+// most before it writes them, while lines keep coming.
+const streamFlushAt = 16 << 10
+
 // streamPath is the publish stream's path.
 const streamPath = "/api/publish/stream"
 
@@ -82,9 +86,12 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 	}
 
 	for {
-		if br.Buffered() == 0 {
-			// About to wait for the publisher: what it asked is
-			// answered first.
+		if len(out) >= streamFlushAt && !send() {
+			return // a publisher that sends on and on is answered as it goes
+		}
+		if waiting, _ := br.Peek(br.Buffered()); bytes.IndexByte(waiting, '\n') < 0 {
+			// No whole line waiting: the next read may wait for the
+			// publisher, which is answered first.
 			if !send() {
 				return
 			}

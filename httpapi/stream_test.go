@@ -53,12 +53,21 @@ func TestPublishStream_Wire(t *testing.T) {
 	exchange(`{"channel":"news"`, `{"error":"bad_json","message":"bad JSON: unexpected EOF","status":400}`)
 	exchange(`[{"channel":"news","data":2}]`, `{"error":"bad_request","message":"a line carries one publication, not an array","status":400}`)
 	exchange(`{"channel":"news","data":{"n":2}}`, `{"offset":2,"delivered":0}`)
+	// A line sent with the start of the next is answered before the
+	// rest of that one comes.
+	if _, err := io.WriteString(pw, `{"channel":"news","data":3}`+"\n"+`{"channel":"ne`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := br.ReadString('\n'); err != nil || got != `{"offset":3,"delivered":0}`+"\n" {
+		t.Fatalf("a line followed by part of the next: answer %q, %v", got, err)
+	}
+	exchange(`ws","data":4}`, `{"offset":4,"delivered":0}`)
 	pw.Close()
 	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
 		t.Fatalf("after the body's end: %q, %v", rest, err)
 	}
-	if c.Offset() != 2 {
-		t.Fatalf("channel offset %d, want 2", c.Offset())
+	if c.Offset() != 4 {
+		t.Fatalf("channel offset %d, want 4", c.Offset())
 	}
 }
 

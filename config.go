@@ -204,8 +204,3 @@ func nonzero[T int | int64 | float64 | time.Duration](v *T, def T) {
 // MaxMessageSize returns the bound on a message written to a channel or
 // bus (Config.MaxMessageSize, or its default), in bytes.
 func (h *Hub) MaxMessageSize() int { return h.cfg.MaxMessageSize }
-
-// Done returns a channel closed when the hub starts shutting down, for
-// handlers of the embedding program that hold a request open (such as
-// the HTTP API's publish stream) to end it.
-func (h *Hub) Done() <-chan struct{} { return h.ctx.Done() }

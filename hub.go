@@ -135,6 +135,11 @@ func (h *Hub) heartbeats() {
 	}
 }
 
+// Done returns a channel closed when the hub starts shutting down, for
+// handlers of the embedding program that hold a request open (such as
+// the HTTP API's publish stream) to end it.
+func (h *Hub) Done() <-chan struct{} { return h.ctx.Done() }
+
 // Shutdown stops the hub: waiting clients are answered at once (as at a
 // poll timeout, so they come back to a new server), new requests are
 // refused, lazy producers and session timers stop, and the broker is

@@ -139,8 +139,9 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Accel-Buffering", "no")
 	if conn := takeOver(w, r); conn != nil {
 		// The stream leaves net/http, its buffers and this goroutine's
-		// stack behind: two goroutines of the hub's carry it on, one
-		// writing, one reading only to see the client go.
+		// stack behind: the hub carries it on, with one goroutine that
+		// reads only to see the client go, and the writers (or, while
+		// they hand it back, a goroutine of its own) writing.
 		c.out, c.pooled = connSink{conn}, true
 		// Over TCP, the hub's writers write it (writers.go).
 		c.sock, c.clearDeadline = sockOf(conn), true

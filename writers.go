@@ -15,9 +15,10 @@ import (
 // (a message, a heartbeat tick) puts the stream in the writers' queue, and
 // a writer pulls what the stream has and writes it to the socket without
 // blocking. Anything else — the socket is full, the stream must end, a
-// write failed — hands the stream back to its owner, which deals with it
-// as before (a blocking write under the write deadline, a close frame) and
-// parks again.
+// write failed — hands the stream back to an owner: a goroutine started
+// for it, which deals with it as before (a blocking write under the write
+// deadline, a close frame) and parks it again, or ends it. A parked stream
+// has no goroutine of its own.
 //
 // The queue is what gathers when the writers are behind: a stream woken
 // again while it waits in the queue is queued once, and its write carries
@@ -34,7 +35,7 @@ const (
 	// psOwner: the stream's goroutine has it (the only state of a stream
 	// that is not pooled); wake-ups go to its waiter's channel.
 	psOwner int32 = iota
-	// psParked: the owner waits for a hand-back; a wake-up queues it.
+	// psParked: no goroutine has it; a wake-up queues it.
 	psParked
 	// psQueued: in the writers' queue.
 	psQueued
@@ -347,7 +348,7 @@ func (c *sseConn) step() (busy, ok bool) {
 			return busy, false
 		}
 	}
-	if n := len(items); n == 0 && time.Since(c.lastWrite) >= h.cfg.Heartbeat/2 {
+	if time.Since(c.lastWrite) >= h.cfg.Heartbeat/2 {
 		c.put([]byte(": ping\n\n"))
 		c.write(c.buf)
 		c.releaseBuf()

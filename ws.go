@@ -57,9 +57,10 @@ type wsCommand struct {
 // to channels and unsubscribes by sending frames, and the server sends
 // batches of frames, each one text message of frames joined by LF.
 //
-// Each connection has two goroutines, both ended before the handler
-// returns: one reads the client's frames, the other (the handler's) owns
-// the stream and does every write, so a connection never waits for
+// Each connection has two goroutines of the hub's (the handler's returns
+// once the connection is upgraded; Shutdown waits for them): one reads
+// the client's frames, the other owns the stream and does every write, so
+// a connection never waits for
 // another, and a client that takes no data for Config.WriteTimeout is cut
 // off (close status 4408, slow_client).
 func (h *Hub) WSHandler() http.Handler { return http.HandlerFunc(h.serveWS) }

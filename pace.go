@@ -24,12 +24,7 @@ type pacer struct {
 }
 
 func newPacer(delay time.Duration, counts *writeCounts) *pacer {
-	p := &pacer{delay: delay, counts: counts}
-	if delay > 0 {
-		p.timer = time.NewTimer(delay)
-		p.timer.Stop()
-	}
-	return p
+	return &pacer{delay: delay, counts: counts}
 }
 
 // wrote records a write; a busy stream then rests the delay.
@@ -72,8 +67,14 @@ func (p *pacer) hold() bool {
 	return true
 }
 
+// sleep waits d, on a timer made at the first wait (an idle stream holds
+// none).
 func (p *pacer) sleep(d time.Duration) {
-	p.timer.Reset(d)
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
 	<-p.timer.C
 }
 

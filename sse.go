@@ -128,7 +128,9 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	s := v.s
 	st := h.newStream(s, &v.grant)
 	c := &sseConn{h: h, s: s, st: st, expires: v.grant.Expires}
-	st.w.pooled = c // wake-ups go to it (it may hand them to the writers)
+	c.timeout = h.cfg.WriteTimeout
+	c.slot = poolSlot{p: &h.pool, s: c}
+	st.w.pooled = &c.slot // wake-ups go to it (it may hand them to the writers)
 	st.watch(v.sig.gen)
 	st.presence = req.presence
 	lines := st.subscribeAll(nil, req.ids, req.cur, req.last)
@@ -280,7 +282,12 @@ func (c *sseConn) start(lines []byte) bool {
 	// it, and it looks at cheap flags to see which. (A select over several
 	// channels would take their locks at every message.)
 	if !s.watchStream(st.w) {
-		c.close("session_closed", h.cfg.WriteTimeout)
+		// Shutdown closes the sessions after stopping the streams.
+		reason := "session_closed"
+		if st.stopped() == "shutdown" {
+			reason = "shutdown"
+		}
+		c.close(reason, h.cfg.WriteTimeout)
 		return false
 	}
 	c.watching = true
@@ -377,12 +384,11 @@ func (c *sseConn) loop() (ended bool) {
 	}
 }
 
-// sseSink is where an SSE stream's bytes go: the response, or the
-// connection taken over from net/http.
-type sseSink interface {
-	Write(b []byte) (int, error)
-	Flush() error
-	SetWriteDeadline(t time.Time) error
+// park, called by the owner with nothing left to write, gives the stream
+// to the writers (see poolSlot.park).
+func (c *sseConn) park() bool {
+	c.unarm()
+	return c.slot.park(c.st.w.wake)
 }
 
 type httpSink struct {
@@ -413,37 +419,26 @@ type ssePos struct {
 // in buf and written sseChunk bytes at a time, each write under the write
 // deadline; the first write error sticks and ends the stream.
 type sseConn struct {
+	sockWriter
 	h   *Hub
 	s   *Session
 	st  *stream
-	out sseSink
 	buf []byte
-	err error
 	// pooled streams give their buffer back after each flush.
 	pooled bool
 	// left is set when the client went away.
 	left atomic.Bool
 	// expires is when the client's grant ends (zero: never).
 	expires time.Time
-	// lastWrite is when the stream last wrote: an idle stream sends a
-	// heartbeat.
-	lastWrite time.Time
-
-	deadline time.Time // the write deadline set last (see arm)
 
 	pos  []ssePos
 	live int // subscriptions not done
 	next int // where to look first for the next item's subscription
 
-	// Pooled writing (writers.go): sock, when set, writes the
-	// connection without blocking, and the stream parks between writes.
-	sock          *rawSock
-	clearDeadline bool         // a deadline may be set: clear it before parking
-	ps            atomic.Int32 // psOwner, psParked, psQueued, psRunning
-	again         atomic.Bool  // woken while a writer ran it
-	nb            bool         // a writer has it: writes do not block
-	spill         []byte       // what the socket did not take, for the owner
-	rest          []item       // items pulled after the spill, for the owner
+	// Pooled writing (writers.go): with a socket (sockWriter.sock), the
+	// stream parks between writes.
+	slot poolSlot
+	rest []item // items pulled after the spill, for the owner
 
 	watching bool   // the session wakes it (watchStream)
 	unwake   func() // stops the wake-up at the grant's end
@@ -562,34 +557,13 @@ func (c *sseConn) put(b []byte) {
 	c.write(b)
 }
 
-// write writes b to the response under a fresh write deadline: the
-// deadline bounds how long the socket may take no data, not how long a
-// batch may take.
+// write writes b to the response (see sockWriter.send).
 func (c *sseConn) write(b []byte) {
 	if c.err != nil || len(b) == 0 {
 		return
 	}
-	if c.nb {
-		c.st.wrote(len(b))
-		c.writeNow(b)
-		return
-	}
-	c.arm()
 	c.st.wrote(len(b))
-	_, c.err = c.out.Write(b)
-}
-
-// arm keeps a write deadline ahead: it moves it only once half of it has
-// passed, since setting it costs a system call. A socket that takes no data
-// is thus given between half and all of WriteTimeout.
-func (c *sseConn) arm() {
-	now := time.Now()
-	c.lastWrite = now
-	if c.deadline.Sub(now) < c.h.cfg.WriteTimeout/2 {
-		c.deadline = now.Add(c.h.cfg.WriteTimeout)
-		c.clearDeadline = true
-		_ = c.out.SetWriteDeadline(c.deadline)
-	}
+	c.send(b)
 }
 
 // flush writes what is queued and sends it to the client.
@@ -638,9 +612,10 @@ func (c *sseConn) close(reason string, timeout time.Duration) {
 func (c *sseConn) fail(err error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		c.h.log.Debug("halley: sse: stream ended", "reason", "slow_client", "err", err)
-		c.err = nil
 		c.h.countSlowClient()
-		c.close("slow_client", sseCloseTimeout)
+		if c.finishUnsent(sseCloseTimeout) {
+			c.close("slow_client", sseCloseTimeout)
+		}
 		return
 	}
 	c.h.log.Debug("halley: sse: stream ended", "reason", "write_error", "err", err)

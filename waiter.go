@@ -12,9 +12,9 @@ type waiter struct {
 	// linger marks a long-poll, whose member stays a while after it.
 	who    member
 	linger bool
-	// pooled, for an SSE stream, takes the wake-ups while the hub's
-	// writers have the stream (writers.go).
-	pooled *sseConn
+	// pooled, for a stream the hub's writers may write, takes the
+	// wake-ups while they have it (writers.go).
+	pooled *poolSlot
 }
 
 func newWaiter(conn bool) *waiter {

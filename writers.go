@@ -5,12 +5,13 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// The hub's writers write the SSE streams whose connection it took over
-// from net/http (HTTP/1 over TCP), so that a message reaching many streams
-// does not wake a goroutine per stream. A stream's own goroutine (its
+// The hub's writers write the streams whose connection it took over from
+// net/http (SSE over HTTP/1, WebSockets, both over TCP), so that a message
+// reaching many streams does not wake a goroutine per stream. A stream's own goroutine (its
 // owner) writes its first events, then parks; from then on a wake-up
 // (a message, a heartbeat tick) puts the stream in the writers' queue, and
 // a writer pulls what the stream has and writes it to the socket without
@@ -30,7 +31,7 @@ import (
 // is published. At most GOMAXPROCS writers run; they exist only while
 // there is something to write or a rest to end.
 
-// States of a pooled stream (sseConn.ps).
+// States of a pooled stream (poolSlot.ps).
 const (
 	// psOwner: the stream's goroutine has it (the only state of a stream
 	// that is not pooled); wake-ups go to its waiter's channel.
@@ -53,7 +54,7 @@ type writerPool struct {
 	delay   time.Duration // the rest of a busy stream
 	max     int
 	mu      sync.Mutex
-	q       []*sseConn
+	q       []*poolSlot
 	head    int
 	rest    restHeap // the resting streams, the first to end first
 	running int      // writers writing
@@ -64,8 +65,29 @@ type writerPool struct {
 
 // resting is a stream resting until due.
 type resting struct {
-	c   *sseConn
+	c   *poolSlot
 	due time.Time
+}
+
+// A pooledStream is a stream the writers can write: an SSE stream or a
+// WebSocket.
+type pooledStream interface {
+	// step writes what the stream has without blocking. It reports
+	// whether the write gathered several messages (the stream is busy),
+	// and false in ok when an owner must take over.
+	step() (busy, ok bool)
+	// own runs the stream on a goroutine of its own (see handBack) until
+	// it parks again or ends.
+	own()
+}
+
+// poolSlot is a pooled stream's place in the writers' queue: its state
+// and what a wake-up asks of it.
+type poolSlot struct {
+	p     *writerPool
+	s     pooledStream
+	ps    atomic.Int32 // psOwner, psParked, psQueued, psRunning, psResting
+	again atomic.Bool  // woken while a writer ran it
 }
 
 func (p *writerPool) init(h *Hub) {
@@ -77,12 +99,12 @@ func (p *writerPool) init(h *Hub) {
 // ready takes a wake-up of a pooled stream: it reports false when the
 // owner has the stream (the wake-up goes to the owner), true when the
 // writers take it.
-func (c *sseConn) ready() bool {
+func (c *poolSlot) ready() bool {
 	for {
 		switch c.ps.Load() {
 		case psParked:
 			if c.ps.CompareAndSwap(psParked, psQueued) {
-				c.h.pool.push(c)
+				c.p.push(c)
 				return true
 			}
 		case psQueued:
@@ -99,7 +121,7 @@ func (c *sseConn) ready() bool {
 }
 
 // push queues a stream, and starts a writer if fewer than max run.
-func (p *writerPool) push(c *sseConn) {
+func (p *writerPool) push(c *poolSlot) {
 	p.mu.Lock()
 	p.q = append(p.q, c)
 	ok := p.spawnLocked()
@@ -137,7 +159,7 @@ const writerTake = 32
 // for the rests to end when no other writer does.
 func (p *writerPool) work() {
 	defer p.h.wg.Done()
-	var batch [writerTake]*sseConn
+	var batch [writerTake]*poolSlot
 	since := time.Now()
 	p.mu.Lock()
 	for {
@@ -202,7 +224,7 @@ func (p *writerPool) work() {
 const writerSlice = 500 * time.Microsecond
 
 // restLocked makes c rest until due. p.mu is held.
-func (p *writerPool) restLocked(c *sseConn, due time.Time) {
+func (p *writerPool) restLocked(c *poolSlot, due time.Time) {
 	heap.Push(&p.rest, resting{c, due})
 }
 
@@ -238,16 +260,16 @@ func (h *restHeap) Pop() any {
 
 // turn is one writer's turn at a queued stream. A busy stream (its write
 // gathered) then rests, the others park.
-func (c *sseConn) turn() {
+func (c *poolSlot) turn() {
 	c.ps.Store(psRunning)
 	c.again.Store(false)
-	busy, ok := c.step()
+	busy, ok := c.s.step()
 	if !ok {
 		c.handBack()
 		return
 	}
-	if busy && c.h.pool.delay > 0 {
-		p := &c.h.pool
+	if busy && c.p.delay > 0 {
+		p := c.p
 		c.ps.Store(psResting)
 		p.mu.Lock()
 		p.restLocked(c, time.Now().Add(p.delay)) // this writer's loop ends it
@@ -259,42 +281,38 @@ func (c *sseConn) turn() {
 	}
 	c.ps.Store(psParked)
 	if c.again.Swap(false) && c.ps.CompareAndSwap(psParked, psQueued) {
-		c.h.pool.push(c)
+		c.p.push(c)
 	}
 }
 
 // handBack gives the stream back to an owner: a goroutine of its own,
 // which writes what is left under the write deadline, or ends it. The
 // stream's count in the hub's wait group covers it.
-func (c *sseConn) handBack() {
+func (c *poolSlot) handBack() {
 	if testHookPool != nil {
 		testHookPool("handback")
 	}
 	c.ps.Store(psOwner)
-	go c.own()
+	go c.s.own()
 }
 
 // park, called by the owner with nothing left to write, lets the writers
 // take the stream's wake-ups; the owner's goroutine then ends. It reports
 // true when a wake-up came during the owner's run (to its waiter, which
 // nobody reads from now on), which the owner then deals with itself.
-func (c *sseConn) park() bool {
-	if c.clearDeadline {
-		// The writers never wait on the socket: a deadline the owner
-		// set would end their writes once past.
-		c.clearDeadline = false
-		c.deadline = time.Time{}
-		_ = c.out.SetWriteDeadline(time.Time{})
-	}
+func (c *poolSlot) park(wake <-chan struct{}) bool {
+	// Once parked, the stream is the writers' and may end at once: this
+	// goroutine touches nothing more of the hub's.
+	hook := testHookPool
 	c.ps.Store(psParked)
 	select {
-	case <-c.st.w.wake:
+	case <-wake:
 		// Woken while it ran: look again, unless the writers took it
 		// at a wake-up since.
 		return c.ps.CompareAndSwap(psParked, psOwner)
 	default:
-		if testHookPool != nil {
-			testHookPool("park")
+		if hook != nil {
+			hook("park")
 		}
 		return false
 	}
@@ -317,7 +335,7 @@ func (c *sseConn) step() (busy, ok bool) {
 	defer func() { putItems(items) }()
 	for n := 0; ; n++ {
 		if n == stepPulls {
-			c.again.Store(true)
+			c.slot.again.Store(true)
 			return busy, true
 		}
 		items = st.pull(items[:0], sseBatch)
@@ -373,34 +391,13 @@ func gathered(items []item) bool {
 // stepPulls bounds the pulls of a writer's turn at a stream.
 const stepPulls = 4
 
-// writeNow writes b to the socket without waiting; what the socket does
-// not take is kept in c.spill, for the owner.
-func (c *sseConn) writeNow(b []byte) {
-	if c.spill == nil {
-		n, err := c.sock.try(b)
-		if err != nil {
-			c.err = err
-			return
-		}
-		c.lastWrite = time.Now()
-		b = b[n:]
-		if len(b) == 0 {
-			return
-		}
-		c.spill = make([]byte, 0, len(b))
-	}
-	c.spill = append(c.spill, b...)
-}
-
 // handedBack writes what a writer left for the owner: the bytes the
 // socket did not take, then the items pulled after them.
 func (c *sseConn) handedBack() error {
 	if c.spill == nil && c.rest == nil {
 		return c.err
 	}
-	spill := c.spill
-	c.spill = nil
-	c.write(spill)
+	c.write(c.takeSpill())
 	for _, it := range c.rest {
 		c.item(it)
 	}

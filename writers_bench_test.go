@@ -50,17 +50,19 @@ func benchPool(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 		st := h.newStream(s, &Grant{})
-		sc := &sseConn{h: h, s: s, st: st, out: fileSink{devnull}, sock: newRawSock(rc), pooled: true}
+		sc := &sseConn{h: h, s: s, st: st, pooled: true}
+		sc.out, sc.sock = fileSink{devnull}, newRawSock(rc)
 		sc.pace = newPacer(h.cfg.WriteDelay, &h.writes)
 		sc.onEnd = func() { // at the hub's shutdown
 			st.close()
 			owners <- struct{}{}
 		}
-		st.w.pooled = sc
+		sc.slot = poolSlot{p: &h.pool, s: sc}
+		st.w.pooled = &sc.slot
 		st.watch(h.control.killGen.Load())
 		st.subscribeAll(nil, []string{"bench"}, nil, 0)
 		sc.track(st)
-		sc.ps.Store(psParked) // as its owner leaves it
+		sc.slot.ps.Store(psParked) // as its owner leaves it
 	}
 	payload := []byte(`{"tick":12345,"text":"hello, world"}`)
 	var ms0, ms1 runtime.MemStats

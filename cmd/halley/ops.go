@@ -74,7 +74,13 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		aw := &accessWriter{ResponseWriter: w}
 		defer func() {
 			code := aw.code
-			if code == 0 && (aw.n > 0 || aw.hijacked) {
+			switch {
+			case code != 0:
+			case aw.hijacked && r.Header.Get("Sec-WebSocket-Key") != "":
+				// The hub answered the handshake on the connection,
+				// once it had checked it.
+				code = http.StatusSwitchingProtocols
+			case aw.n > 0 || aw.hijacked:
 				code = http.StatusOK // a taken-over SSE stream wrote its own
 			}
 			log.LogAttrs(context.Background(), slog.LevelInfo, "halley: access",

@@ -1,0 +1,5 @@
+//go:build !race
+
+package halley
+
+const raceEnabled = false

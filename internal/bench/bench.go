@@ -193,6 +193,8 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 		Publishers:  cfg.Publishers,
 		Batch:       cfg.Batch,
 		Stream:      cfg.Stream,
+		Raw:         cfg.Raw,
+		Peer:        cfg.Peer,
 	}
 	r.log = slog.New(slog.NewTextHandler(r.out, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// The publishers' connections are kept alive: every publisher has
@@ -209,10 +211,14 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	r.pubPer = make([]atomic.Int64, len(cfg.Servers))
 
 	// Set-up: the channels, deleted at the end whatever happens.
-	created, err := r.createChannels(ctx)
-	defer r.deleteChannels(ctx, created)
-	if err != nil {
-		return res, err
+	if cfg.Peer != "" {
+		r.peerChannels()
+	} else {
+		created, err := r.createChannels(ctx)
+		defer r.deleteChannels(ctx, created)
+		if err != nil {
+			return res, err
+		}
 	}
 	r.lanes = uint64(cfg.Publishers / gcd(cfg.Publishers, cfg.Channels))
 	for j := range cfg.Subscribers {
@@ -513,7 +519,7 @@ func (r *runner) publishAll(ctx context.Context) (pubEnd time.Time, quiet bool, 
 func (r *runner) publish(ctx context.Context, p int) {
 	cfg := r.cfg
 	batch := max(cfg.Batch, 1)
-	var buf []byte
+	var buf, body []byte
 	var timer *time.Timer
 	pubs := make([]client.Publication, 0, batch)
 	var streams []*client.PublishStream // per server, with Stream
@@ -558,6 +564,8 @@ func (r *runner) publish(ctx context.Context, p int) {
 			buf = appendPayload(buf[:0], seq, now, cfg.Size)
 			var err error
 			switch {
+			case r.cfg.Peer != "":
+				body, err = r.publishPeer(ctx, r.apis[k].HTTPClient, k, r.ids[c], buf, body)
 			case streams == nil:
 				_, _, err = r.apis[k].Publish(ctx, r.ids[c], buf)
 			case streams[k] == nil:

@@ -96,6 +96,10 @@ func RunCases(ctx context.Context, base Config, cases []Case, scale float64, pro
 	}
 	var out []Result
 	for _, c := range cases {
+		if c.Stream && base.Peer != "" {
+			fmt.Fprintf(progress, "bench: case %s: skipped: a peer has no publish stream\n", c.Name)
+			continue
+		}
 		cfg := c.Config(base, scale)
 		fmt.Fprintf(progress, "bench: case %s: %d subscribers, %d channels, %d messages", c.Name, cfg.Subscribers, cfg.Channels, cfg.Messages)
 		if cfg.Rate > 0 {

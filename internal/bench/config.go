@@ -88,6 +88,19 @@ type Config struct {
 	Stream bool
 	// Transport is what the subscribers use. Default: SSE.
 	Transport client.Transport
+	// Raw makes the subscribers plain SSE readers (one GET, then lines)
+	// instead of Halley clients: the same code for every server, Halley
+	// or a peer. They take each data line that holds a payload as a
+	// message. With SSE only.
+	Raw bool
+	// Peer, when set, is the kind of server measured instead of Halley
+	// (PeerCentrifugo): the subscribers are raw, the channels need no
+	// making, and each message is one POST to the peer's publish API
+	// with APIKey. One message per request, not with Batch or Stream.
+	Peer string
+	// PeerSecret signs the subscribers' connection tokens of a peer that
+	// takes them (Centrifugo: client.token.hmac_secret_key).
+	PeerSecret string
 	// ServerPID, when positive, is the server's process id: its CPU time
 	// and resident memory are read from /proc (Linux).
 	ServerPID int
@@ -179,6 +192,19 @@ func (c Config) withDefaults() (Config, error) {
 		case *f.v == 0:
 			*f.v = f.def
 		}
+	}
+	switch c.Peer {
+	case "":
+	case PeerCentrifugo:
+		c.Raw = true
+		if c.Batch > 1 || c.Stream {
+			return c, fmt.Errorf("%w: a peer takes one message per request: not with batch or stream", ErrConfig)
+		}
+	default:
+		return c, fmt.Errorf("%w: unknown peer %q (known: %s)", ErrConfig, c.Peer, PeerCentrifugo)
+	}
+	if c.Raw && c.Transport != client.SSE {
+		return c, fmt.Errorf("%w: raw subscribers read SSE only", ErrConfig)
 	}
 	switch {
 	case c.Subscribers < 1:

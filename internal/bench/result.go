@@ -23,6 +23,10 @@ type Result struct {
 	Publishers  int     `json:"publishers"`
 	Batch       int     `json:"batch"`
 	Stream      bool    `json:"stream,omitempty"`
+	// Raw: the subscribers were raw SSE readers (Config.Raw); Peer, the
+	// kind of server when not Halley (Config.Peer).
+	Raw  bool   `json:"raw,omitempty"`
+	Peer string `json:"peer,omitempty"`
 
 	// Connected counts the subscribers whose subscription started;
 	// ConnectMS is the time until all of them had (or until the run
@@ -153,7 +157,15 @@ func (r *Result) OK() bool {
 func (r *Result) WriteSummary(w io.Writer) {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("halley bench: %s, %d subscribers on %d channels", r.Transport, r.Subscribers, r.Channels)
+	p("halley bench: ")
+	if r.Peer != "" {
+		p("%s, ", r.Peer)
+	}
+	p("%s", r.Transport)
+	if r.Raw {
+		p(" (raw)")
+	}
+	p(", %d subscribers on %d channels", r.Subscribers, r.Channels)
 	if r.Messages > 0 {
 		p(", %d messages of %d bytes", r.Messages, r.Size)
 	}

@@ -63,6 +63,10 @@ func (r *runner) connect(ctx, subCtx context.Context, wg *sync.WaitGroup) error 
 // start starts subscriber s: its client and the goroutine that reads its
 // events.
 func (r *runner) start(ctx context.Context, wg *sync.WaitGroup, s *subscriber) {
+	if r.cfg.Raw {
+		r.startRaw(ctx, wg, s)
+		return
+	}
 	opts := client.Options{
 		Transport:  r.cfg.Transport,
 		Buffer:     eventBuffer,
@@ -111,35 +115,7 @@ func (r *runner) consume(ctx context.Context, s *subscriber) {
 func (r *runner) handle(s *subscriber, ev *client.Event) {
 	switch ev.Type {
 	case client.EventMsg:
-		now := time.Now().UnixNano()
-		seq, t, ok := parsePayload(ev.Data)
-		if !ok || seq == 0 || s.next == nil {
-			s.bad++
-			return
-		}
-		s.deliveries++
-		s.last = now
-		r.delivered.Add(1)
-		lat := now - t
-		r.hist.Record(lat)
-		s.maxLat = max(s.maxLat, lat)
-		s.offset = max(s.offset, ev.Offset)
-		lane := (seq - 1) % r.lanes
-		switch next := s.next[lane]; {
-		case seq == next:
-		case seq > next:
-			if !s.resync[lane] {
-				s.ooo++
-			}
-		default:
-			s.dup++
-			r.checkDone(s)
-			return
-		}
-		s.next[lane] = seq + r.lanes
-		s.resync[lane] = false
-		s.got++
-		r.checkDone(s)
+		r.delivery(s, ev.Data, ev.Offset)
 	case client.EventGap:
 		// The gap skips every message up to its offset; they count as
 		// lost at the end. Which seqs they were is unknown (lanes
@@ -164,6 +140,44 @@ func (r *runner) handle(s *subscriber, ev *client.Event) {
 	case client.EventClose:
 		s.closes++
 	}
+}
+
+// delivery accounts for one message of s, its payload data at the given
+// offset of its channel (0: a raw subscriber, which knows no offsets; the
+// channel is new, so the count of its messages taken is where it is).
+func (r *runner) delivery(s *subscriber, data []byte, offset uint64) {
+	now := time.Now().UnixNano()
+	seq, t, ok := parsePayload(data)
+	if !ok || seq == 0 || s.next == nil {
+		s.bad++
+		return
+	}
+	if offset == 0 {
+		offset = s.got + 1 // unless a duplicate, below
+	}
+	s.deliveries++
+	s.last = now
+	r.delivered.Add(1)
+	lat := now - t
+	r.hist.Record(lat)
+	s.maxLat = max(s.maxLat, lat)
+	lane := (seq - 1) % r.lanes
+	switch next := s.next[lane]; {
+	case seq == next:
+	case seq > next:
+		if !s.resync[lane] {
+			s.ooo++
+		}
+	default:
+		s.dup++
+		r.checkDone(s)
+		return
+	}
+	s.offset = max(s.offset, offset)
+	s.next[lane] = seq + r.lanes
+	s.resync[lane] = false
+	s.got++
+	r.checkDone(s)
 }
 
 // checkDone finishes s once it expects nothing more: the channel is new,

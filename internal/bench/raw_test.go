@@ -59,4 +59,3 @@ func TestConfig_Peer(t *testing.T) {
 		}
 	}
 }
-

@@ -25,6 +25,9 @@ type Session struct {
 	hub  *Hub
 	id   string
 	done chan struct{}
+	// ended is set as done closes: streams look at it at every write,
+	// more cheaply than at done.
+	ended atomic.Bool
 
 	mu       sync.Mutex
 	closed   bool
@@ -81,14 +84,7 @@ func (s *Session) unwatchStream(w *waiter) {
 }
 
 // closed reports, without blocking, whether the session closed.
-func (s *Session) isClosed() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Session) isClosed() bool { return s.ended.Load() }
 
 // SetUser records the user the session belongs to (the application
 // authenticates; Halley only keeps the name). Notifiers use it for
@@ -189,6 +185,7 @@ func (s *Session) finish(all bool) bool {
 	s.channels = nil
 	hooks := s.onClose
 	s.onClose = nil
+	s.ended.Store(true)
 	close(s.done)
 	for w := range s.streams {
 		w.notify()

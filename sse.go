@@ -191,9 +191,11 @@ const sseJunkLimit = 64
 
 // discardClient reads what an SSE client sends, only to see it go: it
 // returns when the connection fails or closes, or once the client sent
-// more than sseJunkLimit bytes (and then closes the connection). It reads
-// one byte at a time, so an idle stream holds a one-byte buffer, and a
-// client that sends a stream of bytes costs at most sseJunkLimit reads.
+// more than sseJunkLimit bytes (the stream then ends, as for a client
+// gone: the connection closes at the stream's end, never here, since a
+// writer may be writing its socket). It reads one byte at a time, so an
+// idle stream holds a one-byte buffer, and a client that sends a stream
+// of bytes costs at most sseJunkLimit reads.
 func discardClient(conn net.Conn) {
 	var one [1]byte
 	for n := 0; ; {
@@ -201,7 +203,6 @@ func discardClient(conn net.Conn) {
 			return
 		}
 		if n++; n > sseJunkLimit {
-			_ = conn.Close()
 			return
 		}
 	}

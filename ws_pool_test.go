@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -378,4 +379,52 @@ func TestWS_OverTLS(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestWS_IdleHoldsOneGoroutine: once its first frames are written, an
+// idle WebSocket keeps one goroutine, its reader, waiting for the client
+// at the top of its stack; the writers and its owner have left it.
+func TestWS_IdleHoldsOneGoroutine(t *testing.T) {
+	const n = 20
+	ev := watchPool(t)
+	_, srv, c := wsHub(t, Config{})
+	for range n {
+		cl := dialRawWS(t, srv)
+		cl.send(t, true, 1, subscribeNews, true)
+		cl.expect(t, frame.TypeSubscribed)
+	}
+	if err := c.WaitListenersExactly(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	<-ev.park
+	var readers, others int
+	deadline := time.Now().Add(time.Minute)
+	for {
+		readers, others = wsGoroutines()
+		if readers == n && others == 0 || time.Now().After(deadline) {
+			break
+		}
+		runtime.Gosched()
+	}
+	if readers != n || others != 0 {
+		t.Fatalf("%d idle connections hold %d reader goroutines and %d others of theirs, want %d and 0", n, readers, others, n)
+	}
+}
+
+// wsGoroutines counts the goroutines in a WebSocket's code: readers
+// waiting at the top of readFrames, and any other.
+func wsGoroutines() (readers, others int) {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if !strings.Contains(g, "halley.(*wsConn)") {
+			continue
+		}
+		if strings.Contains(g, "(*wsConn).readFrames") && !strings.Contains(g, "(*wsConn).message") {
+			readers++
+		} else {
+			others++
+		}
+	}
+	return readers, others
 }

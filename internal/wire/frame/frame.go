@@ -106,7 +106,7 @@ func AppendString(dst []byte, s string) []byte {
 // three (see Data).
 func AppendData(dst, data []byte) []byte {
 	switch {
-	case len(data) > 0 && bytes.IndexAny(data, "\r\n") < 0 && json.Valid(data):
+	case len(data) > 0 && bytes.IndexAny(data, "\r\n") < 0 && Valid(data):
 		dst = append(dst, `"json":`...)
 		return append(dst, data...)
 	case textFits(data, base64.StdEncoding.EncodedLen(len(data))):
@@ -196,6 +196,13 @@ func textRun(data []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// MsgCap is a capacity for the msg frame of data on channel that holds it
+// whole when data goes as JSON or as text with few escapes: AppendMsg
+// into a slice of that capacity then allocates once.
+func MsgCap(channel string, data []byte) int {
+	return len(`{"type":"msg","channel":"","offset":,"data":""}`) + 20 + len(channel) + len(data) + len(data)/16 + 8
 }
 
 // AppendMsg appends a msg frame.

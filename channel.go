@@ -109,25 +109,33 @@ type message struct {
 }
 
 // encoding is one wire encoding of a message, made by the first connection
-// that needs it and then shared: the fast path is one atomic load.
+// that needs it and then shared: the fast path is one atomic load. The
+// bytes are held in the encoding itself (no pointer to a slice to allocate
+// beside them): done, once set, publishes b.
 type encoding struct {
-	p    atomic.Pointer[[]byte]
-	once sync.Once
+	done atomic.Bool
+	mu   sync.Mutex
+	b    []byte
 }
 
 func (e *encoding) load() []byte {
-	if p := e.p.Load(); p != nil {
-		return *p
+	if e.done.Load() {
+		return e.b
 	}
 	return nil
 }
 
 func (e *encoding) make(encode func() []byte) []byte {
-	e.once.Do(func() {
-		b := encode()
-		e.p.Store(&b)
-	})
-	return e.load()
+	if e.done.Load() {
+		return e.b
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.done.Load() {
+		e.b = encode()
+		e.done.Store(true)
+	}
+	return e.b
 }
 
 // cometLine returns the message's Ocsigen answer line "id:escaped".

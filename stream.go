@@ -322,7 +322,9 @@ func (m *message) frameOf(id string) []byte {
 	if b := m.frame.load(); b != nil {
 		return b
 	}
-	return m.frame.make(func() []byte { return frame.AppendMsg(nil, id, m.offset, m.data) })
+	return m.frame.make(func() []byte {
+		return frame.AppendMsg(make([]byte, 0, frame.MsgCap(id, m.data)), id, m.offset, m.data)
+	})
 }
 
 // cursor appends the text form of the positions of the live

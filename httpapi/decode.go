@@ -25,7 +25,7 @@ func (a *api) readBodyMax(w http.ResponseWriter, r *http.Request, limit int64) (
 	// without.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(a.bodyTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAll(r.Body, r.ContentLength, limit)
 	if err == nil {
 		// The deadline is on the connection, so it is lifted once the
 		// body is read, not to cut what the handler does next (net/http
@@ -54,6 +54,46 @@ func (a *api) readBodyMax(w http.ResponseWriter, r *http.Request, limit int64) (
 	}
 	return body, true
 }
+
+// readAll reads body to its end, at most limit bytes, and fails with an
+// *http.MaxBytesError past them, as a body read through
+// http.MaxBytesReader does. size is the length the request declares (-1:
+// unknown): a body of that length within the limit and up to
+// maxPrealloc is read into one buffer of its size (one byte more, to see
+// the end), not into the doubling buffers of io.ReadAll. A larger one
+// grows as it arrives, so that a declared length alone takes no memory.
+func readAll(body io.Reader, size, limit int64) ([]byte, error) {
+	n := int64(512)
+	if size >= 0 && size <= limit {
+		n = min(size+1, maxPrealloc)
+	}
+	buf := make([]byte, 0, n)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		// Never more than one byte past the limit: enough to know.
+		room := buf[len(buf):cap(buf)]
+		if left := limit - int64(len(buf)); left < int64(len(room)) {
+			room = room[:left+1]
+		}
+		k, err := body.Read(room)
+		buf = buf[:len(buf)+k]
+		if int64(len(buf)) > limit {
+			return nil, &http.MaxBytesError{Limit: limit}
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// maxPrealloc bounds the buffer readAll allocates for a body before it
+// arrives.
+const maxPrealloc = 64 << 10
 
 // decodeJSON reads a JSON object body into v, which must be a pointer to
 // a struct. An empty body decodes as {} whatever its media type; any

@@ -34,15 +34,17 @@ func scanPublish(b []byte) (channel string, data []byte, end int, ok bool) {
 			return "", nil, 0, false
 		}
 		j = skipSpace(b, j+1)
-		switch key {
+		switch string(key) { // compared, not allocated
 		case "channel":
 			if seenChannel {
 				return "", nil, 0, false
 			}
 			seenChannel = true
-			if channel, j, ok = scanPlainString(b, j); !ok {
+			var name []byte
+			if name, j, ok = scanPlainString(b, j); !ok {
 				return "", nil, 0, false
 			}
+			channel = string(name)
 		case "data":
 			if seenData {
 				return "", nil, 0, false
@@ -86,21 +88,22 @@ func skipSpace(b []byte, i int) int {
 }
 
 // scanPlainString reads a JSON string at b[i] made only of printable
-// ASCII without escapes, and returns its contents and the index after
-// it; ok is false for anything else (which the strict decoder handles).
-func scanPlainString(b []byte, i int) (string, int, bool) {
+// ASCII without escapes, and returns its contents (a part of b) and the
+// index after it; ok is false for anything else (which the strict
+// decoder handles).
+func scanPlainString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			return string(b[i+1 : j]), j + 1, true
+			return b[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20 || c >= 0x80:
-			return "", 0, false
+			return nil, 0, false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }
 
 // skipValue returns the index after the JSON value at b[i], found by

@@ -28,7 +28,7 @@ func observe(o RequestObserver, rt routes, next http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "other"
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &answerWriter{ResponseWriter: w}
 		defer func() {
 			code := sw.code
 			if code == 0 {
@@ -40,24 +40,50 @@ func observe(o RequestObserver, rt routes, next http.Handler) http.Handler {
 	})
 }
 
-// statusWriter remembers the status code of an answer.
-type statusWriter struct {
+// answerWriter remembers the status code of an answer (for observe) and
+// whether it started (for recover): one per request serves both. It
+// also lends its scratch space to the answer's encoding.
+type answerWriter struct {
 	http.ResponseWriter
-	code int
+	code    int
+	scratch [64]byte
 }
 
-func (s *statusWriter) WriteHeader(code int) {
+// answerWriterOf returns w as an *answerWriter, wrapping it when it is
+// not one yet.
+func answerWriterOf(w http.ResponseWriter) *answerWriter {
+	if aw, ok := w.(*answerWriter); ok {
+		return aw
+	}
+	return &answerWriter{ResponseWriter: w}
+}
+
+// started reports whether the answer has started.
+func (s *answerWriter) started() bool { return s.code != 0 }
+
+func (s *answerWriter) WriteHeader(code int) {
 	if s.code == 0 {
 		s.code = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusWriter) Write(b []byte) (int, error) {
+func (s *answerWriter) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }
 
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *answerWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// scratchOf returns a small buffer to encode an answer to w in: w's
+// scratch space when w is an *answerWriter (no allocation), else a new
+// one. The answer must be written before the next use.
+func scratchOf(w http.ResponseWriter) []byte {
+	if aw, ok := w.(*answerWriter); ok {
+		return aw.scratch[:0]
+	}
+	return make([]byte, 0, 64)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/halleyhq/halley"
 	"github.com/halleyhq/halley/broker"
+	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
 // MaxBatch is the most messages one batch publish (POST /api/publish with
@@ -54,10 +55,14 @@ func (a *api) publish(w http.ResponseWriter, r *http.Request) {
 		a.publishBatch(w, r, b)
 		return
 	}
-	channel, data, bad := decodePublication(b)
+	channel, data, aliased, bad := decodePublication(b)
 	if bad != nil {
 		writeError(w, http.StatusBadRequest, bad.reason, bad.message)
 		return
+	}
+	if aliased && cap(body)-len(data) > aliasSlack {
+		// The hub keeps the message: not with a body much larger.
+		data = bytes.Clone(data)
 	}
 	c, ok := a.hub.Channel(channel)
 	if !ok {
@@ -75,55 +80,61 @@ func (a *api) publish(w http.ResponseWriter, r *http.Request) {
 // refusal is a request's fault: a reason of the API and its message.
 type refusal struct{ reason, message string }
 
+// aliasSlack is how many bytes beside its message a publication's body
+// may have for the hub to keep the message as a part of the body.
+const aliasSlack = 1024
+
 // decodePublication returns the channel and message of one publication
-// object (an empty b counts as {}), or why it is refused.
-func decodePublication(b []byte) (channel string, data []byte, bad *refusal) {
+// object (an empty b counts as {}), or why it is refused. aliased tells
+// that data is a part of b (its capacity cut at its end).
+func decodePublication(b []byte) (channel string, data []byte, aliased bool, bad *refusal) {
 	var raw []byte
 	if len(b) > 0 {
 		var end int
 		var ok bool
 		channel, raw, end, ok = scanPublish(b)
 		if ok && skipSpace(b, end) == len(b) {
-			if data, ok = checkPublication(channel, raw); ok {
-				return channel, data, nil
+			if data, aliased, ok = checkPublication(channel, raw); ok {
+				return channel, data, aliased, nil
 			}
 		}
 		// Not the simple shape, or a fault: the strict decoder decides,
 		// and words the answer.
 		var req publishRequest
 		if err := unmarshalStrict(b, &req); err != nil {
-			return "", nil, &refusal{"bad_json", err.Error()}
+			return "", nil, false, &refusal{"bad_json", err.Error()}
 		}
 		channel, raw = req.Channel, req.Data
 	}
 	if channel == "" {
-		return "", nil, &refusal{"bad_request", `"channel" is required`}
+		return "", nil, false, &refusal{"bad_request", `"channel" is required`}
 	}
 	if raw == nil {
-		return "", nil, &refusal{"bad_request", `"data" is required`}
+		return "", nil, false, &refusal{"bad_request", `"data" is required`}
 	}
-	data, err := payload(raw)
+	// raw is the decoder's copy: data may be a part of it, not of b.
+	data, _, err := payload(raw)
 	if err != nil {
-		return "", nil, &refusal{"bad_json", err.Error()}
+		return "", nil, false, &refusal{"bad_json", err.Error()}
 	}
-	return channel, data, nil
+	return channel, data, false, nil
 }
 
 // checkPublication returns the message of a publication scanned by
-// scanPublish, and false when it has a fault.
-func checkPublication(channel string, raw []byte) ([]byte, bool) {
+// scanPublish, whether it is a part of raw, and false when it has a
+// fault.
+func checkPublication(channel string, raw []byte) (data []byte, aliased, ok bool) {
 	if channel == "" || raw == nil {
-		return nil, false
+		return nil, false, false
 	}
-	data, err := payload(raw)
-	return data, err == nil
+	data, aliased, err := payload(raw)
+	return data, aliased, err == nil
 }
 
 // writePublished answers 200 with a write's outcome, without the
 // reflection of encoding/json: this is the API's busiest answer.
 func writePublished(w http.ResponseWriter, out halley.Outcome) {
-	var buf [64]byte
-	b := appendOutcome(buf[:0], out)
+	b := appendOutcome(scratchOf(w), out)
 	b = append(b, '\n')
 	writeRaw(w, http.StatusOK, b)
 }
@@ -183,7 +194,10 @@ func (a *api) publishBatch(w http.ResponseWriter, r *http.Request, b []byte) {
 			var raw []byte
 			if p.channel, raw, end, ok = scanPublish(b[start:]); ok {
 				end += start
-				p.data, ok = checkPublication(p.channel, raw)
+				var aliased bool
+				if p.data, aliased, ok = checkPublication(p.channel, raw); aliased {
+					p.data = bytes.Clone(p.data) // not the whole batch's body
+				}
 			}
 			if !ok {
 				// The strict decoder reads the item, to word the fault.
@@ -193,7 +207,7 @@ func (a *api) publishBatch(w http.ResponseWriter, r *http.Request, b []byte) {
 					return
 				}
 				var bad *refusal
-				if p.channel, p.data, bad = decodePublication(item); bad != nil {
+				if p.channel, p.data, _, bad = decodePublication(item); bad != nil {
 					writeError(w, http.StatusBadRequest, bad.reason, "item "+strconv.Itoa(len(pubs))+": "+bad.message)
 					return
 				}
@@ -295,42 +309,48 @@ func appendFault(out []byte, reason, msg string, code int) []byte {
 
 // payload returns the bytes a message carries: a JSON string's contents,
 // or any other JSON value's compact text, so that clients can publish
-// plain text and JSON documents alike.
-func payload(raw json.RawMessage) ([]byte, error) {
+// plain text and JSON documents alike. When those bytes are in raw as
+// they are (a string without escapes, a value already compact), data is
+// that part of raw, its capacity cut at its end, and aliased is true.
+func payload(raw json.RawMessage) (data []byte, aliased bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '"' {
-		if s, ok := plainString(raw); ok {
-			return []byte(s), nil
+		if in, ok := plainString(raw); ok {
+			return in, true, nil
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return []byte(s), nil
+		return []byte(s), false, nil
+	}
+	if frame.Valid(raw) && frame.Compacted(raw) {
+		return raw[:len(raw):len(raw)], true, nil
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))
 	if err := json.Compact(&buf, raw); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), false, nil
 }
 
 // plainString returns the contents of a JSON string without escapes or
-// control characters, in valid UTF-8, which are its bytes as they are;
-// false for any other string, which json.Unmarshal decodes.
-func plainString(raw []byte) (string, bool) {
+// control characters, in valid UTF-8, which are its bytes as they are
+// (a part of raw, its capacity cut at its end); false for any other
+// string, which json.Unmarshal decodes.
+func plainString(raw []byte) ([]byte, bool) {
 	if len(raw) < 2 || raw[len(raw)-1] != '"' {
-		return "", false
+		return nil, false
 	}
-	in := raw[1 : len(raw)-1]
+	in := raw[1 : len(raw)-1 : len(raw)-1]
 	for _, c := range in {
 		if c == '"' || c == '\\' || c < 0x20 {
-			return "", false
+			return nil, false
 		}
 	}
 	if !utf8.Valid(in) {
-		return "", false
+		return nil, false
 	}
-	return string(in), true
+	return in, true
 }

@@ -142,9 +142,12 @@ func (a *api) publishLine(out []byte, r *http.Request, b []byte) []byte {
 	if b[0] == '[' {
 		return appendFault(out, "bad_request", "a line carries one publication, not an array", http.StatusBadRequest)
 	}
-	channel, data, bad := decodePublication(b)
+	channel, data, aliased, bad := decodePublication(b)
 	if bad != nil {
 		return appendFault(out, bad.reason, bad.message, http.StatusBadRequest)
+	}
+	if aliased && cap(b)-len(data) > aliasSlack {
+		data = bytes.Clone(data) // the line is much larger than its message
 	}
 	c, ok := a.hub.Channel(channel)
 	if !ok {

@@ -121,3 +121,53 @@ func TestCollector(t *testing.T) {
 		t.Error("broker operations exported for the memory broker, which does not count them")
 	}
 }
+
+// TestAPIObserver_Publish: publishes are counted in their series like
+// every other request, whichever answer they get.
+func TestAPIObserver_Publish(t *testing.T) {
+	h, err := halley.New(halley.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	reg, col := metrics.Registry(h)
+	obs := col.API()
+	for range 3 {
+		obs.ObserveRequest("/api/publish", http.StatusOK, time.Millisecond)
+	}
+	obs.ObserveRequest("/api/publish", http.StatusNotFound, time.Millisecond)
+	obs.ObserveRequest("/api/stats", http.StatusOK, time.Millisecond)
+	for _, c := range []struct {
+		route, code string
+		want        float64
+	}{{"/api/publish", "200", 3}, {"/api/publish", "404", 1}, {"/api/stats", "200", 1}} {
+		if v := mustValue(t, reg, "halley_api_requests_total", "route", c.route, "code", c.code); v != c.want {
+			t.Errorf("%s %s: %v answers, want %v", c.route, c.code, v, c.want)
+		}
+	}
+	if v := mustValue(t, reg, "halley_api_request_duration_seconds", "route", "/api/publish"); v != 4 {
+		t.Errorf("timed publishes %v, want 4", v)
+	}
+}
+
+// BenchmarkObserveRequest measures the counting of a publish's answer,
+// the API's busiest, from every core at once.
+func BenchmarkObserveRequest(b *testing.B) {
+	h, err := halley.New(halley.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Shutdown(context.Background())
+	_, col := metrics.Registry(h)
+	obs := col.API()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			obs.ObserveRequest("/api/publish", http.StatusOK, time.Millisecond)
+		}
+	})
+}

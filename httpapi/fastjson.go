@@ -1,5 +1,7 @@
 package httpapi
 
+import "github.com/halleyhq/halley/internal/wire/frame"
+
 // A publication's body is nearly always {"channel":"…","data":…}, and
 // decoding it with encoding/json (a Decoder refusing unknown fields, then
 // a compaction of the data) was the largest part of the API's own cost
@@ -10,10 +12,10 @@ package httpapi
 
 // scanPublish reads the publication object at the start of b (after
 // white space) and returns its channel, the raw text of its data (nil
-// when absent) and the index after the object. ok is false when b does
-// not start with an object of the simple shape: the caller then decodes
-// it with the strict decoder. The data's text is delimited, not checked:
-// payload checks it, and the caller falls back on its error too.
+// when absent), valid JSON, and the index after the object. ok is false
+// when b does not start with an object of the simple shape, or its data
+// is not valid JSON (or nests too deeply for frame.ValueEnd): the caller
+// then decodes it with the strict decoder.
 func scanPublish(b []byte) (channel string, data []byte, end int, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -50,7 +52,7 @@ func scanPublish(b []byte) (channel string, data []byte, end int, ok bool) {
 				return "", nil, 0, false
 			}
 			seenData = true
-			k, ok := skipValue(b, j)
+			k, ok := frame.ValueEnd(b, j)
 			if !ok {
 				return "", nil, 0, false
 			}
@@ -104,60 +106,4 @@ func scanPlainString(b []byte, i int) ([]byte, int, bool) {
 		}
 	}
 	return nil, 0, false
-}
-
-// skipValue returns the index after the JSON value at b[i], found by
-// matching brackets and strings only: the value itself is checked later.
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		j, ok := skipString(b, i)
-		return j, ok
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				k, ok := skipString(b, j)
-				if !ok {
-					return 0, false
-				}
-				j = k - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1, true
-				}
-			}
-		}
-		return 0, false
-	default:
-		// A number, true, false or null: up to a delimiter.
-		j := i
-		for j < len(b) {
-			switch b[j] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return j, j > i
-			}
-			j++
-		}
-		return j, j > i
-	}
-}
-
-// skipString returns the index after the JSON string at b[i].
-func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return 0, false
 }

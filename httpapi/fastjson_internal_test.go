@@ -95,3 +95,16 @@ func FuzzDecodePublication(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodePublication measures the decoding of a usual publish
+// body (that of halley bench): a channel and a JSON object of 100 bytes.
+func BenchmarkDecodePublication(b *testing.B) {
+	body := []byte(`{"channel":"bench-1234","data":{"seq":123456,"t":1767225600123456789,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, _, _, bad := decodePublication(body); bad != nil {
+			b.Fatal(bad.message)
+		}
+	}
+}

@@ -309,9 +309,11 @@ func appendFault(out []byte, reason, msg string, code int) []byte {
 
 // payload returns the bytes a message carries: a JSON string's contents,
 // or any other JSON value's compact text, so that clients can publish
-// plain text and JSON documents alike. When those bytes are in raw as
-// they are (a string without escapes, a value already compact), data is
-// that part of raw, its capacity cut at its end, and aliased is true.
+// plain text and JSON documents alike. raw is a valid JSON value, as
+// scanPublish or encoding/json's decoder found it. When those bytes are
+// in raw as they are (a string without escapes, a value already
+// compact), data is that part of raw, its capacity cut at its end, and
+// aliased is true.
 func payload(raw json.RawMessage) (data []byte, aliased bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '"' {
@@ -324,7 +326,7 @@ func payload(raw json.RawMessage) (data []byte, aliased bool, err error) {
 		}
 		return []byte(s), false, nil
 	}
-	if frame.Valid(raw) && frame.Compacted(raw) {
+	if frame.Compacted(raw) {
 		return raw[:len(raw):len(raw)], true, nil
 	}
 	var buf bytes.Buffer

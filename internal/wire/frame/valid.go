@@ -2,7 +2,9 @@ package frame
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 )
 
 // Valid reports whether b is one JSON value, with white space around it or
@@ -22,22 +24,45 @@ func Valid(b []byte) bool {
 	return json.Valid(b)
 }
 
+// ValueEnd checks the JSON value that starts at b[i] (no white space
+// before it) and returns the index after it. It accepts what json.Valid
+// accepts, but for values nested maxValueDepth levels or more, which it
+// refuses with the invalid ones: the caller then asks encoding/json.
+func ValueEnd(b []byte, i int) (int, bool) { return skipValue(b, i, 0) }
+
 // Compacted reports whether b, a valid JSON value (see Valid), has no
 // white space outside its strings: it is what json.Compact makes of it.
 func Compacted(b []byte) bool {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
 	for i := 0; i < len(b); {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			return false
-		case '"':
-			j, ok := skipString(b, i)
-			if !ok {
-				return false
+		// Outside its strings, a valid JSON text has only bytes from
+		// 0x2b on but for white space and quotes (and '!', never): find
+		// the first byte below 0x23, eight at a time.
+		for len(b)-i >= 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if m := (x - lo*0x23) &^ x & hi; m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
 			}
-			i = j
-		default:
+			i += 8
+		}
+		for i < len(b) && b[i] >= 0x23 {
 			i++
 		}
+		if i == len(b) {
+			return true
+		}
+		if b[i] != '"' {
+			return false
+		}
+		j, ok := skipString(b, i)
+		if !ok {
+			return false
+		}
+		i = j
 	}
 	return true
 }

@@ -163,11 +163,13 @@ func (p *writerPool) work() {
 	since := time.Now()
 	p.mu.Lock()
 	for {
-		now := time.Now()
-		if p.h.ctx.Err() != nil {
-			now = now.Add(p.delay) // shutting down: no stream rests
+		if len(p.rest) > 0 { // no clock to read for no rest
+			now := time.Now()
+			if p.h.ctx.Err() != nil {
+				now = now.Add(p.delay) // shutting down: no stream rests
+			}
+			p.endRestsLocked(now)
 		}
-		p.endRestsLocked(now)
 		n := copy(batch[:], p.q[p.head:])
 		clear(p.q[p.head : p.head+n])
 		p.head += n

@@ -2,6 +2,7 @@ package halley
 
 import (
 	"container/heap"
+	"context"
 	"runtime"
 	"slices"
 	"sync"
@@ -29,7 +30,9 @@ import (
 // batches rather than more small ones. A stream that is not behind (its
 // write carried one wake-up's messages) writes each message as soon as it
 // is published. At most GOMAXPROCS writers run; they exist only while
-// there is something to write or a rest to end.
+// there is something to write or a rest to end, but for one that waits,
+// idle, for the next wake-up: a stream woken now and then does not start
+// a goroutine (and grow its stack) for each write.
 
 // States of a pooled stream (poolSlot.ps).
 const (
@@ -58,6 +61,10 @@ type writerPool struct {
 	head    int
 	rest    restHeap // the resting streams, the first to end first
 	running int      // writers writing
+	// idle is whether a writer waits for work on wake (which holds at
+	// most the one wake-up that ends its wait).
+	idle bool
+	wake chan struct{}
 	// wakeAt is when the first of the writers waiting for rests to end
 	// wakes (zero: none waits).
 	wakeAt time.Time
@@ -94,6 +101,26 @@ func (p *writerPool) init(h *Hub) {
 	p.h = h
 	p.delay = max(h.cfg.WriteDelay, 0)
 	p.max = max(1, runtime.GOMAXPROCS(0))
+	p.wake = make(chan struct{}, 1)
+	// At shutdown the idle writer wakes, finds the hub shutting down and
+	// ends.
+	context.AfterFunc(h.ctx, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.wakeIdleLocked()
+	})
+}
+
+// wakeIdleLocked gives the idle writer, if there is one, a turn (it then
+// counts as running) and reports whether there was one. p.mu is held.
+func (p *writerPool) wakeIdleLocked() bool {
+	if !p.idle {
+		return false
+	}
+	p.idle = false
+	p.running++
+	p.wake <- struct{}{}
+	return true
 }
 
 // ready takes a wake-up of a pooled stream: it reports false when the
@@ -139,17 +166,23 @@ func (p *writerPool) spawnLocked() bool {
 	if p.running >= p.max {
 		return true
 	}
+	if p.wakeIdleLocked() {
+		return true // counted in the hub's wait group already
+	}
 	if !p.h.track(1) {
 		p.q = p.q[:len(p.q)-1]
 		return false
 	}
 	p.running++
+	if testHookPool != nil {
+		testHookPool("spawn")
+	}
 	go p.work()
 	return true
 }
 
 // testHookPool, set only by tests, is called at each park, hand-back and
-// rest.
+// rest, and as a writer starts or waits idle.
 var testHookPool func(what string)
 
 // writerTake is how many streams a writer takes from the queue at once.
@@ -182,8 +215,13 @@ func (p *writerPool) work() {
 		if n == 0 {
 			if len(p.rest) == 0 || !p.wakeAt.IsZero() && !p.rest[0].due.Before(p.wakeAt) {
 				p.running--
-				p.mu.Unlock()
-				return
+				if p.idle || p.h.ctx.Err() != nil {
+					p.mu.Unlock()
+					return
+				}
+				p.waitIdleLocked()
+				since = time.Now()
+				continue
 			}
 			// The last writer out waits for the first rest to end; it
 			// does not count as writing meanwhile.
@@ -220,6 +258,19 @@ func (p *writerPool) work() {
 		}
 		p.mu.Lock()
 	}
+}
+
+// waitIdleLocked makes the writer the idle one until wakeIdleLocked
+// gives it a turn, at a wake-up or at the hub's shutdown. p.mu is held,
+// and released while it waits.
+func (p *writerPool) waitIdleLocked() {
+	p.idle = true
+	p.mu.Unlock()
+	if testHookPool != nil {
+		testHookPool("idle")
+	}
+	<-p.wake
+	p.mu.Lock()
 }
 
 // writerSlice is how long a writer writes before it parks for a moment.

@@ -24,14 +24,21 @@ type poolEvents struct {
 	handback chan struct{}
 	rest     chan struct{}
 	park     chan struct{}
+	idle     chan struct{} // one send per writer going idle
 }
 
 func watchPool(t *testing.T) *poolEvents {
-	ev := &poolEvents{count: map[string]int{}, handback: make(chan struct{}), rest: make(chan struct{}), park: make(chan struct{})}
+	ev := &poolEvents{count: map[string]int{}, handback: make(chan struct{}), rest: make(chan struct{}), park: make(chan struct{}), idle: make(chan struct{}, 64)}
 	testHookPool = func(what string) {
 		ev.mu.Lock()
 		defer ev.mu.Unlock()
 		ev.count[what]++
+		if what == "idle" {
+			select {
+			case ev.idle <- struct{}{}:
+			default:
+			}
+		}
 		if ev.count[what] == 1 {
 			switch what {
 			case "handback":
@@ -132,6 +139,44 @@ func TestPool_FullSocketGoesToOwner(t *testing.T) {
 		if f.Type != frame.TypeMsg || f.Offset == nil || *f.Offset != uint64(i) {
 			t.Fatalf("frame %d: %+v, want message %d", i, f, i)
 		}
+	}
+}
+
+// TestPool_IdleWriter: a writer out of work waits for the next wake-up
+// instead of ending, so that a stream woken now and then does not start a
+// goroutine per write; the hub's shutdown ends it.
+func TestPool_IdleWriter(t *testing.T) {
+	ev := watchPool(t)
+	h, srv := poolHub(t, Config{})
+	c, err := h.NewChannel(context.Background(), ChannelOptions{Name: "news"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := dialSSE(t, srv, "channel=news")
+	cl.expect(t, frame.TypeSubscribed)
+	<-ev.park
+	for i := uint64(1); i <= 3; i++ {
+		if _, err := c.Write(context.Background(), []byte(`"m"`)); err != nil {
+			t.Fatal(err)
+		}
+		if f := cl.expect(t, frame.TypeMsg); *f.Offset != i {
+			t.Fatalf("message %d: %+v", i, f)
+		}
+		<-ev.idle // the writer is done with it
+	}
+	ev.mu.Lock()
+	spawned := ev.count["spawn"]
+	ev.mu.Unlock()
+	if spawned != 1 {
+		t.Fatalf("%d writers started for 3 messages one after the other, want 1", spawned)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with an idle writer: %v", err)
+	}
+	if p := &h.pool; p.idle || p.running != 0 {
+		t.Fatalf("after shutdown: idle %v, %d writers running", p.idle, p.running)
 	}
 }
 

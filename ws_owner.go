@@ -118,7 +118,7 @@ func (c *wsConn) readEnded() {
 		c.closeWith(c.peerCode, "", c.timeout)
 	case errors.Is(err, errWSTooBig):
 		c.closeWith(ws.StatusMessageTooBig, "frame_too_large", c.timeout)
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.Is(err, ws.ErrHeaderLengthMSB), errors.Is(err, ws.ErrHeaderLengthUnexpected):
 		c.h.log.Debug("halley: websocket protocol error", "err", err)
 		c.closeWith(ws.StatusProtocolError, "protocol_error", c.timeout)
 	case err != nil:

@@ -248,6 +248,20 @@ func TestWS_ProtocolErrors(t *testing.T) {
 		{"FragmentedPing", func(cl *rawWS) { cl.send(t, false, 9, nil, true) }, 1002},
 		{"StrayContinuation", func(cl *rawWS) { cl.send(t, true, 0, subscribeNews, true) }, 1002},
 		{"CloseOfOneByte", func(cl *rawWS) { cl.send(t, true, 8, []byte{3}, true) }, 1002},
+		{"HugeLength", func(cl *rawWS) {
+			// A 64-bit length of 2^63-1, then the client's close.
+			f := []byte{0x81, 0x80 | 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}
+			if _, err := cl.conn.Write(f); err != nil {
+				t.Fatal(err)
+			}
+		}, 1009},
+		{"NegativeLength", func(cl *rawWS) {
+			// A 64-bit length with its top bit set (RFC 6455, 5.2).
+			f := []byte{0x81, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4}
+			if _, err := cl.conn.Write(f); err != nil {
+				t.Fatal(err)
+			}
+		}, 1002},
 		{"TooBigInFragments", func(cl *rawWS) {
 			cl.send(t, false, 1, big, true)
 			cl.send(t, true, 0, big, true)

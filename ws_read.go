@@ -116,7 +116,9 @@ func (c *wsConn) message() (ws.OpCode, []byte, error) {
 		if !state.Fragmented() {
 			op = h.OpCode
 		}
-		if int64(len(msg))+h.Length > c.h.cfg.MaxFrameSize {
+		// A length of 2^63 or more reads as negative; one near it would
+		// overflow the sum.
+		if h.Length < 0 || h.Length > c.h.cfg.MaxFrameSize-int64(len(msg)) {
 			c.skip = h.Length
 			return 0, nil, errWSTooBig
 		}
@@ -222,6 +224,8 @@ func (c *wsConn) controlFrame(h ws.Header) error {
 // closes (the owner closes it after wsCloseWait at most).
 func (c *wsConn) drain() {
 	if c.skip > 0 {
+		// Bounded in time: the owner closes the connection wsCloseWait
+		// after its close frame.
 		if _, err := io.CopyN(io.Discard, c.br, c.skip); err != nil {
 			return
 		}

@@ -381,21 +381,43 @@ func (h *Hub) attach(ctx context.Context, c *Channel) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.epoch == "" {
-		c.epoch = hist.Position.Epoch
-	}
-	if c.ring.Top() == 0 && hist.Position.Offset > 0 {
-		c.epoch = hist.Position.Epoch
-		if len(hist.Messages) == 0 {
-			c.resetLocked(hist.Position.Offset)
-		} else {
-			c.resetLocked(hist.Messages[0].Offset - 1)
-		}
-		for _, m := range hist.Messages {
-			c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data})
-		}
-	}
+	c.fillLocked(hist)
 	return nil
+}
+
+// fillLocked puts the history that attach read in front of what the
+// subscription delivered while History ran: those messages came first and
+// started the ring at their offset, so without it a copy made while the
+// channel is written would begin there, and a reader asking for what came
+// before would silently miss it. c.mu is held.
+func (c *Channel) fillLocked(hist broker.HistoryResult) {
+	pos, r := hist.Position, c.ring
+	if c.epoch == "" {
+		c.epoch = pos.Epoch
+	}
+	switch {
+	case pos.Offset == 0:
+		return // nothing written yet
+	case r.Len() > 0 && c.epoch != pos.Epoch:
+		return // the subscription delivered a newer life of the channel
+	case r.Len() > 0 && (len(hist.Messages) == 0 || r.First() <= hist.Messages[0].Offset):
+		return // the ring holds all the history has
+	case r.Len() == 0 && r.Top() >= pos.Offset:
+		return
+	}
+	later, _ := r.AppendSince(nil, pos.Offset, 0)
+	c.epoch = pos.Epoch
+	if len(hist.Messages) == 0 {
+		c.resetLocked(pos.Offset)
+	} else {
+		c.resetLocked(hist.Messages[0].Offset - 1)
+	}
+	for _, m := range hist.Messages {
+		c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data})
+	}
+	for _, m := range later {
+		c.storeLocked(m)
+	}
 }
 
 // userChannels counts the channels that count against the cap. h.mu is

@@ -24,6 +24,7 @@ const perAddress = 50
 // apart, so the subscribers of several servers share the addresses.
 type spread struct {
 	transports []*http.Transport
+	dialers    []*net.Dialer
 }
 
 func newSpread(servers []string, subscribers int) *spread {
@@ -47,8 +48,10 @@ func newSpread(servers []string, subscribers int) *spread {
 	n := (subscribers + perAddress - 1) / perAddress
 	for g := range n {
 		local := &net.TCPAddr{IP: net.IPv4(127, 1, byte(g/250), byte(g%250+1))}
+		d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: local}
+		sp.dialers = append(sp.dialers, d)
 		sp.transports = append(sp.transports, &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, LocalAddr: local}).DialContext,
+			DialContext:         d.DialContext,
 			MaxIdleConnsPerHost: perAddress,
 			IdleConnTimeout:     90 * time.Second,
 		})
@@ -62,6 +65,14 @@ func (sp *spread) client(i int) *http.Client {
 		return nil
 	}
 	return &http.Client{Transport: sp.transports[(i/perAddress)%len(sp.transports)]}
+}
+
+// dialer returns the dialer of subscriber i.
+func (sp *spread) dialer(i int) *net.Dialer {
+	if len(sp.dialers) == 0 {
+		return &net.Dialer{Timeout: 10 * time.Second}
+	}
+	return sp.dialers[(i/perAddress)%len(sp.dialers)]
 }
 
 // close closes the idle connections of every transport.

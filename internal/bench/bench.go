@@ -87,8 +87,10 @@ type runner struct {
 	ids   []string
 	subs  []*subscriber
 	addrs *spread // the subscribers' local addresses
-	sem   chan struct{}
-	hist  *hist
+	// poller reads raw subscribers' sockets (Config.Raw, on Linux).
+	poller *rawPoller
+	sem    chan struct{}
+	hist   *hist
 
 	connected    atomic.Int64
 	allConnected chan struct{}
@@ -255,6 +257,13 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	subCtx, cancelSubs := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	r.addrs = newSpread(cfg.Servers, cfg.Subscribers)
+	if cfg.Raw && rawPolling {
+		if r.poller, err = newRawPoller(r, &wg); err != nil {
+			cancelSubs()
+			return res, err
+		}
+		context.AfterFunc(subCtx, r.poller.close)
+	}
 	stopSubs := sync.OnceFunc(func() {
 		cancelSubs()
 		wg.Wait()

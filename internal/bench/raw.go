@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,15 +40,84 @@ const rawLine = 1 << 20
 // send it once the subscription holds.
 func (r *runner) startRaw(ctx context.Context, wg *sync.WaitGroup, s *subscriber) {
 	wg.Go(func() {
-		err := r.readRaw(ctx, s)
-		r.release(s)
+		// A polled subscriber gives its connection slot back once
+		// subscribed (rawLine), or here when it failed.
+		polled := r.poller != nil && strings.HasPrefix(r.cfg.Servers[s.id%len(r.cfg.Servers)], "http:")
+		var err error
+		if polled {
+			err = r.pollRaw(ctx, s)
+		} else {
+			err = r.readRaw(ctx, s)
+		}
+		if err != nil || !polled {
+			r.release(s)
+		}
 		if err != nil && ctx.Err() == nil {
-			select {
-			case r.failed <- fmt.Errorf("bench: subscriber %d: %w", s.id, err):
-			default:
-			}
+			r.fail(fmt.Errorf("bench: subscriber %d: %w", s.id, err))
 		}
 	})
+}
+
+// fail reports err as the run's subscriber failure, unless one is
+// reported already.
+func (r *runner) fail(err error) {
+	select {
+	case r.failed <- err:
+	default:
+	}
+}
+
+// pollRaw connects s and gives its socket to the poller, which reads it
+// from then on.
+func (r *runner) pollRaw(ctx context.Context, s *subscriber) error {
+	u, err := r.rawURL(s)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	conn, err := r.addrs.dialer(s.id).DialContext(ctx, "tcp", req.URL.Host)
+	if err != nil {
+		return err
+	}
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		conn.Close()
+		return errors.New("not a TCP connection")
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	br := bufio.NewReaderSize(conn, 64<<10)
+	var res *http.Response
+	if err = req.Write(conn); err == nil {
+		res, err = http.ReadResponse(br, req)
+	}
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("stream: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		conn.Close()
+		return fmt.Errorf("stream: %s: %s", res.Status, bytes.TrimSpace(b))
+	}
+	if !stop() {
+		conn.Close()
+		return nil // the run ended
+	}
+	_ = conn.SetDeadline(time.Time{})
+	chunked := slices.Contains(res.TransferEncoding, "chunked")
+	rest, _ := br.Peek(br.Buffered())
+	rest = bytes.Clone(rest)
+	fd, err := detach(tc, conn)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	return r.poller.add(s, fd, chunked, rest)
 }
 
 // rawURL returns the stream's address of subscriber s.
@@ -107,20 +179,26 @@ func (r *runner) readRaw(ctx context.Context, s *subscriber) error {
 			line = append(long, line...)
 			long = nil
 		}
-		data, ok := bytes.CutPrefix(line, []byte("data:"))
-		if !ok {
-			continue
+		r.rawLine(s, line)
+	}
+}
+
+// rawLine takes one line of s's stream: its first data line says it is
+// subscribed, and a data line with a payload is a message.
+func (r *runner) rawLine(s *subscriber, line []byte) {
+	data, ok := bytes.CutPrefix(line, []byte("data:"))
+	if !ok {
+		return
+	}
+	if !s.connected {
+		s.connected = true
+		r.release(s)
+		if r.connected.Add(1) == int64(r.cfg.Subscribers) {
+			close(r.allConnected)
 		}
-		if !s.connected {
-			s.connected = true
-			r.release(s)
-			if r.connected.Add(1) == int64(r.cfg.Subscribers) {
-				close(r.allConnected)
-			}
-		}
-		if i := bytes.Index(data, seqKey); i >= 0 {
-			r.delivery(s, data[i:], 0)
-		}
+	}
+	if i := bytes.Index(data, seqKey); i >= 0 {
+		r.delivery(s, data[i:], 0)
 	}
 }
 

@@ -1,9 +1,16 @@
 package bench_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	jwtv5 "github.com/golang-jwt/jwt/v5"
 
 	"github.com/halleyhq/halley"
 	"github.com/halleyhq/halley/auth/jwt"
@@ -57,5 +64,83 @@ func TestConfig_Peer(t *testing.T) {
 		if _, err := bench.Run(t.Context(), cfg, nil); err == nil || !strings.Contains(err.Error(), "invalid configuration") {
 			t.Errorf("%+v: %v, want a configuration error", cfg, err)
 		}
+	}
+}
+
+// fakePeer is a server in the manner of Centrifugo's unidirectional SSE,
+// through net/http: its streams come chunked, as a peer's do.
+type fakePeer struct {
+	mu   sync.Mutex
+	subs map[string][]chan []byte
+}
+
+func (p *fakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/connection/uni_sse":
+		var connect struct{ Token string }
+		var claims jwtv5.MapClaims
+		if json.Unmarshal([]byte(r.URL.Query().Get("cf_connect")), &connect) != nil {
+			http.Error(w, "bad connect", http.StatusBadRequest)
+			return
+		}
+		if _, _, err := jwtv5.NewParser().ParseUnverified(connect.Token, &claims); err != nil {
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		channels, _ := claims["channels"].([]any)
+		ch, _ := channels[0].(string)
+		msgs := make(chan []byte, 1024)
+		p.mu.Lock()
+		p.subs[ch] = append(p.subs[ch], msgs)
+		p.mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"connect\":{}}\n\n")
+		w.(http.Flusher).Flush()
+		for {
+			select {
+			case m := <-msgs:
+				fmt.Fprintf(w, "data: {\"pub\":{\"data\":%s}}\n\n", m)
+				w.(http.Flusher).Flush()
+			case <-r.Context().Done():
+				return
+			}
+		}
+	case "/api/publish":
+		var pub struct {
+			Channel string
+			Data    json.RawMessage
+		}
+		if json.NewDecoder(r.Body).Decode(&pub) != nil {
+			http.Error(w, "bad publish", http.StatusBadRequest)
+			return
+		}
+		p.mu.Lock()
+		subs := p.subs[pub.Channel]
+		p.mu.Unlock()
+		for _, s := range subs {
+			s <- pub.Data
+		}
+		fmt.Fprint(w, `{"result":{}}`)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestRun_PeerChunked: raw subscribers read a peer's chunked streams
+// (net/http's, cut anywhere) and count every message once and in order.
+func TestRun_PeerChunked(t *testing.T) {
+	srv := httptest.NewServer(&fakePeer{subs: make(map[string][]chan []byte)})
+	t.Cleanup(srv.Close)
+	cfg := bench.Config{
+		Server: srv.URL, Subscribers: 20, Channels: 3, Messages: 200, Size: 3000,
+		Peer: bench.PeerCentrifugo, PeerSecret: "secret", APIKey: "key", Timeout: time.Minute,
+	}
+	res, err := bench.Run(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = 67*7 + 67*7 + 66*6
+	if !res.OK() || res.Deliveries != want {
+		t.Errorf("OK %v, deliveries %d (want %d), lost %d, duplicated %d, out of order %d", res.OK(), res.Deliveries, want, res.Lost, res.Duplicated, res.OutOfOrder)
 	}
 }

@@ -64,6 +64,9 @@ type Hub struct {
 
 	control control
 	pool    writerPool // the SSE streams' writers (writers.go)
+	// returned hands parked polls' connections back (poll_park.go).
+	returned     atomic.Pointer[returnedListener]
+	returnedOnce sync.Once
 
 	presencePump presencePump
 }

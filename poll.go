@@ -47,7 +47,12 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	if v == nil {
 		return
 	}
-	defer v.done()
+	parked := false // then the parked poll ends the visit and the stream
+	defer func() {
+		if !parked {
+			v.done()
+		}
+	}()
 	body, ok := h.readBody(w, r, h.cfg.MaxRequestBody)
 	if !ok {
 		return
@@ -78,8 +83,8 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	s := v.s
 
 	st := h.newStream(s, &v.grant)
-	defer st.close()
 	st.presence, st.w.linger = req.Presence, true
+	pp := h.parkable(r, v, st)
 	frames := st.subscribeAll(nil, ids, cur, req.Last)
 
 	wait := h.PollTimeout()
@@ -87,14 +92,16 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	if expires {
 		wait = min(wait, time.Until(v.grant.Expires))
 	}
+	var items []item
+	items = st.pull(items, cometBatch)
+	if frames = appendItems(frames, items); len(frames) == 0 && pp != nil && pp.park(w, wait) {
+		parked = true
+		return
+	}
+	defer st.close()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	var items []item
-	for {
-		items = st.pull(items[:0], cometBatch)
-		if frames = appendItems(frames, items); len(frames) > 0 {
-			break
-		}
+	for len(frames) == 0 {
 		select {
 		case <-st.w.wake:
 		case <-timer.C:
@@ -112,6 +119,8 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+		items = st.pull(items[:0], cometBatch)
+		frames = appendItems(frames, items)
 	}
 	writePollAnswer(w, s, st, frames)
 }
@@ -154,6 +163,16 @@ func appendItems(dst []byte, items []item) []byte {
 // writePollAnswer writes {"session","cursor","frames":[…]}, the frames
 // given as LF-terminated lines.
 func writePollAnswer(w http.ResponseWriter, s *Session, st *stream, lines []byte) {
+	b := pollAnswer(s, st, lines)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	st.wrote(len(b))
+	_, _ = w.Write(b)
+}
+
+// pollAnswer returns a poll's answer: {"session","cursor","frames":[…]},
+// the frames given as LF-terminated lines.
+func pollAnswer(s *Session, st *stream, lines []byte) []byte {
 	b := make([]byte, 0, len(lines)+128)
 	b = append(b, `{"session":`...)
 	b = frame.AppendString(b, s.id)
@@ -170,9 +189,5 @@ func writePollAnswer(w http.ResponseWriter, s *Session, st *stream, lines []byte
 		b = append(b, lines[:i]...)
 		lines = lines[i+1:]
 	}
-	b = append(b, "]}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	st.wrote(len(b))
-	_, _ = w.Write(b)
+	return append(b, "]}\n"...)
 }

@@ -210,6 +210,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// The connections of answered long polls come back to the server
+	// (Hub.ReturnedConns): a waiting poll holds none of its resources.
+	returned := make(chan error, 1)
+	go func() { returned <- srv.Serve(hub.ReturnedConns()) }()
 
 	// The first line is always this one: scripts and tests read the
 	// address from it.
@@ -267,6 +271,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		logf("serve: %v", err)
 		code = 1
 	}
+	<-returned
 	logf("stopped")
 	return code
 }

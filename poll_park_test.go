@@ -1,0 +1,276 @@
+package halley_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/halleyhq/halley"
+)
+
+// parkServer serves h with its returned connections served too, as
+// ReturnedConns asks; both stop when the test ends.
+func parkServer(t *testing.T, h *halley.Hub) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h.Handler())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Config.Serve(h.ReturnedConns())
+	}()
+	t.Cleanup(func() {
+		srv.Close()
+		_ = h.ReturnedConns().Close()
+		<-done
+	})
+	return srv
+}
+
+// pollOn sends a poll through hc and says whether it went on a
+// connection used before.
+func pollOn(t *testing.T, hc *http.Client, url, session string, body any) (pollAnswer, bool) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	var reused bool
+	ctx := httptrace.WithClientTrace(testCtx(t), &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+	})
+	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/poll", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if session != "" {
+		req.Header.Set(halley.SessionHeader, session)
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("POST /poll: %v", err)
+	}
+	defer res.Body.Close()
+	var a pollAnswer
+	raw, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("answer %q: %v", raw, err)
+	}
+	a.status = res.StatusCode
+	return a, reused
+}
+
+// parkedGoroutines counts the goroutines of parked polls (their readers)
+// and those of polls waiting in their handler.
+func parkedGoroutines() (parked, waiting int) {
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		switch {
+		case strings.Contains(g, "halley.(*parkedPoll).read"):
+			parked++
+		case strings.Contains(g, "halley.(*Hub).servePoll"):
+			waiting++
+		}
+	}
+	return parked, waiting
+}
+
+// waitParked waits until n polls are parked and none waits in its
+// handler.
+func waitParked(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		parked, waiting := parkedGoroutines()
+		if parked == n && waiting == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d polls parked and %d waiting in their handler, want %d and 0", parked, waiting, n)
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestPoll_Parked: with ReturnedConns served, a waiting poll leaves its
+// handler (one goroutine of its own, its reader), answers the message
+// that comes, and its connection serves the client's next poll, which
+// parks too and answers empty at the timeout.
+func TestPoll_Parked(t *testing.T) {
+	h := newHub(t, halley.Config{PollTimeout: time.Hour})
+	srv := parkServer(t, h)
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	hc := srv.Client()
+
+	first, _ := pollOn(t, hc, srv.URL, "", pollReq{Channels: []string{"news"}})
+	if first.status != 200 || len(first.Frames) != 1 {
+		t.Fatalf("first answer %+v", first)
+	}
+	const n = 5
+	answers := make(chan pollAnswer, n)
+	reusedAll := make(chan bool, n)
+	for range n {
+		go func() {
+			a, reused := pollOn(t, hc, srv.URL, first.Session, pollReq{Cursor: first.Cursor})
+			answers <- a
+			reusedAll <- reused
+		}()
+	}
+	if err := c.WaitListenersExactly(testCtx(t), n); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, n)
+	write(t, c, "hello")
+	var cursor string
+	for range n {
+		a := <-answers
+		fs := a.frames(t)
+		if a.status != 200 || len(fs) != 1 || fs[0].Type != "msg" || !strings.Contains(string(a.Frames[0]), `"data":"hello"`) {
+			t.Fatalf("parked poll's answer %+v", a)
+		}
+		cursor = a.Cursor
+		<-reusedAll
+	}
+
+	// The next poll goes on a connection given back, parks, and answers
+	// at the timeout.
+	h.SetPollTimeout(50*time.Millisecond, false)
+	a, reused := pollOn(t, hc, srv.URL, first.Session, pollReq{Cursor: cursor})
+	if a.status != 200 || len(a.Frames) != 0 || a.Cursor != cursor {
+		t.Fatalf("answer at the timeout %+v", a)
+	}
+	if !reused {
+		t.Error("the poll after a parked one went on a new connection: the connection was not given back")
+	}
+}
+
+// TestPoll_ParkedClientGone: a client that leaves a parked poll frees
+// its request slot at once (a limit of one request per address lets the
+// next in), and the poll's goroutine ends.
+func TestPoll_ParkedClientGone(t *testing.T) {
+	h := newHub(t, halley.Config{PollTimeout: time.Hour, MaxConnsPerIP: 1})
+	srv := parkServer(t, h)
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	first, _ := pollOn(t, srv.Client(), srv.URL, "", pollReq{Channels: []string{"news"}})
+
+	ctx, cancel := context.WithCancel(testCtx(t))
+	left := make(chan error, 1)
+	go func() {
+		b, _ := json.Marshal(pollReq{Cursor: first.Cursor})
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/poll", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(halley.SessionHeader, first.Session)
+		_, err := srv.Client().Do(req)
+		left <- err
+	}()
+	if err := c.WaitListenersExactly(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, 1)
+	cancel() // the client closes the connection
+	if err := <-left; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the abandoned poll: %v", err)
+	}
+	if err := c.WaitListenersExactly(testCtx(t), 0); err != nil {
+		t.Fatalf("the parked poll still listens after its client left: %v", err)
+	}
+	waitParked(t, 0)
+	h.SetPollTimeout(time.Millisecond, false)
+	if a, _ := pollOn(t, srv.Client(), srv.URL, first.Session, pollReq{Cursor: first.Cursor}); a.status != 200 {
+		t.Fatalf("the next poll from the same address: %d %s, want 200 (the slot free)", a.status, a.Error)
+	}
+}
+
+// TestPoll_ParkedControl: parked polls answer a deactivation with 503
+// deactivated (closing the connection) and the hub's shutdown as a
+// timeout.
+func TestPoll_ParkedControl(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		act    func(h *halley.Hub)
+		status int
+		close  bool
+	}{
+		{"deactivate", func(h *halley.Hub) { h.Deactivate() }, 503, true},
+		{"shutdown", func(h *halley.Hub) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = h.Shutdown(ctx)
+		}, 200, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHub(t, halley.Config{PollTimeout: time.Hour})
+			srv := parkServer(t, h)
+			c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+			first, _ := pollOn(t, srv.Client(), srv.URL, "", pollReq{Channels: []string{"news"}})
+			conn, br := rawPoll(t, srv, first.Session, first.Cursor)
+			if err := c.WaitListenersExactly(testCtx(t), 1); err != nil {
+				t.Fatal(err)
+			}
+			waitParked(t, 1)
+			tc.act(h)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tc.status || res.Close != tc.close {
+				t.Fatalf("answer %d (closes: %v) %s, want %d (closes: %v)", res.StatusCode, res.Close, body, tc.status, tc.close)
+			}
+			if tc.status == 503 && !strings.Contains(string(body), `"error":"deactivated"`) {
+				t.Errorf("503 body %s", body)
+			}
+			conn.Close()
+		})
+	}
+}
+
+// rawPoll sends a waiting poll on a connection of its own.
+func rawPoll(t *testing.T, srv *httptest.Server, session, cursor string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	body := fmt.Sprintf(`{"cursor":%q}`, cursor)
+	fmt.Fprintf(conn, "POST /poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s: %s\r\nContent-Length: %d\r\n\r\n%s",
+		halley.SessionHeader, session, len(body), body)
+	return conn, bufio.NewReader(conn)
+}
+
+// TestPoll_ParkedPipelined: a poll followed at once by another request
+// on its connection answers, then closes the connection (the request
+// after it was taken from net/http with it).
+func TestPoll_ParkedPipelined(t *testing.T) {
+	h := newHub(t, halley.Config{PollTimeout: time.Hour})
+	srv := parkServer(t, h)
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	first, _ := pollOn(t, srv.Client(), srv.URL, "", pollReq{Channels: []string{"news"}})
+	conn, br := rawPoll(t, srv, first.Session, first.Cursor)
+	fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	if err := c.WaitListenersExactly(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, 1)
+	write(t, c, "hello")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !res.Close || !strings.Contains(string(body), "hello") {
+		t.Fatalf("answer %d (closes: %v) %s, want 200 with the message, closing", res.StatusCode, res.Close, body)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after the answer: %v, want the connection closed", err)
+	}
+}

@@ -221,7 +221,18 @@ func TestAuth_SSEClosesAtExpiryAndResumes(t *testing.T) {
 }
 
 func TestAuth_PollAnswersAtExpiry(t *testing.T) {
-	h, srv := tokenHub(t, halley.Config{})
+	for _, parked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("parked=%v", parked), func(t *testing.T) {
+			h, srv := tokenHub(t, halley.Config{})
+			if parked {
+				serveReturned(t, h, srv)
+			}
+			testPollAnswersAtExpiry(t, h, srv)
+		})
+	}
+}
+
+func testPollAnswersAtExpiry(t *testing.T, h *halley.Hub, srv *httptest.Server) {
 	newChannel(t, h, halley.ChannelOptions{Name: "news"})
 	short := mint(t, "alice", 2*time.Second, []string{"news"}, nil, nil)
 	pollWith := func(body string) pollAnswer {

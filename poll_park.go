@@ -179,18 +179,24 @@ func appendHeader(dst []byte, hd http.Header) []byte {
 }
 
 // read reads only to see the client go, one byte at a time, until the
-// owner stops it with a deadline.
+// owner stops it with a deadline. Bytes mean a request after this one,
+// which the answer cannot leave to net/http (the reader took them): it
+// then closes the connection. Past sseJunkLimit of them it stops reading.
 func (p *parkedPoll) read() {
 	var one [1]byte
-	_, err := p.conn.Read(one[:])
-	switch {
-	case err == nil:
-		p.junk.Store(true)
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return // the owner's: the poll answers
-	default:
-		p.left.Store(true)
-		p.st.w.notify()
+	for n := 0; n <= sseJunkLimit; n++ {
+		_, err := p.conn.Read(one[:])
+		switch {
+		case err == nil:
+			p.junk.Store(true)
+			continue
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The owner's: the poll answers.
+		default:
+			p.left.Store(true)
+			p.st.w.notify()
+		}
+		return
 	}
 }
 

@@ -25,6 +25,14 @@ import (
 func parkServer(t *testing.T, h *halley.Hub) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(h.Handler())
+	serveReturned(t, h, srv)
+	return srv
+}
+
+// serveReturned serves h's returned connections with srv's server until
+// the test ends (srv is closed first).
+func serveReturned(t *testing.T, h *halley.Hub, srv *httptest.Server) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -35,7 +43,6 @@ func parkServer(t *testing.T, h *halley.Hub) *httptest.Server {
 		_ = h.ReturnedConns().Close()
 		<-done
 	})
-	return srv
 }
 
 // pollOn sends a poll through hc and says whether it went on a
@@ -272,5 +279,36 @@ func TestPoll_ParkedPipelined(t *testing.T) {
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("after the answer: %v, want the connection closed", err)
+	}
+}
+
+// TestPoll_ParkedTLS: over TLS, a parked poll's connection (a *tls.Conn,
+// read with deadlines while it waited) serves the next request.
+func TestPoll_ParkedTLS(t *testing.T) {
+	h := newHub(t, halley.Config{PollTimeout: time.Hour})
+	srv := httptest.NewUnstartedServer(h.Handler())
+	srv.StartTLS() // HTTP/1.1: httptest's TLS server does not offer h2
+	serveReturned(t, h, srv)
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	hc := srv.Client()
+	first, _ := pollOn(t, hc, srv.URL, "", pollReq{Channels: []string{"news"}})
+	got := make(chan pollAnswer, 1)
+	go func() {
+		a, _ := pollOn(t, hc, srv.URL, first.Session, pollReq{Cursor: first.Cursor})
+		got <- a
+	}()
+	if err := c.WaitListenersExactly(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, 1)
+	write(t, c, "over tls")
+	a := <-got
+	if a.status != 200 || len(a.Frames) != 1 || !strings.Contains(string(a.Frames[0]), `"data":"over tls"`) {
+		t.Fatalf("parked TLS poll's answer %+v", a)
+	}
+	h.SetPollTimeout(time.Millisecond, false)
+	b, reused := pollOn(t, hc, srv.URL, first.Session, pollReq{Cursor: a.Cursor})
+	if b.status != 200 || b.Cursor != a.Cursor || !reused {
+		t.Fatalf("the next poll: %+v, on the same connection: %v", b, reused)
 	}
 }

@@ -30,18 +30,20 @@ func parkServer(t *testing.T, h *halley.Hub) *httptest.Server {
 }
 
 // serveReturned serves h's returned connections with srv's server until
-// the test ends (srv is closed first).
+// the test ends. That ends first, before srv closes: httptest's Close
+// must not see connections come in while it waits for the others.
 func serveReturned(t *testing.T, h *halley.Hub, srv *httptest.Server) {
 	t.Helper()
 	done := make(chan struct{})
+	l := h.ReturnedConns() // polls park from now on
 	go func() {
 		defer close(done)
-		_ = srv.Config.Serve(h.ReturnedConns())
+		_ = srv.Config.Serve(l)
 	}()
 	t.Cleanup(func() {
-		srv.Close()
-		_ = h.ReturnedConns().Close()
+		_ = l.Close()
 		<-done
+		srv.Close()
 	})
 }
 

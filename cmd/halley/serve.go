@@ -213,7 +213,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	// The connections of answered long polls come back to the server
 	// (Hub.ReturnedConns): a waiting poll holds none of its resources.
 	returned := make(chan error, 1)
-	go func() { returned <- srv.Serve(hub.ReturnedConns()) }()
+	rl := hub.ReturnedConns()
+	go func() { returned <- srv.Serve(rl) }()
 
 	// The first line is always this one: scripts and tests read the
 	// address from it.

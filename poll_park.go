@@ -150,7 +150,7 @@ func (p *parkedPoll) park(w http.ResponseWriter, wait time.Duration) bool {
 	if brw.Reader.Buffered() > 0 {
 		p.junk.Store(true) // a request came after this one: the answer closes
 	}
-	p.v.slim()
+	p.v.r = nil // the answer needs nothing more of the request
 	p.timer = time.AfterFunc(wait, func() {
 		p.timedOut.Store(true)
 		st.w.notify()

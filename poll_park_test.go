@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httptrace"
 	"runtime"
 	"strings"
 	"testing"
@@ -45,34 +44,6 @@ func serveReturned(t *testing.T, h *halley.Hub, srv *httptest.Server) {
 		<-done
 		srv.Close()
 	})
-}
-
-// pollOn sends a poll through hc and says whether it went on a
-// connection used before.
-func pollOn(t *testing.T, hc *http.Client, url, session string, body any) (pollAnswer, bool) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	var reused bool
-	ctx := httptrace.WithClientTrace(testCtx(t), &httptrace.ClientTrace{
-		GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
-	})
-	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/poll", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	if session != "" {
-		req.Header.Set(halley.SessionHeader, session)
-	}
-	res, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("POST /poll: %v", err)
-	}
-	defer res.Body.Close()
-	var a pollAnswer
-	raw, _ := io.ReadAll(res.Body)
-	if err := json.Unmarshal(raw, &a); err != nil {
-		t.Fatalf("answer %q: %v", raw, err)
-	}
-	a.status = res.StatusCode
-	return a, reused
 }
 
 // parkedGoroutines counts the goroutines of parked polls (their readers)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -38,16 +39,29 @@ func (a pollAnswer) frames(t testing.TB) []frame.Frame {
 
 func doPoll(t testing.TB, srv *httptest.Server, session string, body any) pollAnswer {
 	t.Helper()
+	a, _ := pollOn(t, srv.Client(), srv.URL, session, body)
+	return a
+}
+
+// pollOn sends a poll through hc and says whether it went on a
+// connection used before. A failure is reported with t.Errorf (it may
+// run on a goroutine of the test's), and the answer is then empty.
+func pollOn(t testing.TB, hc *http.Client, url, session string, body any) (pollAnswer, bool) {
+	t.Helper()
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(testCtx(t), "POST", srv.URL+"/poll", bytes.NewReader(b))
+	var reused bool
+	ctx := httptrace.WithClientTrace(testCtx(t), &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+	})
+	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/poll", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	if session != "" {
 		req.Header.Set(halley.SessionHeader, session)
 	}
-	resp, err := srv.Client().Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Errorf("POST /poll: %v", err)
-		return pollAnswer{}
+		return pollAnswer{}, false
 	}
 	defer resp.Body.Close()
 	var a pollAnswer
@@ -56,7 +70,7 @@ func doPoll(t testing.TB, srv *httptest.Server, session string, body any) pollAn
 		t.Errorf("answer %q: %v", raw, err)
 	}
 	a.status = resp.StatusCode
-	return a
+	return a, reused
 }
 
 type pollReq struct {

@@ -25,8 +25,8 @@ type Session struct {
 	hub  *Hub
 	id   string
 	done chan struct{}
-	// ended is set as done closes: streams look at it at every write,
-	// more cheaply than at done.
+	// ended is set as the session closes (done closes once its channels
+	// have): streams look at it at every write, more cheaply than at done.
 	ended atomic.Bool
 
 	mu       sync.Mutex
@@ -125,7 +125,8 @@ func (s *Session) whenClosed(f func()) bool {
 // ID returns the session id.
 func (s *Session) ID() string { return s.id }
 
-// Done returns a channel closed when the session closes.
+// Done returns a channel closed when the session has closed, and its
+// channels with it.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
 // Touch marks the session active now, restarting its inactivity timeout.
@@ -186,7 +187,6 @@ func (s *Session) finish(all bool) bool {
 	hooks := s.onClose
 	s.onClose = nil
 	s.ended.Store(true)
-	close(s.done)
 	for w := range s.streams {
 		w.notify()
 	}
@@ -203,6 +203,7 @@ func (s *Session) finish(all bool) bool {
 		}
 	}
 	s.hub.forgetSession(s)
+	close(s.done) // last: a waiter on Done finds the channels gone
 	return true
 }
 

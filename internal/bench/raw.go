@@ -70,15 +70,10 @@ func (r *runner) fail(err error) {
 // pollRaw connects s and gives its socket to the poller, which reads it
 // from then on.
 func (r *runner) pollRaw(ctx context.Context, s *subscriber) error {
-	u, err := r.rawURL(s)
+	req, err := r.rawRequest(ctx, s)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "text/event-stream")
 	conn, err := r.addrs.dialer(s.id).DialContext(ctx, "tcp", req.URL.Host)
 	if err != nil {
 		return err
@@ -142,13 +137,22 @@ func (r *runner) rawURL(s *subscriber) (string, error) {
 	return u, nil
 }
 
-// readRaw reads s's stream until ctx is done or it fails.
-func (r *runner) readRaw(ctx context.Context, s *subscriber) error {
+// rawRequest returns the request of s's stream.
+func (r *runner) rawRequest(ctx context.Context, s *subscriber) (*http.Request, error) {
 	u, err := r.rawURL(s)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err == nil {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	return req, err
+}
+
+// readRaw reads s's stream until ctx is done or it fails.
+func (r *runner) readRaw(ctx context.Context, s *subscriber) error {
+	req, err := r.rawRequest(ctx, s)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		h.plainError(w, http.StatusUnsupportedMediaType, "unsupported media type: want "+ocsigen.MediaType)
 		return
 	}
+	gen := h.control.generation()
 	kill, released := h.control.signals()
 	if !h.Active() || h.isShutdown() {
 		closeAfter(w)
@@ -65,7 +66,16 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		h.plainError(w, http.StatusTooManyRequests, "too many requests at a time from this address")
 		return
 	}
-	defer h.limits.release(slot)
+	// What the request holds, let go in reverse order when it ends here
+	// or, parked, when it answers.
+	var holds []func()
+	parked := false
+	defer func() {
+		if !parked {
+			endHolds(holds)
+		}
+	}()
+	holds = append(holds, func() { h.limits.release(slot) })
 	grant, err := h.grantOf(r)
 	if err != nil {
 		code, _, msg := h.authStatus(err)
@@ -87,7 +97,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	s, ok := h.Session(requestSessionID(r))
 	if ok && s.bind(grant.User, h.authz()) {
 		s.begin()
-		defer s.end()
+		holds = append(holds, s.end)
 	} else {
 		s = nil
 	}
@@ -98,7 +108,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	defer h.connOpened(TransportComet, s)()
+	holds = append(holds, h.connOpened(TransportComet, s))
 	regs := make([]cometReg, 0, len(ids))
 	var ended []string
 	for _, id := range ids {
@@ -128,30 +138,37 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		regs = append(regs, reg)
 	}
 	var wt *waiter
+	var pp *parkedPoll
 	if len(ended) == 0 {
 		wt = newWaiter(true)
 		wt.who, wt.linger = memberOf(s, &grant), true
+		pp = h.parkable(r, &cometPoll{h: h, regs: regs, holds: &holds}, wt, gen)
 		for _, reg := range regs {
 			reg.c.addWaiter(wt) // a closed channel shows up as ended below
 		}
-		defer func() {
+		holds = append(holds, func() {
 			for _, reg := range regs {
 				reg.c.removeWaiter(wt)
 			}
-		}()
+		})
 	}
 
 	wait := h.PollTimeout()
 	if !grant.Expires.IsZero() {
 		wait = min(wait, time.Until(grant.Expires))
 	}
+	var batch []*message
+	if h.cometAnswer(w, regs, ended, batch[:0]) {
+		return
+	}
+	if pp.park(w, wait) {
+		parked = true
+		return
+	}
+	defer pp.stay()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	var batch []*message
 	for {
-		if h.cometAnswer(w, regs, ended, batch[:0]) {
-			return
-		}
 		select {
 		case <-wt.wake:
 		case <-timer.C:
@@ -168,6 +185,16 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+		if h.cometAnswer(w, regs, ended, batch[:0]) {
+			return
+		}
+	}
+}
+
+// endHolds lets go what a request holds, the last taken first.
+func endHolds(holds []func()) {
+	for i := len(holds) - 1; i >= 0; i-- {
+		holds[i]()
 	}
 }
 
@@ -252,6 +279,21 @@ func (reg cometReg) cometCollect(dst []*message) (_ []*message, ended bool) {
 // cometAnswer writes the answer if there is anything to say, and reports
 // whether it did.
 func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string, batch []*message) bool {
+	body, ok := h.cometBody(regs, ended, batch)
+	if !ok {
+		return false
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return true
+}
+
+// cometBody takes what the registrations have and returns the answer's
+// body, or false when there is nothing to answer. Positions of session
+// channels are recorded as they are taken (cometAcked, through the
+// broker in a cluster).
+func (h *Hub) cometBody(regs []cometReg, ended []string, batch []*message) ([]byte, bool) {
 	type part struct {
 		c    *Channel
 		msgs []*message
@@ -272,30 +314,60 @@ func (h *Hub) cometAnswer(w http.ResponseWriter, regs []cometReg, ended []string
 		}
 	}
 	if len(parts) == 0 && len(ended) == 0 {
-		return false
+		return nil, false
 	}
-	w.Header().Set("Content-Type", "text/plain")
-	w.WriteHeader(http.StatusOK)
 	defer h.countComet(batch, ended)
-	sep := false
+	var b []byte
 	for _, p := range parts {
 		for _, m := range p.msgs {
-			if sep {
-				_, _ = io.WriteString(w, "\n")
+			if len(b) > 0 {
+				b = append(b, '\n')
 			}
-			sep = true
-			_, _ = w.Write(m.cometLine(p.c.id))
+			b = append(b, m.cometLine(p.c.id)...)
 		}
 	}
 	for _, id := range ended {
-		if sep {
-			_, _ = io.WriteString(w, "\n")
+		if len(b) > 0 {
+			b = append(b, '\n')
 		}
-		sep = true
-		_, _ = w.Write(ocsigen.AppendEnded(nil, id))
+		b = ocsigen.AppendEnded(b, id)
 	}
-	return true
+	return b, true
 }
+
+// cometPoll is a legacy comet request's answer, parked.
+type cometPoll struct {
+	h     *Hub
+	regs  []cometReg
+	holds *[]func()
+	body  []byte
+	ok    bool
+}
+
+// look takes what the registrations have, on the owner only: recording a
+// session channel's position may wait on the broker, which a writer must
+// not, so a writer's look hands the poll to an owner.
+func (a *cometPoll) look(owner bool) bool {
+	if !owner || a.ok {
+		return true
+	}
+	a.body, a.ok = a.h.cometBody(a.regs, nil, nil)
+	return a.ok
+}
+
+// reply answers what look took whatever came after it: its positions
+// are recorded already.
+func (a *cometPoll) reply(stop string, _ bool) (int, string, []byte) {
+	switch {
+	case a.ok:
+		return http.StatusOK, "text/plain", a.body
+	case stop == "deactivated":
+		return http.StatusServiceUnavailable, "", nil
+	}
+	return http.StatusOK, "text/plain", nil // timed out, or the shutdown
+}
+
+func (a *cometPoll) end() { endHolds(*a.holds) }
 
 // plainError answers a plain-text error, as the legacy protocol does.
 func (h *Hub) plainError(w http.ResponseWriter, code int, reason string) {

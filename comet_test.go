@@ -23,8 +23,15 @@ func cometServer(t testing.TB, h *halley.Hub) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(h.Handler())
 	t.Cleanup(srv.Close)
+	if parkPolls {
+		serveReturned(t, h, srv)
+	}
 	return srv
 }
+
+// parkPolls makes cometServer serve the hub's returned connections, so
+// that its waiting polls park (TestPoll_ParkedSuite).
+var parkPolls bool
 
 type answer struct {
 	status int

@@ -84,7 +84,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 
 	st := h.newStream(s, &v.grant)
 	st.presence, st.w.linger = req.Presence, true
-	pp := h.parkable(r, v, st)
+	pp := h.parkable(r, &jsonPoll{v: v, st: st, expires: v.grant.Expires}, st.w, v.sig.gen)
 	frames := st.subscribeAll(nil, ids, cur, req.Last)
 
 	wait := h.PollTimeout()
@@ -94,10 +94,11 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	var items []item
 	items = st.pull(items, cometBatch)
-	if frames = appendItems(frames, items); len(frames) == 0 && pp != nil && pp.park(w, wait) {
+	if frames = appendItems(frames, items); len(frames) == 0 && pp.park(w, wait) {
 		parked = true
 		return
 	}
+	defer pp.stay()
 	defer st.close()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()

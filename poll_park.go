@@ -89,54 +89,77 @@ func (l *returnedListener) give(c net.Conn) {
 	}
 }
 
-// parkedPoll is a long poll taken over from net/http while it waits.
+// parkedPoll is a long poll taken over from net/http while it waits: a
+// JSON long poll, or a legacy comet request (its answer).
 type parkedPoll struct {
 	h    *Hub
-	v    *visit
-	st   *stream
-	s    *Session
+	a    parkedAnswer
+	w    *waiter // the request's, woken by its channels
+	gen  uint64  // the kill generation when the request came in
 	slot poolSlot
 	conn net.Conn
 	head []byte // the answer's header lines as the handler set them
-	// expires is the token's expiry (zero: none): the answer at the
-	// timeout then closes the stream with token_expired.
-	expires time.Time
-	timer   *time.Timer
 	// timedOut, left (the client closed or broke the connection) and
 	// junk (it sent bytes while it waited: a pipelined request, whose
 	// first byte the reader took) are set by others and read by the
-	// stream's writer or owner.
+	// poll's writer or owner.
+	timer    *time.Timer
 	timedOut atomic.Bool
 	left     atomic.Bool
 	junk     atomic.Bool
 	gone     chan struct{} // closed when the reader ends
-	frames   []byte        // pulled by a writer, for the owner to answer
 }
 
-// parkable returns the parked poll that st may become if it must wait,
-// or nil when it cannot be parked: no ReturnedConns, or a request other
-// than HTTP/1.1 keep-alive. Called before st subscribes (its waiter's
-// wake-ups go through the poll's slot from then on, to the waiter's
-// channel while the handler has it).
-func (h *Hub) parkable(r *http.Request, v *visit, st *stream) *parkedPoll {
+// A parkedAnswer is what a parked poll answers with.
+type parkedAnswer interface {
+	// look reports whether there is something to answer, taking it for
+	// the answer. A writer's look (owner false) must not block.
+	look(owner bool) bool
+	// reply returns the answer: its status, content type and body, for
+	// the reason the poll stopped ("shutdown", "deactivated" or "") and
+	// whether it timed out.
+	reply(stop string, timedOut bool) (status int, ctype string, body []byte)
+	// end lets go what the request held.
+	end()
+}
+
+// parkable returns the parked poll that a request (its answer a, its
+// waiter w, its kill generation gen) may become if it must wait, or nil
+// when it cannot be parked: no ReturnedConns, or a request other than
+// HTTP/1.1 keep-alive. Called before w is added to any channel: its
+// wake-ups go through the poll's slot from then on (to its channel while
+// the handler has it), and kills and the shutdown wake it.
+func (h *Hub) parkable(r *http.Request, a parkedAnswer, w *waiter, gen uint64) *parkedPoll {
 	if h.returned.Load() == nil || r.ProtoMajor != 1 || r.ProtoMinor != 1 || r.Close {
 		return nil
 	}
-	p := &parkedPoll{h: h, v: v, st: st, s: v.s, expires: v.grant.Expires}
+	p := &parkedPoll{h: h, a: a, w: w, gen: gen}
 	p.slot = poolSlot{p: &h.pool, s: p}
-	st.w.pooled = &p.slot
-	st.watch(v.sig.gen)
+	w.pooled = &p.slot
+	h.control.watch(w)
 	return p
+}
+
+// stay undoes parkable for a request that waits in its handler after all:
+// kills and the shutdown reach it through its signals there.
+func (p *parkedPoll) stay() {
+	if p != nil {
+		p.h.control.unwatch(p.w)
+	}
 }
 
 // park takes the poll over from net/http to wait at most wait, and
 // reports false when it cannot (the handler then waits as before): a
 // writer that cannot be hijacked, or a hub that is shutting down. From
-// true on, the parked poll owns its visit and stream.
+// true on, the parked poll owns what the request held (its answer's end
+// lets it go).
 func (p *parkedPoll) park(w http.ResponseWriter, wait time.Duration) bool {
-	h, st := p.h, p.st
+	if p == nil {
+		return false
+	}
+	h := p.h
 	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
+	hd.Del("Content-Type") // each answer has its own
 	hd.Set("Cache-Control", "no-store")
 	if !h.track(2) {
 		return false
@@ -150,10 +173,9 @@ func (p *parkedPoll) park(w http.ResponseWriter, wait time.Duration) bool {
 	if brw.Reader.Buffered() > 0 {
 		p.junk.Store(true) // a request came after this one: the answer closes
 	}
-	p.v.r = nil // the answer needs nothing more of the request
 	p.timer = time.AfterFunc(wait, func() {
 		p.timedOut.Store(true)
-		st.w.notify()
+		p.w.notify()
 	})
 	_ = conn.SetDeadline(time.Time{})
 	go func() {
@@ -194,37 +216,31 @@ func (p *parkedPoll) read() {
 			// The owner's: the poll answers.
 		default:
 			p.left.Store(true)
-			p.st.w.notify()
+			p.w.notify()
 		}
 		return
 	}
 }
 
-// step, for a writer woken for the poll, looks whether the poll must
-// answer, without blocking: what it pulled waits in frames for the owner,
-// which it then hands the poll to (ok false). A look that finds nothing
-// parks it again.
+// step, for a writer woken for the poll, looks whether it must answer,
+// without blocking, and then hands it to an owner (ok false), which
+// answers. A look that finds nothing parks it again.
 func (p *parkedPoll) step() (busy, ok bool) {
-	return false, !p.ready()
+	return false, !p.ready(false)
 }
 
-// ready reports whether the poll must answer now, pulling what the
-// stream has into frames.
-func (p *parkedPoll) ready() bool {
-	if len(p.frames) > 0 || p.left.Load() || p.timedOut.Load() || p.st.stopped() != "" {
+// ready reports whether the poll must answer now.
+func (p *parkedPoll) ready(owner bool) bool {
+	if p.left.Load() || p.timedOut.Load() || p.h.control.stopReason(p.gen) != "" {
 		return true
 	}
-	items := getItems()
-	items = p.st.pull(items, cometBatch)
-	p.frames = appendItems(p.frames, items)
-	putItems(items)
-	return len(p.frames) > 0
+	return p.a.look(owner)
 }
 
 // own answers the poll when it must, or parks it again.
 func (p *parkedPoll) own() {
-	for !p.ready() {
-		if !p.slot.park(p.st.w.wake) {
+	for !p.ready(true) {
+		if !p.slot.park(p.w.wake) {
 			return
 		}
 	}
@@ -239,15 +255,21 @@ func (p *parkedPoll) answer() {
 	_ = conn.SetReadDeadline(time.Unix(1, 0))
 	<-p.gone
 	keep := !p.left.Load() && !p.junk.Load()
+	var b []byte
 	if !p.left.Load() {
-		status, body := p.body()
-		b := make([]byte, 0, len(p.head)+len(body)+160)
+		status, ctype, body := p.a.reply(h.control.stopReason(p.gen), p.timedOut.Load())
+		b = make([]byte, 0, len(p.head)+len(body)+200)
 		b = append(b, "HTTP/1.1 "...)
 		b = strconv.AppendInt(b, int64(status), 10)
 		b = append(b, ' ')
 		b = append(b, http.StatusText(status)...)
 		b = append(b, "\r\n"...)
 		b = append(b, p.head...)
+		if ctype != "" {
+			b = append(b, "Content-Type: "...)
+			b = append(b, ctype...)
+			b = append(b, "\r\n"...)
+		}
 		b = append(b, "Date: "...)
 		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
 		b = append(b, "\r\nContent-Length: "...)
@@ -261,16 +283,18 @@ func (p *parkedPoll) answer() {
 		}
 		b = append(b, "\r\n\r\n"...)
 		b = append(b, body...)
+	}
+	// The request ends before its answer goes, as in net/http (which
+	// sends it once the handler returned): a client that has it no
+	// longer counts as a listener.
+	h.control.unwatch(p.w)
+	p.a.end()
+	if b != nil {
 		_ = conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
 		if _, err := conn.Write(b); err != nil {
 			keep = false
 		}
-		p.st.wrote(len(body))
 	}
-	// The request's slot and session go before the subscriptions do, as
-	// for a stream.
-	p.v.done()
-	p.st.close()
 	if keep && conn.SetDeadline(time.Time{}) == nil {
 		h.returned.Load().give(conn)
 	} else {
@@ -279,18 +303,50 @@ func (p *parkedPoll) answer() {
 	h.wg.Done()
 }
 
-// body returns the answer's status and body.
-func (p *parkedPoll) body() (int, []byte) {
-	switch p.st.stopped() {
-	case "deactivated":
-		p.h.refusals.add("deactivated")
-		return http.StatusServiceUnavailable, []byte(`{"error":"deactivated","message":"the request was ended by the server"}` + "\n")
-	case "shutdown":
-		return http.StatusOK, pollAnswer(p.s, p.st, nil)
+// jsonPoll is a JSON long poll's answer (POST /poll).
+type jsonPoll struct {
+	v       *visit
+	st      *stream
+	expires time.Time // the token's (zero: none): then token_expired
+	frames  []byte    // pulled, to answer
+}
+
+func (a *jsonPoll) look(bool) bool {
+	if len(a.frames) > 0 {
+		return true
 	}
-	frames := p.frames
-	if len(frames) == 0 && !p.expires.IsZero() && !time.Now().Before(p.expires) {
-		frames = append(frame.AppendClose(frames, "token_expired"), '\n')
+	items := getItems()
+	items = a.st.pull(items, cometBatch)
+	a.frames = appendItems(a.frames, items)
+	putItems(items)
+	return len(a.frames) > 0
+}
+
+// reply answers the frames pulled whatever came after them: the cursor
+// moved past them.
+func (a *jsonPoll) reply(stop string, _ bool) (int, string, []byte) {
+	const ctype = "application/json"
+	switch {
+	case len(a.frames) > 0:
+		return http.StatusOK, ctype, a.answer(a.frames)
+	case stop == "deactivated":
+		a.v.h.refusals.add("deactivated")
+		return http.StatusServiceUnavailable, ctype, []byte(`{"error":"deactivated","message":"the request was ended by the server"}` + "\n")
+	case stop == "" && !a.expires.IsZero() && !time.Now().Before(a.expires):
+		return http.StatusOK, ctype, a.answer(append(frame.AppendClose(nil, "token_expired"), '\n'))
 	}
-	return http.StatusOK, pollAnswer(p.s, p.st, frames)
+	return http.StatusOK, ctype, a.answer(nil) // timed out, or the shutdown
+}
+
+func (a *jsonPoll) answer(frames []byte) []byte {
+	b := pollAnswer(a.v.s, a.st, frames)
+	a.st.wrote(len(b))
+	return b
+}
+
+// end lets the request's slot and session go before the subscriptions
+// do, as for a stream.
+func (a *jsonPoll) end() {
+	a.v.done()
+	a.st.close()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/internal/wire/ocsigen"
 )
 
 // parkServer serves h with its returned connections served too, as
@@ -31,7 +32,7 @@ func parkServer(t *testing.T, h *halley.Hub) *httptest.Server {
 // serveReturned serves h's returned connections with srv's server until
 // the test ends. That ends first, before srv closes: httptest's Close
 // must not see connections come in while it waits for the others.
-func serveReturned(t *testing.T, h *halley.Hub, srv *httptest.Server) {
+func serveReturned(t testing.TB, h *halley.Hub, srv *httptest.Server) {
 	t.Helper()
 	done := make(chan struct{})
 	l := h.ReturnedConns() // polls park from now on
@@ -284,4 +285,88 @@ func TestPoll_ParkedTLS(t *testing.T) {
 	if b.status != 200 || b.Cursor != a.Cursor || !reused {
 		t.Fatalf("the next poll: %+v, on the same connection: %v", b, reused)
 	}
+}
+
+// TestPoll_ParkedSuite runs the tests of both long polls again with their
+// waiting requests parked: the answers are the same, byte for byte.
+func TestPoll_ParkedSuite(t *testing.T) {
+	parkPolls = true
+	defer func() { parkPolls = false }()
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"Comet_PublishPercentEncoded", TestComet_PublishPercentEncoded},
+		{"Comet_Outcome", TestComet_Outcome},
+		{"Comet_Listeners", TestComet_Listeners},
+		{"Comet_ClientGoneIsNotAListener", TestComet_ClientGoneIsNotAListener},
+		{"Comet_EndedChannel", TestComet_EndedChannel},
+		{"Comet_Timeout", TestComet_Timeout},
+		{"Comet_SessionChannelLines", TestComet_SessionChannelLines},
+		{"Comet_NewestAndLazy", TestComet_NewestAndLazy},
+		{"Poll_SubscribeThenReceive", TestPoll_SubscribeThenReceive},
+		{"Poll_LostAnswerIsRepeated", TestPoll_LostAnswerIsRepeated},
+		{"Poll_SessionChannelReplay", TestPoll_SessionChannelReplay},
+		{"Poll_GapAndUnknownPosition", TestPoll_GapAndUnknownPosition},
+		{"Poll_Ended", TestPoll_Ended},
+		{"Poll_TimeoutAndControl", TestPoll_TimeoutAndControl},
+	} {
+		t.Run(tc.name, tc.f)
+	}
+}
+
+// TestComet_Parked: a legacy comet request that waits is parked, answers
+// the message that comes as it would have, and its connection serves the
+// next request; a deactivation answers 503 and closes.
+func TestComet_Parked(t *testing.T) {
+	h := newHub(t, halley.Config{PollTimeout: time.Hour})
+	srv := parkServer(t, h)
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	got := make(chan answer, 1)
+	go func() {
+		a, err := tryPoll(t, srv, "registration=news")
+		if err != nil {
+			t.Errorf("comet poll: %v", err)
+		}
+		got <- a
+	}()
+	if err := c.WaitListenersExactly(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, 1)
+	write(t, c, "hello world & more: 100% é\n")
+	a := <-got
+	if a.status != 200 || a.ctype != "text/plain" {
+		t.Fatalf("parked comet answer: status %d, content type %q", a.status, a.ctype)
+	}
+	golden(t, "percent.txt", a.body)
+
+	conn, br := rawComet(t, srv, "registration=news")
+	if err := c.WaitListenersExactly(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, 1)
+	h.Deactivate()
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 || !res.Close {
+		t.Fatalf("deactivated: %d (closes: %v), want 503 closing", res.StatusCode, res.Close)
+	}
+	conn.Close()
+}
+
+// rawComet sends a comet request on a connection of its own.
+func rawComet(t *testing.T, srv *httptest.Server, body string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST /comet HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+		ocsigen.MediaType, len(body), body)
+	return conn, bufio.NewReader(conn)
 }

@@ -143,6 +143,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		wt = newWaiter(true)
 		wt.who, wt.linger = memberOf(s, &grant), true
 		pp = h.parkable(r, &cometPoll{h: h, regs: regs, holds: &holds}, wt, gen)
+		holds = append(holds, pp.stay)
 		for _, reg := range regs {
 			reg.c.addWaiter(wt) // a closed channel shows up as ended below
 		}
@@ -165,7 +166,6 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 		parked = true
 		return
 	}
-	defer pp.stay()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {

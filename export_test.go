@@ -106,3 +106,11 @@ func SetPresenceLinger(t interface{ Cleanup(func()) }, d time.Duration) {
 	presenceLinger = d
 	t.Cleanup(func() { presenceLinger = old })
 }
+
+// Watched returns the number of waiters that kills and the shutdown wake
+// (streams, and polls that may park).
+func (h *Hub) Watched() int {
+	h.control.mu.Lock()
+	defer h.control.mu.Unlock()
+	return len(h.control.streams)
+}

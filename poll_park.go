@@ -140,8 +140,9 @@ func (h *Hub) parkable(r *http.Request, a parkedAnswer, w *waiter, gen uint64) *
 	return p
 }
 
-// stay undoes parkable for a request that waits in its handler after all:
-// kills and the shutdown reach it through its signals there.
+// stay undoes parkable for a request that does not park after all (it
+// answers at once, or waits in its handler, where kills and the shutdown
+// reach it through its signals).
 func (p *parkedPoll) stay() {
 	if p != nil {
 		p.h.control.unwatch(p.w)

@@ -370,3 +370,28 @@ func rawComet(t *testing.T, srv *httptest.Server, body string) (net.Conn, *bufio
 		ocsigen.MediaType, len(body), body)
 	return conn, bufio.NewReader(conn)
 }
+
+// TestPoll_ParkableLeavesNothing: polls that could park but answer at
+// once (there was something to say) leave no waiter behind for kills and
+// the shutdown to wake.
+func TestPoll_ParkableLeavesNothing(t *testing.T) {
+	h := newHub(t, halley.Config{PollTimeout: time.Hour})
+	srv := parkServer(t, h)
+	c := newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	write(t, c, "one")
+	s, _ := h.NewSession()
+	inbox := newChannel(t, h, halley.ChannelOptions{Kind: halley.KindSession, Session: s, Name: "inbox"})
+	for i := range 3 {
+		write(t, inbox, fmt.Sprint(i))
+		// A session channel's queued message comes at once.
+		if a := pollAs(t, srv, s.ID(), "registration=inbox"); a.status != 200 || a.body != fmt.Sprintf("inbox:%d", i) {
+			t.Fatalf("comet answer %d %q", a.status, a.body)
+		}
+		if a := doPoll(t, srv, "", pollReq{Channels: []string{"news"}, Last: 1}); a.status != 200 || len(a.Frames) != 2 {
+			t.Fatalf("poll answer %+v", a)
+		}
+	}
+	if n := h.Watched(); n != 0 {
+		t.Fatalf("%d waiters left for kills to wake after the answers, want 0", n)
+	}
+}

@@ -2,9 +2,13 @@ package halley_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/halleyhq/halley"
 )
@@ -111,4 +115,59 @@ func ExampleHub_Command() {
 	// <nil> 5s
 	// <nil> false
 	// true
+}
+
+// ExampleHub_ReturnedConns serves the hub's returned connections with the
+// server of its handler: long polls that wait then hold a few KB each,
+// and their connections come back kept alive.
+func ExampleHub_ReturnedConns() {
+	ctx := context.Background()
+	hub, err := halley.New(halley.Config{PollTimeout: 10 * time.Millisecond})
+	if err != nil {
+		panic(err)
+	}
+	defer hub.Shutdown(ctx)
+	if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: "news"}); err != nil {
+		panic(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	srv := &http.Server{Handler: hub.Handler()}
+	returned := hub.ReturnedConns() // from now on, waiting polls park
+	go srv.Serve(ln)
+	go srv.Serve(returned)
+	defer srv.Shutdown(ctx)
+
+	// The second poll waits (parked), and answers empty at the timeout.
+	url := "http://" + ln.Addr().String() + "/poll"
+	var cursor, session string
+	for _, body := range []string{`{"channels":["news"]}`, ""} {
+		if body == "" {
+			body = `{"cursor":"` + cursor + `"}`
+		}
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(halley.SessionHeader, session)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		var a struct {
+			Session, Cursor string
+			Frames          []json.RawMessage
+		}
+		_ = json.NewDecoder(res.Body).Decode(&a)
+		res.Body.Close()
+		session, cursor = a.Session, a.Cursor
+		fmt.Println(res.StatusCode, len(a.Frames), "frames")
+	}
+	// A connection given back is new to the server: closing it spares
+	// srv.Shutdown waiting for its next request.
+	http.DefaultClient.CloseIdleConnections()
+	// Output:
+	// 200 1 frames
+	// 200 0 frames
 }

@@ -33,6 +33,11 @@ import (
 // KB instead of ~30 KB) and their connections come back through it. Its
 // Close (srv.Shutdown closes it) closes the connections returned after.
 // Without a call, long polls wait in their handler, as net/http has them.
+//
+// A connection given back is new to the server, not idle: srv.Shutdown
+// waits for it to send its next request (up to 5 s), unless its client
+// closes it first. The hub's Shutdown answers parked polls and closes
+// their connections, so call it before srv.Shutdown.
 func (h *Hub) ReturnedConns() net.Listener {
 	h.returnedOnce.Do(func() {
 		l := &returnedListener{ch: make(chan net.Conn), done: make(chan struct{})}
@@ -255,10 +260,14 @@ func (p *parkedPoll) answer() {
 	p.timer.Stop()
 	_ = conn.SetReadDeadline(time.Unix(1, 0))
 	<-p.gone
-	keep := !p.left.Load() && !p.junk.Load()
+	// At the shutdown the connection closes after the answer: net/http,
+	// shutting down too, would wait for a connection given back to send
+	// a request (it is new to it) rather than close it as idle.
+	stop := h.control.stopReason(p.gen)
+	keep := !p.left.Load() && !p.junk.Load() && stop != "shutdown"
 	var b []byte
 	if !p.left.Load() {
-		status, ctype, body := p.a.reply(h.control.stopReason(p.gen), p.timedOut.Load())
+		status, ctype, body := p.a.reply(stop, p.timedOut.Load())
 		b = make([]byte, 0, len(p.head)+len(body)+200)
 		b = append(b, "HTTP/1.1 "...)
 		b = strconv.AppendInt(b, int64(status), 10)

@@ -170,8 +170,8 @@ func TestPoll_ParkedClientGone(t *testing.T) {
 }
 
 // TestPoll_ParkedControl: parked polls answer a deactivation with 503
-// deactivated (closing the connection) and the hub's shutdown as a
-// timeout.
+// deactivated and the hub's shutdown as a timeout, closing the
+// connection after both.
 func TestPoll_ParkedControl(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -184,7 +184,7 @@ func TestPoll_ParkedControl(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = h.Shutdown(ctx)
-		}, 200, false},
+		}, 200, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHub(t, halley.Config{PollTimeout: time.Hour})

@@ -139,10 +139,11 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	}
 	var wt *waiter
 	var pp *parkedPoll
+	cp := &cometPoll{h: h, regs: regs}
 	if len(ended) == 0 {
 		wt = newWaiter(true)
 		wt.who, wt.linger = memberOf(s, &grant), true
-		pp = h.parkable(r, &cometPoll{h: h, regs: regs, holds: &holds}, wt, gen)
+		pp = h.parkable(r, cp, wt, gen)
 		holds = append(holds, pp.stay)
 		for _, reg := range regs {
 			reg.c.addWaiter(wt) // a closed channel shows up as ended below
@@ -162,6 +163,7 @@ func (h *Hub) serveComet(w http.ResponseWriter, r *http.Request) {
 	if h.cometAnswer(w, regs, ended, batch[:0]) {
 		return
 	}
+	cp.holds = holds // all of them by now
 	if pp.park(w, wait) {
 		parked = true
 		return
@@ -339,7 +341,7 @@ func (h *Hub) cometBody(regs []cometReg, ended []string, batch []*message) ([]by
 type cometPoll struct {
 	h     *Hub
 	regs  []cometReg
-	holds *[]func()
+	holds []func() // what the request holds
 	body  []byte
 	ok    bool
 }
@@ -367,7 +369,7 @@ func (a *cometPoll) reply(stop string, _ bool) (int, string, []byte) {
 	return http.StatusOK, "text/plain", nil // timed out, or the shutdown
 }
 
-func (a *cometPoll) end() { endHolds(*a.holds) }
+func (a *cometPoll) end() { endHolds(a.holds) }
 
 // plainError answers a plain-text error, as the legacy protocol does.
 func (h *Hub) plainError(w http.ResponseWriter, code int, reason string) {

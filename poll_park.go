@@ -1,6 +1,7 @@
 package halley
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/http"
@@ -97,18 +98,18 @@ func (l *returnedListener) give(c net.Conn) {
 // parkedPoll is a long poll taken over from net/http while it waits: a
 // JSON long poll, or a legacy comet request (its answer).
 type parkedPoll struct {
-	h    *Hub
-	a    parkedAnswer
-	w    *waiter // the request's, woken by its channels
-	gen  uint64  // the kill generation when the request came in
-	slot poolSlot
-	conn net.Conn
-	head []byte // the answer's header lines as the handler set them
+	h     *Hub
+	a     parkedAnswer
+	w     *waiter // the request's, woken by its channels
+	gen   uint64  // the kill generation when the request came in
+	slot  poolSlot
+	conn  net.Conn
+	head  []byte // the answer's header lines as the handler set them
+	timer *time.Timer
 	// timedOut, left (the client closed or broke the connection) and
 	// junk (it sent bytes while it waited: a pipelined request, whose
 	// first byte the reader took) are set by others and read by the
 	// poll's writer or owner.
-	timer    *time.Timer
 	timedOut atomic.Bool
 	left     atomic.Bool
 	junk     atomic.Bool
@@ -175,7 +176,9 @@ func (p *parkedPoll) park(w http.ResponseWriter, wait time.Duration) bool {
 		h.wg.Add(-2)
 		return false
 	}
-	p.conn, p.head, p.gone = conn, appendHeader(nil, hd), make(chan struct{})
+	var head bytes.Buffer
+	_ = hd.Write(&head) // as net/http writes it, values sanitized
+	p.conn, p.head, p.gone = conn, head.Bytes(), make(chan struct{})
 	if brw.Reader.Buffered() > 0 {
 		p.junk.Store(true) // a request came after this one: the answer closes
 	}
@@ -191,19 +194,6 @@ func (p *parkedPoll) park(w http.ResponseWriter, wait time.Duration) bool {
 	}()
 	p.own()
 	return true
-}
-
-// appendHeader appends the header lines of hd.
-func appendHeader(dst []byte, hd http.Header) []byte {
-	for k, vs := range hd {
-		for _, v := range vs {
-			dst = append(dst, k...)
-			dst = append(dst, ": "...)
-			dst = append(dst, v...)
-			dst = append(dst, "\r\n"...)
-		}
-	}
-	return dst
 }
 
 // read reads only to see the client go, one byte at a time, until the

@@ -33,6 +33,10 @@ import (
 // there is something to write or a rest to end, but for one that waits,
 // idle, for the next wake-up: a stream woken now and then does not start
 // a goroutine (and grow its stack) for each write.
+//
+// Parked long polls (poll_park.go) use the same queue: a writer's turn at
+// one only looks whether it must answer, and hands it to an owner that
+// writes the answer.
 
 // States of a pooled stream (poolSlot.ps).
 const (

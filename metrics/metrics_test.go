@@ -69,7 +69,9 @@ func mustValue(t testing.TB, g prometheus.Gatherer, name string, labels ...strin
 	return v
 }
 
-func TestCollector(t *testing.T) {
+// newHub returns an in-memory hub, shut down when the test ends.
+func newHub(t *testing.T) *halley.Hub {
+	t.Helper()
 	h, err := halley.New(halley.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +81,11 @@ func TestCollector(t *testing.T) {
 		defer cancel()
 		_ = h.Shutdown(ctx)
 	})
+	return h
+}
+
+func TestCollector(t *testing.T) {
+	h := newHub(t)
 	reg, col := metrics.Registry(h)
 	api := httptest.NewServer(httpapi.New(h, httpapi.Options{Observer: col.API()}))
 	t.Cleanup(api.Close)
@@ -125,15 +132,7 @@ func TestCollector(t *testing.T) {
 // TestAPIObserver_Publish: publishes are counted in their series like
 // every other request, whichever answer they get.
 func TestAPIObserver_Publish(t *testing.T) {
-	h, err := halley.New(halley.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
+	h := newHub(t)
 	reg, col := metrics.Registry(h)
 	obs := col.API()
 	for range 3 {

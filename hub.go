@@ -64,7 +64,7 @@ type Hub struct {
 
 	control control
 	pool    writerPool // the SSE streams' writers (writers.go)
-	// returned hands parked polls' connections back (poll_park.go).
+	// returned hands connections taken over back to net/http (returned.go).
 	returned     atomic.Pointer[returnedListener]
 	returnedOnce sync.Once
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,74 +25,6 @@ import (
 // When there is something to say, or at the timeout, a goroutine writes
 // the answer, and the connection goes back to net/http through
 // Hub.ReturnedConns for the client's next request, as if kept alive.
-
-// ReturnedConns returns the listener of the connections that answered
-// long polls hand back to net/http. Serve it with the server that serves
-// the hub's handler (go srv.Serve(hub.ReturnedConns())): from the first
-// call on, waiting long polls over HTTP/1.1 are parked (each costs a few
-// KB instead of ~30 KB) and their connections come back through it. Its
-// Close (srv.Shutdown closes it) closes the connections returned after.
-// Without a call, long polls wait in their handler, as net/http has them.
-//
-// A connection given back is new to the server, not idle: srv.Shutdown
-// waits for it to send its next request (up to 5 s), unless its client
-// closes it first. The hub's Shutdown answers parked polls and closes
-// their connections, so call it before srv.Shutdown.
-func (h *Hub) ReturnedConns() net.Listener {
-	h.returnedOnce.Do(func() {
-		l := &returnedListener{ch: make(chan net.Conn), done: make(chan struct{})}
-		h.returned.Store(l)
-	})
-	return h.returned.Load()
-}
-
-// returnedListener hands connections back to net/http.
-type returnedListener struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-// Accept implements net.Listener.
-func (l *returnedListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-// Close implements net.Listener.
-func (l *returnedListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-// Addr implements net.Listener.
-func (l *returnedListener) Addr() net.Addr { return returnedAddr{} }
-
-type returnedAddr struct{}
-
-func (returnedAddr) Network() string { return "halley" }
-func (returnedAddr) String() string  { return "returned connections" }
-
-// returnWait is how long a connection waits for net/http to take it
-// back (Serve accepts at once while it runs) before it is closed.
-const returnWait = time.Second
-
-// give hands c back to net/http, or closes it when nobody takes it.
-func (l *returnedListener) give(c net.Conn) {
-	t := time.NewTimer(returnWait)
-	defer t.Stop()
-	select {
-	case l.ch <- c:
-	case <-l.done:
-		_ = c.Close()
-	case <-t.C:
-		_ = c.Close()
-	}
-}
 
 // parkedPoll is a long poll taken over from net/http while it waits: a
 // JSON long poll, or a legacy comet request (its answer).

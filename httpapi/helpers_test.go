@@ -36,6 +36,9 @@ func newEnv(t testing.TB, cfg halley.Config, opts httpapi.Options) *testEnv {
 	if opts.Logger == nil {
 		opts.Logger = quiet
 	}
+	if takeOverAll {
+		opts.TakeOver = true
+	}
 	hub, err := halley.New(cfg)
 	if err != nil {
 		t.Fatalf("halley.New: %v", err)
@@ -45,6 +48,9 @@ func newEnv(t testing.TB, cfg halley.Config, opts httpapi.Options) *testEnv {
 	mux.Handle("/comet", hub.Handler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	if opts.TakeOver {
+		serveReturned(t, srv.Config, hub)
+	}
 	// Cleanups run last first: the hub answers waiting polls before the
 	// server waits for its connections.
 	t.Cleanup(func() {
@@ -55,6 +61,22 @@ func newEnv(t testing.TB, cfg halley.Config, opts httpapi.Options) *testEnv {
 		}
 	})
 	return &testEnv{t: t, hub: hub, srv: srv, key: opts.APIKey}
+}
+
+// serveReturned serves the hub's returned connections with srv until the
+// test's end (before srv's own cleanup, registered earlier, runs).
+func serveReturned(t testing.TB, srv *http.Server, hub *halley.Hub) {
+	t.Helper()
+	rl := hub.ReturnedConns()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(rl)
+	}()
+	t.Cleanup(func() {
+		_ = rl.Close()
+		<-served
+	})
 }
 
 // response is an HTTP answer read whole.

@@ -139,7 +139,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		mux.Handle(path, transports)
 	}
 	reg, col := metrics.Registry(hub)
-	api := httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts, BodyTimeout: time.Duration(cfg.BodyTimeout), Observer: col.API()})
+	api := httpapi.New(hub, httpapi.Options{APIKey: cfg.APIKey, Logger: log, Hooks: hookOpts, BodyTimeout: time.Duration(cfg.BodyTimeout), Observer: col.API(),
+		// The access log must see every request.
+		TakeOver: !cfg.AccessLog})
 	mux.Handle("/api/", api)
 	mux.HandleFunc("GET /healthz", serveHealth)
 	mountAdmin(mux)

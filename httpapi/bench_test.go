@@ -13,9 +13,15 @@ import (
 
 // BenchmarkPublishHTTP measures one POST /api/publish over a kept-alive
 // loopback connection, client and server in this process: time and
-// allocations per publish (both sides'), to a channel nobody reads.
+// allocations per publish (both sides'), to a channel nobody reads,
+// served by net/http and by the API's lean loop (Options.TakeOver).
 func BenchmarkPublishHTTP(b *testing.B) {
-	e := newEnv(b, halley.Config{}, httpapi.Options{})
+	b.Run("net-http", func(b *testing.B) { benchmarkPublishHTTP(b, false) })
+	b.Run("takeover", func(b *testing.B) { benchmarkPublishHTTP(b, true) })
+}
+
+func benchmarkPublishHTTP(b *testing.B, takeOver bool) {
+	e := newEnv(b, halley.Config{}, httpapi.Options{TakeOver: takeOver})
 	if _, err := e.hub.NewChannel(context.Background(), halley.ChannelOptions{Name: "news"}); err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package httpapi
 
+import "net"
+
 // SetTakeOverHook sets the hook told of each takeover ("take") and each
-// connection given back ("give"); nil removes it. Tests set it while no
-// API runs.
-func SetTakeOverHook(f func(what string)) { testHookTakeOver = f }
+// connection given back ("give"), with the connection; nil removes it.
+// Tests set it while no API runs.
+func SetTakeOverHook(f func(what string, c net.Conn)) { testHookTakeOver = f }

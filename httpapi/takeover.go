@@ -66,7 +66,7 @@ func (a *api) takeOver(next http.Handler) http.Handler {
 			return
 		}
 		if testHookTakeOver != nil {
-			testHookTakeOver("take")
+			testHookTakeOver("take", conn)
 		}
 		c := &leanConn{a: a, next: next, conn: conn, buf: make([]byte, leanBufSize)}
 		// What net/http read past the head: the body's start, maybe a
@@ -82,7 +82,7 @@ func (a *api) takeOver(next http.Handler) http.Handler {
 
 // testHookTakeOver, set only by tests, is told of each takeover
 // ("take") and of each connection given back ("give").
-var testHookTakeOver func(what string)
+var testHookTakeOver func(what string, c net.Conn)
 
 // leanConn is a connection taken over: its buffer, and the request, the
 // body and the writer it reuses for each publish.
@@ -161,7 +161,7 @@ func (c *leanConn) run(first *http.Request) {
 		switch c.readHead() {
 		case headGiveBack:
 			if testHookTakeOver != nil {
-				testHookTakeOver("give")
+				testHookTakeOver("give", c.conn)
 			}
 			_ = c.conn.SetDeadline(time.Time{})
 			given = true

@@ -19,19 +19,34 @@ import (
 	"github.com/halleyhq/halley/httpapi"
 )
 
-// takeovers counts the takeovers and the connections given back, for
-// the whole test binary (TestMain sets the hook).
-var takes, gives atomic.Int64
+// takes and gives count the takeovers and the connections given back,
+// in all; byServer counts them by the server's address (a test's own).
+var (
+	takes, gives atomic.Int64
+	countMu      sync.Mutex
+	byServer     = map[string]int{}
+)
 
 func init() {
-	httpapi.SetTakeOverHook(func(what string) {
+	httpapi.SetTakeOverHook(func(what string, c net.Conn) {
 		switch what {
 		case "take":
 			takes.Add(1)
 		case "give":
 			gives.Add(1)
 		}
+		countMu.Lock()
+		defer countMu.Unlock()
+		byServer[what+" "+c.LocalAddr().String()]++
 	})
+}
+
+// takeOvers returns how many connections of the server at addr were
+// taken over and given back so far.
+func takeOvers(addr string) (taken, given int) {
+	countMu.Lock()
+	defer countMu.Unlock()
+	return byServer["take "+addr], byServer["give "+addr]
 }
 
 // rawConn is a client's connection written and read byte for byte.
@@ -127,8 +142,8 @@ func wantOffset(t *testing.T, res response, offset float64) {
 // gives, and published in order; the connection is taken over once.
 func TestTakeOver_Publishes(t *testing.T) {
 	e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
-	t0 := takes.Load()
-	c := dialRaw(t, e.srv.Listener.Addr().String())
+	addr := e.srv.Listener.Addr().String()
+	c := dialRaw(t, addr)
 	for i := 1; i <= 3; i++ {
 		c.send(publishReq(id, fmt.Sprintf(`"m%d"`, i), ""))
 		res := c.answer()
@@ -149,8 +164,8 @@ func TestTakeOver_Publishes(t *testing.T) {
 	for i := 4; i <= 6; i++ {
 		wantOffset(t, c.answer(), float64(i))
 	}
-	if got := takes.Load() - t0; got != 1 {
-		t.Errorf("%d takeovers, want 1", got)
+	if taken, _ := takeOvers(addr); taken != 1 {
+		t.Errorf("%d takeovers, want 1", taken)
 	}
 	got := e.readAll(id)
 	if want := []string{"m1", "m2", "m3", "m4", "m5", "m6"}; fmt.Sprint(got) != fmt.Sprint(want) {
@@ -182,8 +197,8 @@ func TestTakeOver_OtherRequestsGoBack(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
-			t0, g0 := takes.Load(), gives.Load()
-			c := dialRaw(t, e.srv.Listener.Addr().String())
+			addr := e.srv.Listener.Addr().String()
+			c := dialRaw(t, addr)
 			c.send(publishReq(id, `"first"`, ""))
 			wantOffset(t, c.answer(), 1)
 			c.send(tt.req)
@@ -191,8 +206,8 @@ func TestTakeOver_OtherRequestsGoBack(t *testing.T) {
 			if res.status != tt.status {
 				t.Fatalf("status = %d, want %d (body %s)", res.status, tt.status, res.body)
 			}
-			if got := gives.Load() - g0; got != 1 {
-				t.Errorf("%d connections given back, want 1", got)
+			if _, given := takeOvers(addr); given != 1 {
+				t.Errorf("%d connections given back, want 1", given)
 			}
 			if res.header.Get("Connection") == "close" || strings.Contains(tt.req, "HTTP/1.0") || tt.status >= 400 {
 				return // net/http closes such connections
@@ -203,8 +218,8 @@ func TestTakeOver_OtherRequestsGoBack(t *testing.T) {
 			if res := c.answer(); res.status != http.StatusOK {
 				t.Fatalf("publish after: %d %s", res.status, res.body)
 			}
-			if got := takes.Load() - t0; got != 2 {
-				t.Errorf("%d takeovers, want 2", got)
+			if taken, _ := takeOvers(addr); taken != 2 {
+				t.Errorf("%d takeovers, want 2", taken)
 			}
 		})
 	}
@@ -278,14 +293,17 @@ func TestTakeOver_ConnectionClose(t *testing.T) {
 // a shutdown (503), on the same connection.
 func TestTakeOver_HubShutdown(t *testing.T) {
 	e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
-	c := dialRaw(t, e.srv.Listener.Addr().String())
-	g0 := gives.Load()
+	addr := e.srv.Listener.Addr().String()
+	c := dialRaw(t, addr)
 	c.send(publishReq(id, `1`, ""))
 	wantOffset(t, c.answer(), 1)
 	if err := e.hub.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	retry(t, "the connection given back", func() bool { return gives.Load() > g0 })
+	retry(t, "the connection given back", func() bool {
+		_, given := takeOvers(addr)
+		return given == 1
+	})
 	c.send(publishReq(id, `2`, ""))
 	expectError(t, c.answer(), http.StatusServiceUnavailable, "shutdown")
 }
@@ -360,7 +378,6 @@ func TestTakeOver_NotTLS(t *testing.T) {
 	srv := httptest.NewTLSServer(httpapi.New(hub, httpapi.Options{TakeOver: true}))
 	defer srv.Close()
 	serveReturned(t, srv.Config, hub)
-	t0 := takes.Load()
 	client := srv.Client()
 	client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}
 	for i := range 3 {
@@ -374,8 +391,8 @@ func TestTakeOver_NotTLS(t *testing.T) {
 			t.Fatalf("publish %d: %d", i, res.StatusCode)
 		}
 	}
-	if got := takes.Load() - t0; got != 0 {
-		t.Errorf("%d takeovers over TLS, want 0", got)
+	if taken, _ := takeOvers(srv.Listener.Addr().String()); taken != 0 {
+		t.Errorf("%d takeovers over TLS, want 0", taken)
 	}
 }
 
@@ -419,7 +436,6 @@ func TestTakeOver_Concurrent(t *testing.T) {
 	for k := range clients {
 		e.createChannel(map[string]any{"name": fmt.Sprint("c", k), "size": each})
 	}
-	t0 := takes.Load()
 	client := e.srv.Client()
 	var wg sync.WaitGroup
 	for k := range clients {
@@ -444,7 +460,7 @@ func TestTakeOver_Concurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if takes.Load() == t0 {
+	if taken, _ := takeOvers(e.srv.Listener.Addr().String()); taken == 0 {
 		t.Error("no connection was taken over")
 	}
 	for k := range clients {

@@ -227,7 +227,7 @@ func (p *parkedPoll) answer() {
 		}
 	}
 	if keep && conn.SetDeadline(time.Time{}) == nil {
-		h.returned.Load().give(conn)
+		h.GiveBack(conn, nil)
 	} else {
 		_ = conn.Close()
 	}

@@ -57,7 +57,8 @@ type Options struct {
 	// and duration (package metrics counts them). Default: none.
 	Observer RequestObserver
 	// TakeOver, when set, makes the API take a plain HTTP/1.1 connection
-	// (no TLS) over from net/http at its first POST /api/publish, and
+	// (no TLS) over from net/http at its first POST /api/publish (the
+	// request's own path: the API mounted at /api/, not under a prefix), and
 	// serve the publishes that follow on it itself, with a lighter
 	// request loop: a quarter less server CPU per publish, the delivery
 	// included (see takeover.go). The API's own rules all hold (key,

@@ -9,8 +9,6 @@ import "bytes"
 
 // leanHead is what the takeover loop keeps of a request's head.
 type leanHead struct {
-	// size is the length of the head, through its blank line.
-	size int
 	// length is the body's Content-Length (0 without one).
 	length int64
 	// close is set by "Connection: close".
@@ -64,7 +62,7 @@ const publishLine = "POST " + publishPath + " HTTP/1.1\r\n"
 // "Name: value" with CRLF (net/http then decides). h's slices point into
 // b.
 func parseHead(b []byte, h *leanHead) bool {
-	*h = leanHead{origin: h.origin[:0], fetchSite: h.fetchSite[:0], size: len(b)}
+	*h = leanHead{origin: h.origin[:0], fetchSite: h.fetchSite[:0]}
 	if !bytes.HasPrefix(b, []byte(publishLine)) {
 		return false
 	}

@@ -146,12 +146,11 @@ func (c *leanConn) run(first *http.Request) {
 			_ = c.conn.Close()
 		}
 	}()
-	c.body.c = c
 	c.lw.c = c
 	c.lw.h = make(http.Header, 4)
 	// The first request is net/http's, with its body read from here.
 	first.Body = &c.body
-	c.body.n = first.ContentLength
+	c.body = leanBody{c: c, n: first.ContentLength}
 	if !c.serve(first, false) {
 		return
 	}
@@ -350,7 +349,7 @@ func (c *leanConn) fill() *http.Request {
 	}
 	r.ContentLength = h.length
 	r.Close = h.close
-	c.body.n = h.length
+	c.body = leanBody{c: c, n: h.length}
 	return r
 }
 

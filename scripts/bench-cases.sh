@@ -33,7 +33,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 # server BIN: starts a fresh server and waits until it listens; sets URL, PID.
 server() {
   local p; p=$(port)
-  "$1" --addr "127.0.0.1:$p" --demo=false --max-conns-per-ip -1 --session-rate -1 >"$dir/server.log" 2>&1 &
+  "$1" --addr "127.0.0.1:$p" --demo=false --session-rate -1 >"$dir/server.log" 2>&1 &
   PID=$!; pids+=("$PID"); URL="http://127.0.0.1:$p"
   until grep -q "listening on" "$dir/server.log" 2>/dev/null; do sleep 0.05; done
 }

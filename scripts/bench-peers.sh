@@ -33,7 +33,7 @@ start() {
   local p; p=$(port)
   URL="http://127.0.0.1:$p"
   if [ "$1" = halley ]; then
-    "$dir/halley" --addr "127.0.0.1:$p" --demo=false --max-conns-per-ip -1 --session-rate -1 >"$dir/log" 2>&1 &
+    "$dir/halley" --addr "127.0.0.1:$p" --demo=false --session-rate -1 >"$dir/log" 2>&1 &
     ARGS=(--raw)
   else
     cat >"$dir/cf.json" <<EOF

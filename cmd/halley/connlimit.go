@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -108,6 +110,26 @@ func (c *limitedConn) Close() error {
 	c.once.Do(func() { c.l.give(c.key) })
 	return err
 }
+
+// SyscallConn returns the socket of the connection: its reads and
+// writes are the socket's, so the hub's writers may write it without a
+// goroutine per stream (a wrapper without it would cost every SSE and
+// WebSocket stream of the server that pooling).
+func (c *limitedConn) SyscallConn() (syscall.RawConn, error) {
+	return rawConnOf(c.Conn)
+}
+
+// rawConnOf returns the socket of c, or an error for a connection that
+// has none (syscall.Conn).
+func rawConnOf(c net.Conn) (syscall.RawConn, error) {
+	if sc, ok := c.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errNoSocket
+}
+
+// errNoSocket is rawConnOf's error for a connection without a socket.
+var errNoSocket = errors.New("halley: the connection has no socket")
 
 // CloseWrite half-closes the connection, as net/http does before closing
 // one whose request it did not read whole, so that the client reads the

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -59,4 +61,51 @@ func TestLimitListener_CapsConnectionsPerAddress(t *testing.T) {
 	}
 	_, _ = a, b
 	sb.Close()
+}
+
+// TestLimitListener_KeepsTheSocket: a counted connection is still a
+// syscall.Conn with the socket's descriptor, so the hub's writers write
+// its streams (without it every stream of a server with the default cap
+// would need a goroutine per message).
+func TestLimitListener_KeepsTheSocket(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(inner, 2, nil)
+	defer ln.Close()
+	c, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if _, ok := sc.(*limitedConn); !ok {
+		t.Fatalf("accepted a %T, want a counted connection", sc)
+	}
+	want := fdOf(t, sc.(*limitedConn).Conn.(syscall.Conn))
+	if got := fdOf(t, sc.(syscall.Conn)); got != want {
+		t.Fatalf("SyscallConn's descriptor %d, want the socket's %d", got, want)
+	}
+	if _, err := rawConnOf(struct{ net.Conn }{sc}); !errors.Is(err, errNoSocket) {
+		t.Fatalf("a connection without a socket: %v, want errNoSocket", err)
+	}
+}
+
+// fdOf returns the descriptor of sc's socket.
+func fdOf(t *testing.T, sc syscall.Conn) uintptr {
+	t.Helper()
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd uintptr
+	if err := rc.Control(func(f uintptr) { fd = f }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
 }

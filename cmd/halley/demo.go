@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -152,6 +153,9 @@ type countedConn struct {
 	d    *demo
 	once sync.Once
 }
+
+// SyscallConn returns the connection's socket (see limitedConn's).
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) { return rawConnOf(c.Conn) }
 
 func (c *countedConn) Close() error {
 	c.once.Do(func() { c.d.conns.Add(-1) })

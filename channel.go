@@ -261,7 +261,7 @@ func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
 	case c.kind == KindLazy:
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrWrongKind)
 	case c.kind == KindSession && !c.shared || c.local:
-		return c.writeLocal(data)
+		return c.writeLocal(c.hub.deferredOf(ctx), data)
 	}
 	if c.Closed() {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelClosed)
@@ -277,8 +277,9 @@ func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
 	return Outcome{Offset: res.Position.Offset, Delivered: res.Delivered}, nil
 }
 
-// writeLocal appends to a channel that does not go through the broker.
-func (c *Channel) writeLocal(data []byte) (Outcome, error) {
+// writeLocal appends to a channel that does not go through the broker;
+// the streams it wakes go to d, when it has room (Hub.DeferWrites).
+func (c *Channel) writeLocal(d *deferredWrites, data []byte) (Outcome, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -302,12 +303,13 @@ func (c *Channel) writeLocal(data []byte) (Outcome, error) {
 		c.wakeLocked()
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
 	}
-	return Outcome{Offset: off, Delivered: c.wakeLocked()}, nil
+	return Outcome{Offset: off, Delivered: c.wakeDeferredLocked(d)}, nil
 }
 
-// deliver stores a message coming from the broker and wakes the waiters.
-// It returns how many client connections were waiting.
-func (c *Channel) deliver(m broker.Message) int {
+// deliver stores a message coming from the broker and wakes the waiters,
+// the streams among them in d when it has room (Hub.DeferWrites). It
+// returns how many client connections were waiting.
+func (c *Channel) deliver(d *deferredWrites, m broker.Message) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -320,7 +322,7 @@ func (c *Channel) deliver(m broker.Message) int {
 	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data, at: hubClock()}) {
 		return 0
 	}
-	return c.wakeLocked()
+	return c.wakeDeferredLocked(d)
 }
 
 // storeLocked puts m in the ring, at its offset, and keeps the ring within
@@ -363,9 +365,13 @@ func (c *Channel) resetLocked(top uint64) {
 }
 
 // wakeLocked wakes every waiter and returns the number of connections.
-func (c *Channel) wakeLocked() int {
+func (c *Channel) wakeLocked() int { return c.wakeDeferredLocked(nil) }
+
+// wakeDeferredLocked is wakeLocked for a write made under
+// Hub.DeferWrites: the streams it queues go to d while it has room.
+func (c *Channel) wakeDeferredLocked(d *deferredWrites) int {
 	for w := range c.waiters {
-		w.notify()
+		w.notifyDeferred(d)
 	}
 	return c.conns
 }

@@ -171,3 +171,26 @@ func ExampleHub_ReturnedConns() {
 	// 200 1 frames
 	// 200 0 frames
 }
+
+// ExampleHub_DeferWrites shows a publisher that writes the streams its
+// publish woke itself, once its own answer is out.
+func ExampleHub_DeferWrites() {
+	h, err := halley.New(halley.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer h.Shutdown(context.Background())
+	c, err := h.NewChannel(context.Background(), halley.ChannelOptions{Name: "news"})
+	if err != nil {
+		panic(err)
+	}
+	ctx, flush := h.DeferWrites(context.Background())
+	out, err := c.Write(ctx, []byte(`"hello"`))
+	if err != nil {
+		panic(err)
+	}
+	// ... write the answer to the publisher here, then:
+	flush()
+	fmt.Println("offset", out.Offset)
+	// Output: offset 1
+}

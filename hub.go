@@ -471,11 +471,19 @@ func (h *Hub) CloseChannel(ctx context.Context, id string) error {
 type brokerHandler Hub
 
 func (b *brokerHandler) HandleMessage(m broker.Message) int {
-	c, ok := (*Hub)(b).local(m.Stream)
+	return b.HandleMessageContext(context.Background(), m)
+}
+
+// HandleMessageContext implements broker.ContextHandler: a delivery
+// within a Publish made under Hub.DeferWrites keeps the streams it wakes
+// for the publisher's goroutine.
+func (b *brokerHandler) HandleMessageContext(ctx context.Context, m broker.Message) int {
+	h := (*Hub)(b)
+	c, ok := h.local(m.Stream)
 	if !ok {
 		return 0
 	}
-	return c.deliver(m)
+	return c.deliver(h.deferredOf(ctx), m)
 }
 
 func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {

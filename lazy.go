@@ -80,7 +80,7 @@ func (c *Channel) produce() {
 		c.mu.Unlock()
 		switch {
 		case err == nil:
-			_, _ = c.writeLocal(data)
+			_, _ = c.writeLocal(nil, data)
 		case c.hub.ctx.Err() != nil:
 			return
 		case abandoned:

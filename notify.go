@@ -343,7 +343,7 @@ func (n *Notifier[K, S, C]) queue(ctx context.Context, s *Session, key string, c
 		return false // the session closed meanwhile
 	}
 	if ch.local {
-		_, err = ch.writeLocal(append([]byte(nil), *buf...))
+		_, err = ch.writeLocal(nil, append([]byte(nil), *buf...))
 	} else {
 		_, err = ch.write(ctx, append([]byte(nil), *buf...))
 	}

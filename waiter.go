@@ -21,8 +21,13 @@ func newWaiter(conn bool) *waiter {
 	return &waiter{wake: make(chan struct{}, 1), conn: conn}
 }
 
-func (w *waiter) notify() {
-	if w.pooled != nil && w.pooled.ready() {
+func (w *waiter) notify() { w.notifyDeferred(nil) }
+
+// notifyDeferred is notify for a write made under Hub.DeferWrites: a
+// pooled stream it queues is kept in d, when d has room, rather than
+// handed to the writers.
+func (w *waiter) notifyDeferred(d *deferredWrites) {
+	if w.pooled != nil && w.pooled.ready(d) {
 		return
 	}
 	select {

@@ -129,13 +129,15 @@ func (p *writerPool) wakeIdleLocked() bool {
 
 // ready takes a wake-up of a pooled stream: it reports false when the
 // owner has the stream (the wake-up goes to the owner), true when the
-// writers take it.
-func (c *poolSlot) ready() bool {
+// writers take it (or d, a deferred write's goroutine, when it has room).
+func (c *poolSlot) ready(d *deferredWrites) bool {
 	for {
 		switch c.ps.Load() {
 		case psParked:
 			if c.ps.CompareAndSwap(psParked, psQueued) {
-				c.p.push(c)
+				if !d.keep(c) {
+					c.p.push(c)
+				}
 				return true
 			}
 		case psQueued:
@@ -264,6 +266,22 @@ func (p *writerPool) work() {
 	}
 }
 
+// watchRestsLocked starts a writer, or wakes the idle one, for a rest
+// that no writer sees (one begun by a deferred write's turn): it then
+// waits for the rest's end. It reports false when the hub is shutting
+// down and none starts. p.mu is held.
+func (p *writerPool) watchRestsLocked() bool {
+	if p.wakeIdleLocked() {
+		return true
+	}
+	if !p.h.track(1) {
+		return false
+	}
+	p.running++
+	go p.work()
+	return true
+}
+
 // waitIdleLocked makes the writer the idle one until wakeIdleLocked
 // gives it a turn, at a wake-up or at the hub's shutdown. p.mu is held,
 // and released while it waits.
@@ -329,7 +347,15 @@ func (c *poolSlot) turn() {
 		p := c.p
 		c.ps.Store(psResting)
 		p.mu.Lock()
-		p.restLocked(c, time.Now().Add(p.delay)) // this writer's loop ends it
+		if p.running == 0 && p.wakeAt.IsZero() && !p.watchRestsLocked() {
+			// A deferred write's turn, no writer to end a rest, and
+			// none can start (the hub is shutting down): the owner
+			// takes the stream.
+			p.mu.Unlock()
+			c.handBack()
+			return
+		}
+		p.restLocked(c, time.Now().Add(p.delay)) // a writer's loop ends it
 		p.mu.Unlock()
 		if testHookPool != nil {
 			testHookPool("rest")

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/halleyhq/halley/internal/sockio"
 )
 
 // BenchmarkPoolPublish measures the SSE fan-out through the hub's writers
@@ -51,7 +53,7 @@ func benchPool(b *testing.B, n int) {
 		}
 		st := h.newStream(s, &Grant{})
 		sc := &sseConn{h: h, s: s, st: st, pooled: true}
-		sc.out, sc.sock = fileSink{devnull}, newRawSock(rc)
+		sc.out, sc.sock = fileSink{devnull}, &rawSock{fd: sockio.FD(rc)}
 		sc.pace = newPacer(h.cfg.WriteDelay, &h.writes)
 		sc.onEnd = func() { // at the hub's shutdown
 			st.close()

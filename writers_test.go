@@ -24,11 +24,12 @@ type poolEvents struct {
 	handback chan struct{}
 	rest     chan struct{}
 	park     chan struct{}
+	parks    chan struct{} // one send per park (up to 64 pending)
 	idle     chan struct{} // one send per writer going idle
 }
 
 func watchPool(t *testing.T) *poolEvents {
-	ev := &poolEvents{count: map[string]int{}, handback: make(chan struct{}), rest: make(chan struct{}), park: make(chan struct{}), idle: make(chan struct{}, 64)}
+	ev := &poolEvents{count: map[string]int{}, handback: make(chan struct{}), rest: make(chan struct{}), park: make(chan struct{}), parks: make(chan struct{}, 64), idle: make(chan struct{}, 64)}
 	testHookPool = func(what string) {
 		ev.mu.Lock()
 		defer ev.mu.Unlock()
@@ -36,6 +37,12 @@ func watchPool(t *testing.T) *poolEvents {
 		if what == "idle" {
 			select {
 			case ev.idle <- struct{}{}:
+			default:
+			}
+		}
+		if what == "park" {
+			select {
+			case ev.parks <- struct{}{}:
 			default:
 			}
 		}

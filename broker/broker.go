@@ -102,6 +102,20 @@ type Handler interface {
 	HandleBroadcast(topic string, data []byte)
 }
 
+// ContextHandler is implemented by handlers that take the publisher's
+// context along with a delivery made within Publish. A broker that
+// delivers synchronously, on the publisher's goroutine (the memory
+// broker), calls HandleMessageContext with Publish's ctx instead of
+// HandleMessage; deliveries from the broker's own goroutines use
+// HandleMessage. The hub uses it to write the streams a publish woke on
+// the publisher's goroutine (Hub.DeferWrites).
+type ContextHandler interface {
+	Handler
+	// HandleMessageContext is HandleMessage with the context of the
+	// Publish that delivers m.
+	HandleMessageContext(ctx context.Context, m Message) int
+}
+
 // Checker is implemented by brokers that can check their delivery path end
 // to end (a broker over a network sees its own probe come back through its
 // subscriptions). The hub's readiness uses it when its broker has it.

@@ -46,6 +46,7 @@ func newEnv(t testing.TB, cfg halley.Config, opts httpapi.Options) *testEnv {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", httpapi.New(hub, opts))
 	mux.Handle("/comet", hub.Handler())
+	mux.Handle("/sse", hub.SSEHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	if opts.TakeOver {

@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/halleyhq/halley/internal/sockio"
 )
 
 // A backend that publishes a lot sends one POST /api/publish after
@@ -68,7 +71,7 @@ func (a *api) takeOver(next http.Handler) http.Handler {
 		if testHookTakeOver != nil {
 			testHookTakeOver("take", conn)
 		}
-		c := &leanConn{a: a, next: next, conn: conn, buf: make([]byte, leanBufSize)}
+		c := &leanConn{a: a, next: next, conn: conn, sock: sockio.Of(conn), buf: make([]byte, leanBufSize)}
 		// What net/http read past the head: the body's start, maybe a
 		// pipelined request (never more than its 4 KiB buffer).
 		c.w, _ = brw.Reader.Read(c.buf[:min(brw.Reader.Buffered(), len(c.buf))])
@@ -90,13 +93,19 @@ type leanConn struct {
 	a    *api
 	next http.Handler
 	conn net.Conn
-	buf  []byte
-	r, w int // buf[r:w] is read and not used yet
-	head leanHead
-	req  *http.Request
-	body leanBody
-	lw   leanWriter
-	out  []byte
+	// sock is conn's socket, read and written with one system call each
+	// (package sockio); nil: conn's own Read and Write.
+	sock syscall.RawConn
+	// flush writes the streams the last publish woke (Hub.DeferWrites);
+	// nil for the first request, net/http's.
+	flush func()
+	buf   []byte
+	r, w  int // buf[r:w] is read and not used yet
+	head  leanHead
+	req   *http.Request
+	body  leanBody
+	lw    leanWriter
+	out   []byte
 	// The server's timeouts (0: none).
 	idle, headTimeout, write time.Duration
 	// The read deadline the handler or the loop wants, and the one the
@@ -154,7 +163,11 @@ func (c *leanConn) run(first *http.Request) {
 	if !c.serve(first, false) {
 		return
 	}
-	c.req = first.WithContext(first.Context())
+	// The streams the next publishes wake are written here, after each
+	// answer (Hub.DeferWrites).
+	ctx, flush := c.a.hub.DeferWrites(first.Context())
+	c.flush = flush
+	c.req = first.WithContext(ctx)
 	c.req.Header = make(http.Header, 4)
 	for {
 		switch c.readHead() {
@@ -309,6 +322,9 @@ func (c *leanConn) read(p []byte) (int, error) {
 		}
 		c.set = c.want
 	}
+	if c.sock != nil {
+		return sockio.Read(c.sock, p)
+	}
 	return c.conn.Read(p)
 }
 
@@ -383,14 +399,41 @@ func (c *leanConn) serve(r *http.Request, closing bool) bool {
 	if cap(lw.body) > 16<<10 {
 		lw.body = nil
 	}
-	if c.write > 0 {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(c.write))
-	}
-	_, err := c.conn.Write(c.out)
+	err := c.writeAnswer(c.out)
 	if cap(c.out) > 16<<10 {
 		c.out = nil
 	}
 	return err == nil && !closing
+}
+
+// writeAnswer writes the answer b, and the streams the publish woke
+// (c.flush) once the answer is out or the socket is full: they wait for
+// no client.
+func (c *leanConn) writeAnswer(b []byte) error {
+	if c.sock != nil {
+		n, err := sockio.WriteNow(c.sock, b)
+		if b = b[n:]; err != nil || len(b) == 0 {
+			c.flushWrites()
+			return err
+		}
+	}
+	c.flushWrites()
+	if c.write > 0 {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.write))
+	}
+	var err error
+	if c.sock != nil {
+		_, err = sockio.Write(c.sock, b)
+	} else {
+		_, err = c.conn.Write(b)
+	}
+	return err
+}
+
+func (c *leanConn) flushWrites() {
+	if c.flush != nil {
+		c.flush()
+	}
 }
 
 // appendAnswer appends the answer in c.lw: status line, header fields

@@ -475,3 +475,47 @@ func TestTakeOver_Concurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestTakeOver_DeliversToStreams: the messages of publishes taken over
+// reach an SSE stream of the hub, in order, whether the publisher's
+// goroutine writes the stream after its answer (Hub.DeferWrites) or the
+// hub's writers do.
+func TestTakeOver_DeliversToStreams(t *testing.T) {
+	e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
+	addr := e.srv.Listener.Addr().String()
+	sse, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sse.Close()
+	_ = sse.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := fmt.Fprintf(sse, "GET /sse?channel=%s HTTP/1.1\r\nHost: x\r\n\r\n", id); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(sse)
+	next := func() string { // the next data line
+		t.Helper()
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading the stream: %v", err)
+			}
+			if data, ok := strings.CutPrefix(line, "data: "); ok {
+				return data
+			}
+		}
+	}
+	for !strings.Contains(next(), `"subscribed"`) { // hello, then subscribed
+	}
+	c := dialRaw(t, addr)
+	for i := 1; i <= 3; i++ {
+		c.send(publishReq(id, fmt.Sprintf(`"m%d"`, i), ""))
+		wantOffset(t, c.answer(), float64(i))
+		if got, want := next(), fmt.Sprintf(`"m%d"`, i); !strings.Contains(got, want) {
+			t.Fatalf("frame %q, want message %s", got, want)
+		}
+	}
+	if taken, _ := takeOvers(addr); taken != 1 {
+		t.Errorf("%d takeovers, want 1", taken)
+	}
+}

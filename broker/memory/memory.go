@@ -81,7 +81,8 @@ func (b *Broker) getStream(name string, size int, create bool) (*stream, broker.
 }
 
 // Publish implements broker.Broker. The handler runs before Publish
-// returns, and Delivered is what it reported. The stream keeps exactly the
+// returns (with ctx, when it is a broker.ContextHandler), and Delivered is
+// what it reported. The stream keeps exactly the
 // newest messages that fit both bounds of opts (its HistorySize never
 // shrinks, though: a smaller one than before keeps more).
 func (b *Broker) Publish(ctx context.Context, name string, data []byte, opts broker.PublishOptions) (broker.PublishResult, error) {
@@ -122,7 +123,11 @@ func (b *Broker) Publish(ctx context.Context, name string, data []byte, opts bro
 	}
 	res := broker.PublishResult{Position: broker.Position{Offset: m.Offset, Epoch: s.epoch}}
 	if subscribed && h != nil {
-		res.Delivered = h.HandleMessage(m)
+		if ch, ok := h.(broker.ContextHandler); ok {
+			res.Delivered = ch.HandleMessageContext(ctx, m)
+		} else {
+			res.Delivered = h.HandleMessage(m)
+		}
 	}
 	return res, nil
 }

@@ -1,0 +1,87 @@
+package halley
+
+import (
+	"context"
+	"sync"
+)
+
+// A publish wakes the streams reading its channel, and the hub's writers
+// write them (writers.go): for a publish that reaches one or two streams,
+// handing them to a writer costs more than their write, since the writer
+// must be woken, often on another thread. A publisher that is about to
+// write its own answer can write those streams itself, after its answer:
+// Hub.DeferWrites gives it a context under which the streams its publish
+// wakes are kept (up to deferMax; more go to the writers as usual), and a
+// function that writes them then, on its own goroutine and without
+// blocking (a stream whose socket is full goes to a goroutine of its own,
+// as from a writer). It applies to deliveries made within the publish
+// (the in-memory broker delivers so; a broker over a network delivers
+// from its own goroutines, to the writers).
+
+// deferMax is how many woken streams a deferred publish keeps for its
+// goroutine to write: a publish that reaches more goes to the writers,
+// which do not hold its answer up.
+const deferMax = 4
+
+// deferredWrites holds the streams a publish woke for its goroutine.
+type deferredWrites struct {
+	h     *Hub
+	mu    sync.Mutex // the context might be shared by goroutines
+	slots [deferMax]*poolSlot
+	n     int
+}
+
+type deferKey struct{}
+
+// DeferWrites returns a context for the hub's writes (Channel.Write) and
+// a function to call after each write made under it, once the writer's
+// own answer is out: it writes the streams the write woke, if any, on the
+// calling goroutine, without blocking. Until it is called they wait, so
+// call it soon (and not after blocking on something); a write without it
+// is not lost, the streams wait for the next call. For a publisher that
+// answers its client (httpapi's lean loop), it saves the hand-over of one
+// or two streams to the hub's writers.
+func (h *Hub) DeferWrites(ctx context.Context) (context.Context, func()) {
+	d := &deferredWrites{h: h}
+	return context.WithValue(ctx, deferKey{}, d), d.run
+}
+
+// deferredOf returns the deferred writes of ctx for the hub h, or nil.
+func (h *Hub) deferredOf(ctx context.Context) *deferredWrites {
+	d, _ := ctx.Value(deferKey{}).(*deferredWrites)
+	if d == nil || d.h != h {
+		return nil
+	}
+	return d
+}
+
+// keep takes a queued stream, and reports false when it has no room.
+func (d *deferredWrites) keep(c *poolSlot) bool {
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == deferMax {
+		return false
+	}
+	d.slots[d.n] = c
+	d.n++
+	return true
+}
+
+// run gives each kept stream its turn, as a writer would.
+func (d *deferredWrites) run() {
+	for {
+		d.mu.Lock()
+		if d.n == 0 {
+			d.mu.Unlock()
+			return
+		}
+		d.n--
+		c := d.slots[d.n]
+		d.slots[d.n] = nil
+		d.mu.Unlock()
+		c.turn()
+	}
+}

@@ -80,6 +80,10 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.keep()
+	// A poll that parks outlives its request: keep nothing of it (the
+	// request's body still holds net/http's 4 KiB reader of the
+	// connection).
+	v.r = nil
 	s := v.s
 
 	st := h.newStream(s, &v.grant)

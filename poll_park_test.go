@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/halleyhq/halley"
 	"github.com/halleyhq/halley/internal/wire/ocsigen"
@@ -394,4 +395,38 @@ func TestPoll_ParkableLeavesNothing(t *testing.T) {
 	if n := h.Watched(); n != 0 {
 		t.Fatalf("%d waiters left for kills to wake after the answers, want 0", n)
 	}
+}
+
+// TestPoll_ParkedKeepsNoRequest: a parked poll keeps nothing of its
+// request (whose body holds net/http's buffer of the connection): once
+// parked, the request can be collected.
+func TestPoll_ParkedKeepsNoRequest(t *testing.T) {
+	h := newHub(t, halley.Config{PollTimeout: time.Hour})
+	reqs := make(chan weak.Pointer[http.Request], 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs <- weak.Make(r)
+		h.Handler().ServeHTTP(w, r)
+	}))
+	serveReturned(t, h, srv)
+	newChannel(t, h, halley.ChannelOptions{Name: "news"})
+	hc := srv.Client()
+	first, _ := pollOn(t, hc, srv.URL, "", pollReq{Channels: []string{"news"}})
+	if first.status != 200 {
+		t.Fatalf("first answer %+v", first)
+	}
+	<-reqs
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pollOn(t, hc, srv.URL, first.Session, pollReq{Cursor: first.Cursor})
+	}()
+	parked := <-reqs
+	waitParked(t, 1)
+	runtime.GC()
+	runtime.GC()
+	if parked.Value() != nil {
+		t.Fatal("a parked poll keeps its request")
+	}
+	h.SetPollTimeout(time.Millisecond, true)
+	<-done
 }

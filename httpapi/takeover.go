@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/halleyhq/halley/internal/sockio"
@@ -71,7 +70,7 @@ func (a *api) takeOver(next http.Handler) http.Handler {
 		if testHookTakeOver != nil {
 			testHookTakeOver("take", conn)
 		}
-		c := &leanConn{a: a, next: next, conn: conn, sock: sockio.Of(conn), buf: make([]byte, leanBufSize)}
+		c := &leanConn{a: a, next: next, conn: conn, sock: sockio.NewConn(conn), buf: make([]byte, leanBufSize)}
 		// What net/http read past the head: the body's start, maybe a
 		// pipelined request (never more than its 4 KiB buffer).
 		c.w, _ = brw.Reader.Read(c.buf[:min(brw.Reader.Buffered(), len(c.buf))])
@@ -95,7 +94,7 @@ type leanConn struct {
 	conn net.Conn
 	// sock is conn's socket, read and written with one system call each
 	// (package sockio); nil: conn's own Read and Write.
-	sock syscall.RawConn
+	sock *sockio.Conn
 	// flush writes the streams the last publish woke (Hub.DeferWrites);
 	// nil for the first request, net/http's.
 	flush func()
@@ -323,7 +322,7 @@ func (c *leanConn) read(p []byte) (int, error) {
 		c.set = c.want
 	}
 	if c.sock != nil {
-		return sockio.Read(c.sock, p)
+		return c.sock.Read(p)
 	}
 	return c.conn.Read(p)
 }
@@ -411,7 +410,7 @@ func (c *leanConn) serve(r *http.Request, closing bool) bool {
 // no client.
 func (c *leanConn) writeAnswer(b []byte) error {
 	if c.sock != nil {
-		n, err := sockio.WriteNow(c.sock, b)
+		n, err := c.sock.WriteNow(b)
 		if b = b[n:]; err != nil || len(b) == 0 {
 			c.flushWrites()
 			return err
@@ -423,7 +422,7 @@ func (c *leanConn) writeAnswer(b []byte) error {
 	}
 	var err error
 	if c.sock != nil {
-		_, err = sockio.Write(c.sock, b)
+		_, err = c.sock.Write(b)
 	} else {
 		_, err = c.conn.Write(b)
 	}

@@ -72,54 +72,48 @@ func TryWrite(fd int, b []byte) (int, error) {
 	}
 }
 
-// WriteNow writes what rc's socket takes of b now, without waiting, and
-// returns how much (0 and no error when it is full). Unlike TryWrite it
-// holds the connection's descriptor for the call, so a Close cannot free
-// it underneath.
-func WriteNow(rc syscall.RawConn, b []byte) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := rc.Write(func(fd uintptr) bool {
-		for {
-			n, errno = write(int(fd), b)
-			if errno != syscall.EINTR {
-				return true
-			}
-		}
-	})
-	switch {
-	case err != nil:
-		return 0, err
-	case errno == syscall.EAGAIN:
-		return 0, nil
-	case errno != 0:
-		return 0, &net.OpError{Op: "write", Net: "tcp", Err: errno}
-	}
-	return n, nil
+// Conn reads and writes one connection's socket, waiting in the
+// runtime's poller, under the connection's deadlines, when it must. Its
+// reads are for one goroutine at a time, and so are its writes; it
+// allocates nothing per call.
+type Conn struct {
+	rc syscall.RawConn
+	// The read's buffer and outcome, for readFn.
+	p      []byte
+	n      int
+	rerrno syscall.Errno
+	readFn func(uintptr) bool
+	// The write's bytes, progress and outcome, for writeFn and nowFn.
+	b       []byte
+	done    int
+	werrno  syscall.Errno
+	writeFn func(uintptr) bool
+	nowFn   func(uintptr) bool
 }
 
-// Read reads into p from rc's socket, waiting in the runtime's poller
-// while there is nothing to read, under the connection's read deadline
-// (a deadline's error satisfies net.Error's Timeout). It returns io.EOF
-// when the peer closed its side.
-func Read(rc syscall.RawConn, p []byte) (int, error) {
+// NewConn returns the Conn of c's socket, or nil when c has none (see
+// Of).
+func NewConn(c net.Conn) *Conn {
+	rc := Of(c)
+	if rc == nil {
+		return nil
+	}
+	s := &Conn{rc: rc}
+	s.readFn, s.writeFn, s.nowFn = s.readOnce, s.writeAll, s.writeOnce
+	return s
+}
+
+// Read reads into p, waiting while there is nothing to read (a deadline's
+// error satisfies net.Error's Timeout). It returns io.EOF when the peer
+// closed its side.
+func (s *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			n, errno = read(int(fd), p)
-			switch errno {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait for the socket
-			}
-			return true
-		}
-	})
+	s.p, s.n, s.rerrno = p, 0, 0
+	err := s.rc.Read(s.readFn)
+	n, errno := s.n, s.rerrno
+	s.p = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -131,28 +125,26 @@ func Read(rc syscall.RawConn, p []byte) (int, error) {
 	return n, nil
 }
 
-// Write writes all of b to rc's socket, waiting in the runtime's poller
-// while the socket is full, under the connection's write deadline. It
-// returns how much it wrote, and an error when that is not all.
-func Write(rc syscall.RawConn, b []byte) (int, error) {
-	var done int
-	var errno syscall.Errno
-	err := rc.Write(func(fd uintptr) bool {
-		for done < len(b) {
-			n, e := write(int(fd), b[done:])
-			switch e {
-			case 0:
-				done += n
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait for room
-			default:
-				errno = e
-				return true
-			}
+func (s *Conn) readOnce(fd uintptr) bool {
+	for {
+		s.n, s.rerrno = read(int(fd), s.p)
+		switch s.rerrno {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait for the socket
 		}
 		return true
-	})
+	}
+}
+
+// Write writes all of b, waiting while the socket is full. It returns how
+// much it wrote, and an error when that is not all.
+func (s *Conn) Write(b []byte) (int, error) {
+	s.b, s.done, s.werrno = b, 0, 0
+	err := s.rc.Write(s.writeFn)
+	done, errno := s.done, s.werrno
+	s.b = nil
 	switch {
 	case err != nil:
 		return done, err
@@ -162,4 +154,51 @@ func Write(rc syscall.RawConn, b []byte) (int, error) {
 		return done, io.ErrShortWrite
 	}
 	return done, nil
+}
+
+func (s *Conn) writeAll(fd uintptr) bool {
+	for s.done < len(s.b) {
+		n, e := write(int(fd), s.b[s.done:])
+		switch e {
+		case 0:
+			s.done += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false // wait for room
+		default:
+			s.werrno = e
+			return true
+		}
+	}
+	return true
+}
+
+// WriteNow writes what the socket takes of b now, without waiting, and
+// returns how much (0 and no error when it is full). Unlike TryWrite it
+// holds the connection's descriptor for the call, so a Close cannot free
+// it underneath.
+func (s *Conn) WriteNow(b []byte) (int, error) {
+	s.b, s.done, s.werrno = b, 0, 0
+	err := s.rc.Write(s.nowFn)
+	n, errno := s.done, s.werrno
+	s.b = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case errno == syscall.EAGAIN:
+		return 0, nil
+	case errno != 0:
+		return 0, &net.OpError{Op: "write", Net: "tcp", Err: errno}
+	}
+	return n, nil
+}
+
+func (s *Conn) writeOnce(fd uintptr) bool {
+	for {
+		n, e := write(int(fd), s.b)
+		if e != syscall.EINTR {
+			s.done, s.werrno = n, e
+			return true
+		}
+	}
 }

@@ -54,13 +54,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestReadWrite(t *testing.T) {
 	client, server := pair(t)
 	sock(t, server)
-	rc := sockio.Of(server)
+	rc := sockio.NewConn(server)
 	msg := bytes.Repeat([]byte("halley "), 1000)
 	go func() { _, _ = client.Write(msg) }()
 	got := make([]byte, 0, len(msg))
 	buf := make([]byte, 1500)
 	for len(got) < len(msg) {
-		n, err := sockio.Read(rc, buf)
+		n, err := rc.Read(buf)
 		if err != nil {
 			t.Fatalf("Read after %d bytes: %v", len(got), err)
 		}
@@ -69,7 +69,7 @@ func TestReadWrite(t *testing.T) {
 	if !bytes.Equal(got, msg) {
 		t.Fatal("Read returned other bytes than were sent")
 	}
-	if n, err := sockio.Write(rc, msg); n != len(msg) || err != nil {
+	if n, err := rc.Write(msg); n != len(msg) || err != nil {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
 	back := make([]byte, len(msg))
@@ -77,7 +77,7 @@ func TestReadWrite(t *testing.T) {
 		t.Fatalf("the client read %v", err)
 	}
 	client.Close()
-	if n, err := sockio.Read(rc, buf); n != 0 || err != io.EOF {
+	if n, err := rc.Read(buf); n != 0 || err != io.EOF {
 		t.Fatalf("Read after the peer closed: %d, %v; want io.EOF", n, err)
 	}
 }
@@ -85,9 +85,9 @@ func TestReadWrite(t *testing.T) {
 func TestReadDeadline(t *testing.T) {
 	_, server := pair(t)
 	sock(t, server)
-	rc := sockio.Of(server)
+	rc := sockio.NewConn(server)
 	_ = server.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	_, err := sockio.Read(rc, make([]byte, 10))
+	_, err := rc.Read(make([]byte, 10))
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read past the deadline: %v, want a timeout", err)
@@ -114,11 +114,11 @@ func TestTryWriteFull(t *testing.T) {
 			t.Fatal("the socket never filled")
 		}
 	}
-	if n, err := sockio.WriteNow(sockio.Of(server), chunk); n != 0 || err != nil {
+	if n, err := sockio.NewConn(server).WriteNow(chunk); n != 0 || err != nil {
 		t.Fatalf("WriteNow to a full socket: %d, %v; want 0, nil", n, err)
 	}
 	_ = server.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
-	n, err := sockio.Write(sockio.Of(server), chunk)
+	n, err := sockio.NewConn(server).Write(chunk)
 	if n == len(chunk) || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Write to a full socket: %d, %v; want the deadline's error", n, err)
 	}
@@ -130,6 +130,9 @@ func TestNoSocket(t *testing.T) {
 	defer b.Close()
 	if sockio.Of(a) != nil {
 		t.Fatal("a pipe has a socket")
+	}
+	if sockio.NewConn(a) != nil {
+		t.Fatal("a pipe has a Conn")
 	}
 	if sockio.Of(struct{ net.Conn }{a}) != nil {
 		t.Fatal("a wrapper without SyscallConn has a socket")

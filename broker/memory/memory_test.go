@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -212,4 +213,36 @@ func TestBroker_HistoryBytes(t *testing.T) {
 			t.Fatalf("History(5): First %d, %d messages; want First 9 and offsets 9, 10", h.First, len(h.Messages))
 		}
 	})
+}
+
+// ctxHandler records the context of each message it is given.
+type ctxHandler struct {
+	brokertest.Recorder
+	ctxs []context.Context
+}
+
+func (h *ctxHandler) HandleMessageContext(ctx context.Context, m broker.Message) int {
+	h.ctxs = append(h.ctxs, ctx)
+	return h.HandleMessage(m)
+}
+
+// TestBroker_ContextHandler: a handler that is a broker.ContextHandler
+// gets each message with the context of the Publish that delivers it.
+func TestBroker_ContextHandler(t *testing.T) {
+	b := memory.New()
+	h := &ctxHandler{}
+	if err := b.Start(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Subscribe(context.Background(), "s"); err != nil {
+		t.Fatal(err)
+	}
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "publisher")
+	if _, err := b.Publish(ctx, "s", []byte("m"), broker.PublishOptions{HistorySize: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.ctxs) != 1 || h.ctxs[0].Value(key{}) != "publisher" {
+		t.Fatalf("contexts %v, want the publisher's", h.ctxs)
+	}
 }

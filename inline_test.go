@@ -10,12 +10,12 @@ import (
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
-// TestDeferWrites_PublisherWrites: a write made under DeferWrites keeps
-// the parked stream it wakes, no writer starts, and the flush writes the
-// message to the client on the calling goroutine.
-func TestDeferWrites_PublisherWrites(t *testing.T) {
+// parkedNews returns a hub of cfg with a channel "news", and an SSE
+// client of it whose stream the writers have (parked).
+func parkedNews(t *testing.T, cfg Config) (*Hub, *Channel, *rawSSE, *poolEvents) {
+	t.Helper()
 	ev := watchPool(t)
-	h, srv := poolHub(t, Config{})
+	h, srv := poolHub(t, cfg)
 	c, err := h.NewChannel(context.Background(), ChannelOptions{Name: "news"})
 	if err != nil {
 		t.Fatal(err)
@@ -23,6 +23,14 @@ func TestDeferWrites_PublisherWrites(t *testing.T) {
 	cl := dialSSE(t, srv, "channel=news")
 	cl.expect(t, frame.TypeSubscribed)
 	<-ev.park
+	return h, c, cl, ev
+}
+
+// TestDeferWrites_PublisherWrites: a write made under DeferWrites keeps
+// the parked stream it wakes, no writer starts, and the flush writes the
+// message to the client on the calling goroutine.
+func TestDeferWrites_PublisherWrites(t *testing.T) {
+	h, c, cl, ev := parkedNews(t, Config{})
 	ctx, flush := h.DeferWrites(context.Background())
 	d := h.deferredOf(ctx)
 	for i := uint64(1); i <= 3; i++ {
@@ -93,15 +101,7 @@ func TestDeferWrites_ManyStreamsGoToWriters(t *testing.T) {
 // to end the rest, and a message written during the rest reaches the
 // client after it.
 func TestDeferWrites_BusyStreamRests(t *testing.T) {
-	ev := watchPool(t)
-	h, srv := poolHub(t, Config{WriteDelay: 10 * time.Millisecond})
-	c, err := h.NewChannel(context.Background(), ChannelOptions{Name: "news"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := dialSSE(t, srv, "channel=news")
-	cl.expect(t, frame.TypeSubscribed)
-	<-ev.park
+	h, c, cl, ev := parkedNews(t, Config{WriteDelay: 10 * time.Millisecond})
 	ctx, flush := h.DeferWrites(context.Background())
 	for range 2 {
 		if _, err := c.Write(ctx, []byte(`"m"`)); err != nil {

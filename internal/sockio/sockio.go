@@ -141,17 +141,27 @@ func (s *Conn) readOnce(fd uintptr) bool {
 // Write writes all of b, waiting while the socket is full. It returns how
 // much it wrote, and an error when that is not all.
 func (s *Conn) Write(b []byte) (int, error) {
+	done, err := s.write(b, s.writeFn)
+	if err == nil && done < len(b) {
+		err = io.ErrShortWrite
+	}
+	return done, err
+}
+
+// write runs the write f over b and returns how much it wrote and its
+// error (none for a full socket).
+func (s *Conn) write(b []byte, f func(uintptr) bool) (int, error) {
 	s.b, s.done, s.werrno = b, 0, 0
-	err := s.rc.Write(s.writeFn)
+	err := s.rc.Write(f)
 	done, errno := s.done, s.werrno
 	s.b = nil
 	switch {
 	case err != nil:
 		return done, err
+	case errno == syscall.EAGAIN:
+		return done, nil
 	case errno != 0:
 		return done, &net.OpError{Op: "write", Net: "tcp", Err: errno}
-	case done < len(b):
-		return done, io.ErrShortWrite
 	}
 	return done, nil
 }
@@ -177,28 +187,19 @@ func (s *Conn) writeAll(fd uintptr) bool {
 // returns how much (0 and no error when it is full). Unlike TryWrite it
 // holds the connection's descriptor for the call, so a Close cannot free
 // it underneath.
-func (s *Conn) WriteNow(b []byte) (int, error) {
-	s.b, s.done, s.werrno = b, 0, 0
-	err := s.rc.Write(s.nowFn)
-	n, errno := s.done, s.werrno
-	s.b = nil
-	switch {
-	case err != nil:
-		return 0, err
-	case errno == syscall.EAGAIN:
-		return 0, nil
-	case errno != 0:
-		return 0, &net.OpError{Op: "write", Net: "tcp", Err: errno}
-	}
-	return n, nil
-}
+func (s *Conn) WriteNow(b []byte) (int, error) { return s.write(b, s.nowFn) }
 
 func (s *Conn) writeOnce(fd uintptr) bool {
 	for {
 		n, e := write(int(fd), s.b)
-		if e != syscall.EINTR {
-			s.done, s.werrno = n, e
+		switch e {
+		case 0:
+			s.done = n
 			return true
+		case syscall.EINTR:
+			continue
 		}
+		s.werrno = e // EAGAIN: the socket is full
+		return true
 	}
 }

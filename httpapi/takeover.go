@@ -409,6 +409,11 @@ func (c *leanConn) serve(r *http.Request, closing bool) bool {
 // (c.flush) once the answer is out or the socket is full: they wait for
 // no client.
 func (c *leanConn) writeAnswer(b []byte) error {
+	if c.write > 0 {
+		// Each answer within WriteTimeout, as net/http has it (the one it
+		// set for the first request would pass).
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.write))
+	}
 	if c.sock != nil {
 		n, err := c.sock.WriteNow(b)
 		if b = b[n:]; err != nil || len(b) == 0 {
@@ -417,9 +422,6 @@ func (c *leanConn) writeAnswer(b []byte) error {
 		}
 	}
 	c.flushWrites()
-	if c.write > 0 {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(c.write))
-	}
 	var err error
 	if c.sock != nil {
 		_, err = c.sock.Write(b)

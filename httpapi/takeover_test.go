@@ -519,3 +519,20 @@ func TestTakeOver_DeliversToStreams(t *testing.T) {
 		t.Errorf("%d takeovers, want 1", taken)
 	}
 }
+
+// TestTakeOver_WriteTimeout: with a WriteTimeout, the deadline of one
+// answer does not cut the next (each has its own, as through net/http):
+// publishes keep being answered past the first ones' deadlines.
+func TestTakeOver_WriteTimeout(t *testing.T) {
+	const timeout = 20 * time.Millisecond
+	_, addr := serveTakeOver(t, &http.Server{WriteTimeout: timeout}, httpapi.Options{})
+	c := dialRaw(t, addr)
+	start := time.Now()
+	for i := 1; i <= 3 || time.Since(start) < 3*timeout; i++ {
+		c.send(publishReq("news", `1`, ""))
+		wantOffset(t, c.answer(), float64(i))
+	}
+	if taken, _ := takeOvers(addr); taken != 1 {
+		t.Errorf("%d takeovers, want 1", taken)
+	}
+}

@@ -36,9 +36,9 @@ type deferKey struct{}
 // DeferWrites returns a context for the hub's writes (Channel.Write) and
 // a function to call after each write made under it, once the writer's
 // own answer is out: it writes the streams the write woke, if any, on the
-// calling goroutine, without blocking. Until it is called they wait, so
-// call it soon (and not after blocking on something); a write without it
-// is not lost, the streams wait for the next call. For a publisher that
+// calling goroutine, without blocking. Until it is called they wait (and
+// stall, if it never is), so call it after every write made under ctx,
+// on error paths too, and before blocking on anything. For a publisher that
 // answers its client (httpapi's lean loop), it saves the hand-over of one
 // or two streams to the hub's writers.
 func (h *Hub) DeferWrites(ctx context.Context) (context.Context, func()) {

@@ -10,22 +10,6 @@ import (
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
-// parkedNews returns a hub of cfg with a channel "news", and an SSE
-// client of it whose stream the writers have (parked).
-func parkedNews(t *testing.T, cfg Config) (*Hub, *Channel, *rawSSE, *poolEvents) {
-	t.Helper()
-	ev := watchPool(t)
-	h, srv := poolHub(t, cfg)
-	c, err := h.NewChannel(context.Background(), ChannelOptions{Name: "news"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := dialSSE(t, srv, "channel=news")
-	cl.expect(t, frame.TypeSubscribed)
-	<-ev.park
-	return h, c, cl, ev
-}
-
 // TestDeferWrites_PublisherWrites: a write made under DeferWrites keeps
 // the parked stream it wakes, no writer starts, and the flush writes the
 // message to the client on the calling goroutine.

@@ -149,12 +149,12 @@ func TestPool_FullSocketGoesToOwner(t *testing.T) {
 	}
 }
 
-// TestPool_IdleWriter: a writer out of work waits for the next wake-up
-// instead of ending, so that a stream woken now and then does not start a
-// goroutine per write; the hub's shutdown ends it.
-func TestPool_IdleWriter(t *testing.T) {
+// parkedNews returns a hub of cfg with a channel "news", and an SSE
+// client of it whose stream the writers have (parked).
+func parkedNews(t *testing.T, cfg Config) (*Hub, *Channel, *rawSSE, *poolEvents) {
+	t.Helper()
 	ev := watchPool(t)
-	h, srv := poolHub(t, Config{})
+	h, srv := poolHub(t, cfg)
 	c, err := h.NewChannel(context.Background(), ChannelOptions{Name: "news"})
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +162,14 @@ func TestPool_IdleWriter(t *testing.T) {
 	cl := dialSSE(t, srv, "channel=news")
 	cl.expect(t, frame.TypeSubscribed)
 	<-ev.park
+	return h, c, cl, ev
+}
+
+// TestPool_IdleWriter: a writer out of work waits for the next wake-up
+// instead of ending, so that a stream woken now and then does not start a
+// goroutine per write; the hub's shutdown ends it.
+func TestPool_IdleWriter(t *testing.T) {
+	h, c, cl, ev := parkedNews(t, Config{})
 	for i := uint64(1); i <= 3; i++ {
 		if _, err := c.Write(context.Background(), []byte(`"m"`)); err != nil {
 			t.Fatal(err)
@@ -191,16 +199,8 @@ func TestPool_IdleWriter(t *testing.T) {
 // messages rests the write delay after it; a hub shutting down ends the
 // rest at once, and the stream gets its close frame.
 func TestPool_BusyStreamRests(t *testing.T) {
-	ev := watchPool(t)
-	h, srv := poolHub(t, Config{WriteDelay: time.Hour})
-	c, err := h.NewChannel(context.Background(), ChannelOptions{Name: "news"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := dialSSE(t, srv, "channel=news")
-	cl.expect(t, frame.TypeSubscribed)
+	h, c, cl, ev := parkedNews(t, Config{WriteDelay: time.Hour})
 	ctx := context.Background()
-	<-ev.park // the writers have the stream from now on
 	// Two messages before any writer runs (every writer slot taken): the
 	// stream's one write carries both.
 	p := &h.pool

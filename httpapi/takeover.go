@@ -166,6 +166,7 @@ func (c *leanConn) run(first *http.Request) {
 	// answer (Hub.DeferWrites).
 	ctx, flush := c.a.hub.DeferWrites(first.Context())
 	c.flush = flush
+	defer flush() // a handler's panic past its recover must not stall them
 	c.req = first.WithContext(ctx)
 	c.req.Header = make(http.Header, 4)
 	for {

@@ -10,9 +10,9 @@
 // system call that may block (handing the processor over to another
 // thread if it lasts), and on Linux it goes without: a plain system call
 // also wakes the runtime's monitor thread from its deep sleep, which then
-// polls every 20 µs for a millisecond or more, a tenth of the CPU of a
-// server publishing a few thousand messages a second over HTTP
-// (measured with perf: docs in README's performance section).
+// polls every 20 µs for a millisecond or more: a fifth of the CPU of a
+// server answering some 15 000 HTTP publishes a second (measured with
+// perf, README's performance section).
 //
 // A connection qualifies when it is a syscall.Conn: its reads and writes
 // are then its socket's. A wrapper that changes the bytes (TLS) must not

@@ -15,10 +15,9 @@ const supported = true
 // MSG_NOSIGNAL spares the signal of a write to a connection the peer
 // reset. A descriptor that is not a socket is written with write(2).
 func write(fd int, b []byte) (int, syscall.Errno) {
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), p, uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
+	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
 	if e == syscall.ENOTSOCK {
-		r, _, e = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), p, uintptr(len(b)))
+		r, _, e = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 	}
 	if e != 0 {
 		return 0, e
@@ -29,10 +28,9 @@ func write(fd int, b []byte) (int, syscall.Errno) {
 // read is recv(2) (recvfrom without an address), the same way; read(2)
 // for a descriptor that is not a socket.
 func read(fd int, b []byte) (int, syscall.Errno) {
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), p, uintptr(len(b)), 0, 0, 0)
+	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0, 0, 0)
 	if e == syscall.ENOTSOCK {
-		r, _, e = syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), p, uintptr(len(b)))
+		r, _, e = syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 	}
 	if e != 0 {
 		return 0, e

@@ -370,9 +370,16 @@ func (c *Channel) wakeLocked() int { return c.wakeDeferredLocked(nil) }
 // wakeDeferredLocked is wakeLocked for a write made under
 // Hub.DeferWrites: the streams it queues go to d while it has room.
 func (c *Channel) wakeDeferredLocked(d *deferredWrites) int {
+	var batch [wakeBatchLen]*waiter
+	n := 0
 	for w := range c.waiters {
-		w.notifyDeferred(d)
+		batch[n] = w
+		if n++; n == len(batch) {
+			wakeBatch(batch[:n], d)
+			n = 0
+		}
 	}
+	wakeBatch(batch[:n], d)
 	return c.conns
 }
 

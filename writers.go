@@ -90,6 +90,10 @@ type pooledStream interface {
 	// own runs the stream on a goroutine of its own (see handBack) until
 	// it parks again or ends.
 	own()
+	// warm reads, at level 0, 1 and 2 (warmLevels), the lines its step
+	// reads first, each level's found by the one before (warm.go); it
+	// returns a sum of what it read.
+	warm(level int) uintptr
 }
 
 // poolSlot is a pooled stream's place in the writers' queue: its state
@@ -250,6 +254,7 @@ func (p *writerPool) work() {
 			continue
 		}
 		p.mu.Unlock()
+		warmBatch(batch[:n])
 		for i, c := range batch[:n] {
 			batch[i] = nil
 			c.turn()

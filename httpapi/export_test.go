@@ -2,7 +2,8 @@ package httpapi
 
 import "net"
 
-// SetTakeOverHook sets the hook told of each takeover ("take") and each
-// connection given back ("give"), with the connection; nil removes it.
+// SetTakeOverHook sets the hook told of each takeover ("take"), each
+// connection given back ("give") and each answer that waits for a full
+// socket ("wait"), with the connection; nil removes it.
 // Tests set it while no API runs.
 func SetTakeOverHook(f func(what string, c net.Conn)) { testHookTakeOver = f }

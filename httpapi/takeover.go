@@ -83,7 +83,8 @@ func (a *api) takeOver(next http.Handler) http.Handler {
 }
 
 // testHookTakeOver, set only by tests, is told of each takeover
-// ("take") and of each connection given back ("give").
+// ("take"), of each connection given back ("give") and of each answer
+// that waits for a full socket ("wait").
 var testHookTakeOver func(what string, c net.Conn)
 
 // leanConn is a connection taken over: its buffer, and the request, the
@@ -425,6 +426,9 @@ func (c *leanConn) writeAnswer(b []byte) error {
 	c.flushWrites()
 	var err error
 	if c.sock != nil {
+		if testHookTakeOver != nil {
+			testHookTakeOver("wait", c.conn) // the socket is full
+		}
 		_, err = c.sock.Write(b)
 	} else {
 		_, err = c.conn.Write(b)

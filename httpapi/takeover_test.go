@@ -20,9 +20,12 @@ import (
 )
 
 // takes and gives count the takeovers and the connections given back,
-// in all; byServer counts them by the server's address (a test's own).
+// in all; byServer counts them by the server's address (a test's own);
+// answerWaits has the server's address of answers that waited for a full
+// socket.
 var (
 	takes, gives atomic.Int64
+	answerWaits  = make(chan string, 64)
 	countMu      sync.Mutex
 	byServer     = map[string]int{}
 )
@@ -34,6 +37,11 @@ func init() {
 			takes.Add(1)
 		case "give":
 			gives.Add(1)
+		case "wait":
+			select {
+			case answerWaits <- c.LocalAddr().String():
+			default:
+			}
 		}
 		countMu.Lock()
 		defer countMu.Unlock()
@@ -483,17 +491,36 @@ func TestTakeOver_Concurrent(t *testing.T) {
 func TestTakeOver_DeliversToStreams(t *testing.T) {
 	e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
 	addr := e.srv.Listener.Addr().String()
+	next := sseData(t, addr, id)
+	c := dialRaw(t, addr)
+	for i := 1; i <= 3; i++ {
+		c.send(publishReq(id, fmt.Sprintf(`"m%d"`, i), ""))
+		wantOffset(t, c.answer(), float64(i))
+		if got, want := next(), fmt.Sprintf(`"m%d"`, i); !strings.Contains(got, want) {
+			t.Fatalf("frame %q, want message %s", got, want)
+		}
+	}
+	if taken, _ := takeOvers(addr); taken != 1 {
+		t.Errorf("%d takeovers, want 1", taken)
+	}
+}
+
+// sseData opens an SSE stream of channel id on the server at addr, reads
+// it to its subscribed frame and returns a function that reads the data
+// of its next event.
+func sseData(t *testing.T, addr, id string) func() string {
+	t.Helper()
 	sse, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sse.Close()
+	t.Cleanup(func() { sse.Close() })
 	_ = sse.SetReadDeadline(time.Now().Add(time.Minute))
 	if _, err := fmt.Fprintf(sse, "GET /sse?channel=%s HTTP/1.1\r\nHost: x\r\n\r\n", id); err != nil {
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(sse)
-	next := func() string { // the next data line
+	next := func() string {
 		t.Helper()
 		for {
 			line, err := r.ReadString('\n')
@@ -507,17 +534,7 @@ func TestTakeOver_DeliversToStreams(t *testing.T) {
 	}
 	for !strings.Contains(next(), `"subscribed"`) { // hello, then subscribed
 	}
-	c := dialRaw(t, addr)
-	for i := 1; i <= 3; i++ {
-		c.send(publishReq(id, fmt.Sprintf(`"m%d"`, i), ""))
-		wantOffset(t, c.answer(), float64(i))
-		if got, want := next(), fmt.Sprintf(`"m%d"`, i); !strings.Contains(got, want) {
-			t.Fatalf("frame %q, want message %s", got, want)
-		}
-	}
-	if taken, _ := takeOvers(addr); taken != 1 {
-		t.Errorf("%d takeovers, want 1", taken)
-	}
+	return next
 }
 
 // TestTakeOver_WriteTimeout: with a WriteTimeout, the deadline of one

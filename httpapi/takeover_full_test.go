@@ -1,0 +1,153 @@
+//go:build unix
+
+package httpapi_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/httpapi"
+)
+
+// TestTakeOver_FullAnswerSocket: a publisher that sends publishes without
+// reading their answers fills its socket, and the lean loop has to wait to
+// write an answer. It writes the streams the publish woke first (here an
+// SSE stream the publisher's goroutine writes, the stream having caught up
+// before each publish): the stream has that publish's message while the
+// answer waits. Once the publisher reads, every publish has its answer, in
+// order.
+func TestTakeOver_FullAnswerSocket(t *testing.T) {
+	e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
+	addr := e.srv.Listener.Addr().String()
+	seen := sseOffsets(t, addr, id)
+	ch, ok := e.hub.Channel(id)
+	if !ok {
+		t.Fatal("no channel")
+	}
+
+	// A small receive buffer, set before the connection is made, so that
+	// the server's socket fills after a few hundred answers.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		if cerr := rc.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute)) // a bound on the test
+
+	// The publisher sends a publish once the stream has the last one, and
+	// reads no answer, until one waits.
+	var n, k uint64 // publishes sent; the one whose answer waits
+	for k == 0 {
+		n++
+		if _, err := io.WriteString(conn, publishReq(id, fmt.Sprintf(`"m%d"`, n), "")); err != nil {
+			t.Fatal(err)
+		}
+		for k == 0 && seen.last.Load() < n {
+			select {
+			case <-seen.news:
+			case a := <-answerWaits:
+				if a == addr {
+					k = ch.Offset()
+				}
+			case <-seen.ended:
+				t.Fatalf("the stream ended before message %d", n)
+			}
+		}
+	}
+	// The lean loop wrote the stream before it waited: the stream has
+	// message k while the answer of publish k waits.
+	for seen.last.Load() < k {
+		select {
+		case <-seen.news:
+		case <-seen.ended:
+			t.Fatalf("the stream ended before message %d, whose answer waits", k)
+		}
+	}
+
+	// The publisher reads: each publish has its answer, in order.
+	c := &rawConn{t: t, c: conn, br: bufio.NewReader(conn)}
+	for i := range n {
+		wantOffset(t, c.answer(), float64(i+1))
+	}
+	if got := ch.Offset(); got != n {
+		t.Errorf("channel offset %d, want %d (one message per publish)", got, n)
+	}
+}
+
+// sseReader is an SSE stream read on a goroutine of its own, as fast as
+// it comes: the offset of the last message it had, news of each, and the
+// end of the stream.
+type sseReader struct {
+	last  atomic.Uint64
+	news  chan struct{} // a message came (at most one pending)
+	ended chan struct{}
+}
+
+// sseOffsets opens an SSE stream of channel id on the server at addr and,
+// once it has subscribed, reads it until the stream or the test ends.
+func sseOffsets(t *testing.T, addr, id string) *sseReader {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a bound on the test
+	if _, err := fmt.Fprintf(conn, "GET /sse?channel=%s HTTP/1.1\r\nHost: x\r\n\r\n", id); err != nil {
+		t.Fatal(err)
+	}
+	s := &sseReader{news: make(chan struct{}, 1), ended: make(chan struct{})}
+	subscribed := make(chan struct{})
+	t.Cleanup(func() {
+		conn.Close()
+		<-s.ended
+	})
+	go func() {
+		defer close(s.ended)
+		r := bufio.NewReader(conn)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			var f struct {
+				Type   string `json:"type"`
+				Offset uint64 `json:"offset"`
+			}
+			if data, ok := strings.CutPrefix(line, "data: "); !ok || json.Unmarshal([]byte(data), &f) != nil || f.Type != "msg" {
+				if f.Type == "subscribed" {
+					close(subscribed)
+				}
+				continue
+			}
+			s.last.Store(f.Offset)
+			select {
+			case s.news <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	select {
+	case <-subscribed:
+	case <-s.ended:
+		t.Fatal("the stream ended before it subscribed")
+	}
+	return s
+}

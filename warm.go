@@ -72,15 +72,9 @@ func (c *sseConn) warm(level int) uintptr {
 	case 0:
 		return uintptr(unsafe.Pointer(c.st)) + uintptr(c.live) + uintptr(unsafe.Pointer(c.sock))
 	case 1:
-		x := warmStream(c.st)
-		if c.s != nil && c.s.ended.Load() {
-			x++
-		}
+		x := warmConn(c.st, c.s, c.sock)
 		if len(c.pos) > 0 {
 			x += uintptr(c.pos[0].after)
-		}
-		if c.sock != nil {
-			x += uintptr(c.sock.fd)
 		}
 		return x
 	default:
@@ -95,15 +89,9 @@ func (c *wsConn) warm(level int) uintptr {
 	case 0:
 		return uintptr(unsafe.Pointer(c.st)) + uintptr(unsafe.Pointer(c.v)) + uintptr(unsafe.Pointer(c.sock))
 	case 1:
-		x := warmStream(c.st)
-		if s := c.st.session; s != nil && s.ended.Load() {
-			x++
-		}
+		x := warmConn(c.st, c.st.session, c.sock)
 		if !c.v.grant.Expires.IsZero() {
 			x++
-		}
-		if c.sock != nil {
-			x += uintptr(c.sock.fd)
 		}
 		return x
 	default:
@@ -119,9 +107,16 @@ func (p *parkedPoll) warm(level int) uintptr {
 	return uintptr(p.gen)
 }
 
-// warmStream reads the stream's line.
-func warmStream(st *stream) uintptr {
-	return uintptr(st.gen) + uintptr(len(st.subs)) + uintptr(unsafe.Pointer(st.pq))
+// warmConn reads the lines of a connection's stream, session and socket.
+func warmConn(st *stream, s *Session, sock *rawSock) uintptr {
+	x := uintptr(st.gen) + uintptr(len(st.subs)) + uintptr(unsafe.Pointer(st.pq))
+	if s != nil && s.ended.Load() {
+		x++
+	}
+	if sock != nil {
+		x += uintptr(sock.fd)
+	}
+	return x
 }
 
 // warmSub reads the stream's first subscription.

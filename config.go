@@ -135,6 +135,12 @@ type Config struct {
 	// Hub.WriteCounts counts the writes of each kind. Default: 20ms;
 	// negative: every write at once.
 	WriteDelay time.Duration
+	// NoIOURing makes each write of the hub's writers a system call of
+	// its own. By default, on Linux where the kernel allows io_uring, a
+	// writer sends the writes of the streams it took together with one
+	// call (each still a send that never waits: a full socket's stream
+	// goes to its own goroutine as usual), which costs less per write.
+	NoIOURing bool
 	// MaxFrameSize bounds a client's WebSocket message. Default: 96 KiB
 	// (a MaxClientMessage payload in base64, with room for the frame).
 	MaxFrameSize int64

@@ -37,6 +37,8 @@ type sockWriter struct {
 	// enough to finish (see finishUnsent); cut says that one was cut.
 	unsent []byte
 	cut    bool
+	// q, during a writer's turn, queues the writes (sendqueue.go).
+	q *sendQueue
 }
 
 // send writes b.
@@ -109,6 +111,13 @@ func (w *sockWriter) unarm() {
 // writeNow writes b to the socket without waiting; what the socket does
 // not take is kept in spill, for the owner.
 func (w *sockWriter) writeNow(b []byte) {
+	if w.q != nil && w.spill == nil && w.q.queue(w, b) {
+		w.lastWrite = time.Now()
+		return
+	}
+	if w.err != nil {
+		return // a queued send failed
+	}
 	if w.spill == nil {
 		n, err := w.sock.try(b)
 		if err != nil {

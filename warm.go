@@ -126,3 +126,7 @@ func warmSub(st *stream) uintptr {
 	}
 	return 0
 }
+
+func (c *sseConn) writer() *sockWriter    { return &c.sockWriter }
+func (c *wsConn) writer() *sockWriter     { return &c.sockWriter }
+func (p *parkedPoll) writer() *sockWriter { return nil }

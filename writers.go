@@ -72,6 +72,8 @@ type writerPool struct {
 	// wakeAt is when the first of the writers waiting for rests to end
 	// wakes (zero: none waits).
 	wakeAt time.Time
+	qs     queues      // the writers' send queues (sendqueue.go)
+	sent   queuedSends // and what they sent
 }
 
 // resting is a stream resting until due.
@@ -94,6 +96,9 @@ type pooledStream interface {
 	// reads first, each level's found by the one before (warm.go); it
 	// returns a sum of what it read.
 	warm(level int) uintptr
+	// writer returns the stream's socket writer, or nil for a stream
+	// that writes nothing in its step.
+	writer() *sockWriter
 }
 
 // poolSlot is a pooled stream's place in the writers' queue: its state
@@ -110,9 +115,11 @@ func (p *writerPool) init(h *Hub) {
 	p.delay = max(h.cfg.WriteDelay, 0)
 	p.max = max(1, runtime.GOMAXPROCS(0))
 	p.wake = make(chan struct{}, 1)
+	p.qs.off = h.cfg.NoIOURing
 	// At shutdown the idle writer wakes, finds the hub shutting down and
 	// ends.
 	context.AfterFunc(h.ctx, func() {
+		p.qs.close()
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.wakeIdleLocked()
@@ -202,6 +209,8 @@ const writerTake = 32
 // for the rests to end when no other writer does.
 func (p *writerPool) work() {
 	defer p.h.wg.Done()
+	q := p.qs.take(p)
+	defer p.qs.put(q, p.max)
 	var batch [writerTake]*poolSlot
 	since := time.Now()
 	p.mu.Lock()
@@ -255,9 +264,13 @@ func (p *writerPool) work() {
 		}
 		p.mu.Unlock()
 		warmBatch(batch[:n])
-		for i, c := range batch[:n] {
-			batch[i] = nil
-			c.turn()
+		if q != nil {
+			turnAll(batch[:n], q)
+		} else {
+			for i, c := range batch[:n] {
+				batch[i] = nil
+				c.turn()
+			}
 		}
 		if time.Since(since) >= writerSlice {
 			// Let the scheduler look at the network: a writer that never
@@ -340,10 +353,18 @@ func (h *restHeap) Pop() any {
 
 // turn is one writer's turn at a queued stream. A busy stream (its write
 // gathered) then rests, the others park.
-func (c *poolSlot) turn() {
+func (c *poolSlot) turn() { c.end(c.begin()) }
+
+// begin starts a turn at the stream: its step.
+func (c *poolSlot) begin() (busy, ok bool) {
 	c.ps.Store(psRunning)
 	c.again.Store(false)
-	busy, ok := c.s.step()
+	return c.s.step()
+}
+
+// end ends a turn, after its step's sends: the stream goes to an owner
+// (not ok), rests (busy), or parks, queued again when woken meanwhile.
+func (c *poolSlot) end(busy, ok bool) {
 	if !ok {
 		c.handBack()
 		return

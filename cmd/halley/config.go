@@ -33,6 +33,8 @@ type config struct {
 	DebugAddr string
 	// WriteDelay is halley.Config.WriteDelay.
 	WriteDelay time.Duration
+	// IOURing is the opposite of halley.Config.NoIOURing.
+	IOURing bool
 
 	// What exists at start-up (config file only).
 	Channels  []channelDecl
@@ -61,6 +63,7 @@ func defaultConfig() config {
 		PollTimeout:    20 * time.Second,
 		SessionTimeout: time.Hour,
 		Demo:           true,
+		IOURing:        true,
 		HookTimeout:    hooks.DefaultTimeout,
 		MaxSessions:    halley.DefaultMaxSessions,
 		securityConfig: defaultSecurity(),
@@ -432,6 +435,7 @@ func serveFlags(c *config, file *string) *flag.FlagSet {
 	fs.StringVar(file, "config", *file, "JSON config `file`; flags given on the command line override it")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "serve the demo page at / and publish ticks on the \"demo\" channel")
 	fs.DurationVar(&c.WriteDelay, "write-delay", c.WriteDelay, "rest of a busy stream (0: the library's default, 20ms; negative: none): a stream whose write carried several messages waits this long before writing again, gathering what comes into one write; a stream that is not behind writes at once")
+	fs.BoolVar(&c.IOURing, "io-uring", c.IOURing, "on Linux, send the writes of the streams a writer takes with one system call (io_uring) where the kernel allows it; --io-uring=false makes each write its own send")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback `address` to serve Go's profiler (net/http/pprof) on, for measuring the server")
 	c.securityConfig.flags(fs)
 	c.brokerConfig.flags(fs)

@@ -64,6 +64,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		SessionTimeout: cfg.SessionTimeout,
 		MaxSessions:    cfg.MaxSessions,
 		WriteDelay:     cfg.WriteDelay,
+		NoIOURing:      !cfg.IOURing,
 		Logger:         log,
 	}
 	authz, err := cfg.securityConfig.apply(ctx, &hc)

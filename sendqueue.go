@@ -2,6 +2,7 @@ package halley
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -80,13 +81,20 @@ func (q *sendQueue) done(i int, r uring.Result, rest []byte) {
 // their sockets did not take whole (for tests).
 type queuedSends struct{ runs, short atomic.Uint64 }
 
-// queues keeps the writers' send queues while the hub runs.
+// queues keeps the writers' send queues while the hub runs: at most
+// maxQueues of them exist (a writer past that sends on its own), kept
+// for the writers that start later.
 type queues struct {
 	mu     sync.Mutex
 	free   []*sendQueue
+	made   int
 	off    bool // no io_uring here, or Config.NoIOURing
 	closed bool // the hub shut down
 }
+
+// maxQueues bounds the send queues of a hub: enough for its writers
+// (GOMAXPROCS at most) and as many writers being replaced.
+func maxQueues() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // take returns a send queue for a writer of p, or nil.
 func (qs *queues) take(p *writerPool) *sendQueue {
@@ -100,23 +108,26 @@ func (qs *queues) take(p *writerPool) *sendQueue {
 		qs.free = qs.free[:n-1]
 		return q
 	}
+	if qs.made >= maxQueues() {
+		return nil
+	}
 	b, err := uring.New()
 	if err != nil {
 		qs.off = true
 		return nil
 	}
+	qs.made++
 	return &sendQueue{b: b, p: p}
 }
 
-// put gives a writer's queue back, empty, to keep at most keep of them;
-// after the hub's shutdown it closes it.
-func (qs *queues) put(q *sendQueue, keep int) {
+// put gives a queue back, empty; after the hub's shutdown it closes it.
+func (qs *queues) put(q *sendQueue) {
 	if q == nil {
 		return
 	}
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
-	if qs.closed || len(qs.free) >= keep {
+	if qs.closed {
 		q.b.Close()
 		return
 	}

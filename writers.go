@@ -210,7 +210,7 @@ const writerTake = 32
 func (p *writerPool) work() {
 	defer p.h.wg.Done()
 	q := p.qs.take(p)
-	defer p.qs.put(q, p.max)
+	defer p.qs.put(q)
 	var batch [writerTake]*poolSlot
 	since := time.Now()
 	p.mu.Lock()

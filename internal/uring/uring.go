@@ -21,8 +21,9 @@ import (
 )
 
 // ErrUnavailable is returned by New where io_uring cannot be used: another
-// platform, an old kernel, or one that refuses it (the sysctl
-// kernel.io_uring_disabled, a seccomp profile).
+// platform, an old kernel (one whose send waits for a full socket despite
+// MSG_DONTWAIT is found out by a trial send), or one that refuses it (the
+// sysctl kernel.io_uring_disabled, a seccomp profile).
 var ErrUnavailable = errors.New("uring: io_uring is not available")
 
 // Result is what a send of a Batch did: N bytes of the run sent, or the

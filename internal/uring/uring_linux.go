@@ -123,6 +123,10 @@ func New() (*Batch, error) {
 	b.cqTail = (*uint32)(unsafe.Add(base, p.cq.tail))
 	b.cqMask = *(*uint32)(unsafe.Add(base, p.cq.ringMask))
 	b.cqes = unsafe.Slice((*cqe)(unsafe.Add(base, p.cq.cqes)), p.cqEntries)
+	if !b.nowaitHonored() {
+		b.Close() // closing the ring ends a send it left waiting
+		return nil, ErrUnavailable
+	}
 	return b, nil
 }
 
@@ -174,23 +178,7 @@ func (b *Batch) Flush(done func(i int, r Result, rest []byte)) {
 	if n == 0 {
 		return
 	}
-	for range n {
-		b.res = append(b.res, Result{Errno: syscall.EIO})
-	}
-	tail := atomic.LoadUint32(b.sqTail)
-	for i, r := range b.runs {
-		idx := (tail + uint32(i)) & b.sqMask
-		b.sqes[idx] = sqe{
-			opcode:   opSend,
-			fd:       int32(r.fd),
-			addr:     uint64(uintptr(unsafe.Pointer(&b.buf[r.start]))),
-			len:      uint32(r.end - r.start),
-			msgFlags: syscall.MSG_DONTWAIT | syscall.MSG_NOSIGNAL,
-			userData: uint64(i),
-		}
-		b.sqArray[idx] = idx
-	}
-	atomic.StoreUint32(b.sqTail, tail+uint32(n))
+	b.prepare()
 	for toSubmit, done := n, 0; done < n; {
 		r, _, e := syscall.RawSyscall6(sysEnter, uintptr(b.fd), uintptr(toSubmit), uintptr(n-done), enterGetEvent, 0, 0)
 		if e == 0 {
@@ -213,6 +201,59 @@ func (b *Batch) Flush(done func(i int, r Result, rest []byte)) {
 		done(i, r, rest)
 	}
 	b.buf, b.runs = b.buf[:0], b.runs[:0]
+}
+
+// prepare puts the queued runs in the submission ring, each result EIO
+// until its completion says otherwise.
+func (b *Batch) prepare() {
+	for range b.runs {
+		b.res = append(b.res, Result{Errno: syscall.EIO})
+	}
+	tail := atomic.LoadUint32(b.sqTail)
+	for i, r := range b.runs {
+		idx := (tail + uint32(i)) & b.sqMask
+		b.sqes[idx] = sqe{
+			opcode:   opSend,
+			fd:       int32(r.fd),
+			addr:     uint64(uintptr(unsafe.Pointer(&b.buf[r.start]))),
+			len:      uint32(r.end - r.start),
+			msgFlags: syscall.MSG_DONTWAIT | syscall.MSG_NOSIGNAL,
+			userData: uint64(i),
+		}
+		b.sqArray[idx] = idx
+	}
+	atomic.StoreUint32(b.sqTail, tail+uint32(len(b.runs)))
+}
+
+// nowaitHonored reports whether this kernel completes a send that cannot
+// go (MSG_DONTWAIT, a full socket) at once with EAGAIN, as Flush needs:
+// an older one waits for the socket instead, which would hold a writer on
+// one slow client. It tries one on a full socket pair, without waiting.
+func (b *Batch) nowaitHonored() bool {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	fill := make([]byte, 64<<10)
+	for {
+		if _, err := syscall.Write(fds[0], fill); err == syscall.EAGAIN {
+			break
+		} else if err != nil {
+			return false
+		}
+	}
+	if _, ok := b.Add(fds[0], []byte{1}); !ok {
+		return false
+	}
+	b.res = b.res[:0]
+	b.prepare()
+	defer func() { b.buf, b.runs, b.res = b.buf[:0], b.runs[:0], b.res[:0] }()
+	if _, _, e := syscall.RawSyscall6(sysEnter, uintptr(b.fd), 1, 0, 0, 0, 0); e != 0 {
+		return false
+	}
+	return b.reap() == 1 && b.res[0] == Result{} // EAGAIN: nothing sent, no error
 }
 
 // reap takes the completions there are and returns how many.

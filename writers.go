@@ -203,7 +203,7 @@ func (p *writerPool) spawnLocked() bool {
 var testHookPool func(what string)
 
 // writerTake is how many streams a writer takes from the queue at once.
-const writerTake = 32
+const writerTake = 128
 
 // work writes queued streams until there is nothing to write, and waits
 // for the rests to end when no other writer does.

@@ -7,6 +7,10 @@
 #
 #   CENTRIFUGO=/path/to/centrifugo scripts/bench-peers.sh [RUNS] [CASES]
 #
+# Each line has the host's steal over the run (the share of the
+# machine's time its hypervisor gave to other guests): a run with more of
+# it is slower and dearer whatever the server.
+#
 # RUNS defaults to 3, CASES (comma-separated) to every case but
 # stream-2k, which a peer does not have. Centrifugo comes from the Go
 # module proxy:
@@ -60,9 +64,10 @@ for c in ${cases//,/ }; do
 import json, sys
 d = json.loads(open(sys.argv[3]).read()); d["kind"] = sys.argv[1]; d["run"] = int(sys.argv[2])
 l = d.get("latency_ms") or {}
-print("%-11s %-10s run %d  deliveries/s %8.0f  µs/delivery %6.2f  µs/publish %7.1f  p50 %6.1f ms  p99 %6.1f ms  lost/dup/ooo %s/%s/%s" % (
+print("%-11s %-10s run %d  deliveries/s %8.0f  µs/delivery %6.2f  µs/publish %7.1f  p50 %6.1f ms  p99 %6.1f ms  steal %4.1f%%  lost/dup/ooo %s/%s/%s" % (
   d.get("case"), sys.argv[1], d["run"], d.get("deliveries_per_s", 0), d.get("server_cpu_us_per_delivery", 0),
-  d.get("server_cpu_us_per_publish", 0), l.get("p50", 0), l.get("p99", 0), d.get("lost"), d.get("duplicated"), d.get("out_of_order")))
+  d.get("server_cpu_us_per_publish", 0), l.get("p50", 0), l.get("p99", 0), d.get("host_steal_pct") or 0,
+  d.get("lost"), d.get("duplicated"), d.get("out_of_order")))
 open(sys.argv[4], "a").write(json.dumps(d) + "\n")' "$kind" "$run" "$dir/one.json" "$dir/all.jsonl"
       else
         echo "$c $kind run $run: failed"
@@ -84,7 +89,8 @@ for c in dict.fromkeys(r["case"] for r in rows):
         rs = [r for r in rows if r["case"] == c and r["kind"] == k]
         if not rs:
             continue
-        print("%-11s %-10s deliveries/s %8.0f  µs/delivery %6.2f  µs/publish %7.1f  p50 %6.1f ms  p99 %6.1f ms  lost %d" % (
+        print("%-11s %-10s deliveries/s %8.0f  µs/delivery %6.2f  µs/publish %7.1f  p50 %6.1f ms  p99 %6.1f ms  steal %4.1f%%  lost %d" % (
             c, k, med(rs, lambda r: r.get("deliveries_per_s")), med(rs, lambda r: r.get("server_cpu_us_per_delivery")),
             med(rs, lambda r: r.get("server_cpu_us_per_publish")), med(rs, lambda r: (r.get("latency_ms") or {}).get("p50")),
-            med(rs, lambda r: (r.get("latency_ms") or {}).get("p99")), sum(r.get("lost") or 0 for r in rs)))' "$dir/all.jsonl"
+            med(rs, lambda r: (r.get("latency_ms") or {}).get("p99")), med(rs, lambda r: r.get("host_steal_pct")),
+            sum(r.get("lost") or 0 for r in rs)))' "$dir/all.jsonl"

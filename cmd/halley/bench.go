@@ -30,7 +30,9 @@ connects, for the connection time and rate and, with --server-pid, the
 server's memory per idle connection and CPU time per connection (run it
 with and without --token to see what checking tokens costs).
 --server-pid also reports the server's CPU time (from /proc, in ticks of
-10 ms: USER_HZ is taken to be 100).
+10 ms: USER_HZ is taken to be 100). On Linux every run also reports the
+share of the machine's time its host stole meanwhile (steal in
+/proc/stat): on a shared virtual machine, runs with more are dearer.
 
 Several servers (nodes sharing one broker, such as Redis): repeat
 --server (or separate URLs with commas), and --server-pid in the same

@@ -114,6 +114,9 @@ type cpu struct {
 	bench    time.Duration
 	serverOK bool // every server's was read
 	benchOK  bool
+	// The machine's ticks (/proc/stat): stolen, and in all.
+	steal, ticks uint64
+	machineOK    bool
 }
 
 func (r *runner) readCPU() cpu {
@@ -129,7 +132,22 @@ func (r *runner) readCPU() cpu {
 	}
 	c.bench, err = procCPU(os.Getpid())
 	c.benchOK = err == nil
+	c.steal, c.ticks, err = machineTicks()
+	c.machineOK = err == nil
 	return c
+}
+
+// stealPct returns the share of the machine's time, in percent, that
+// its host stole from c0 to c1 (0 when no tick passed), or nil when
+// unknown.
+func stealPct(c0, c1 cpu) *float64 {
+	if !c0.machineOK || !c1.machineOK || c1.ticks < c0.ticks || c1.steal < c0.steal {
+		return nil
+	}
+	if c1.ticks == c0.ticks {
+		return ptr(0.0)
+	}
+	return ptr(round(100*float64(c1.steal-c0.steal)/float64(c1.ticks-c0.ticks), 1))
 }
 
 // serverSince returns the CPU time of server k (-1: all of them) from c0
@@ -403,6 +421,9 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	res.ServerRSSBeforeKB, res.ServerRSSConnectedKB, res.ServerRSSEndKB = total.RSSBeforeKB, total.RSSConnectedKB, total.RSSEndKB
 	res.ServerRSSKBPerConn = total.RSSKBPerConn
 	res.Servers = per
+	if cfg.Messages > 0 {
+		res.HostStealPct = stealPct(cpu1, cpu2)
+	}
 	if cfg.Messages > 0 && cpu1.benchOK && cpu2.benchOK {
 		s := (cpu2.bench - cpu1.bench).Seconds()
 		res.BenchCPUS = ptr(round(s, 2))

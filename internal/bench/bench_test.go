@@ -155,6 +155,7 @@ func TestRun_ServerPID(t *testing.T) {
 		"bench_cpu_connect_s":        res.BenchCPUConnectS,
 		"bench_cpu_s":                res.BenchCPUS,
 		"bench_cpu_us_per_delivery":  res.BenchCPUUsPerDelivery,
+		"host_steal_pct":             res.HostStealPct,
 	} {
 		if v == nil || *v < 0 {
 			t.Errorf("%s = %v, want a non-negative figure", name, v)

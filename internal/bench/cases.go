@@ -126,10 +126,10 @@ func RunCases(ctx context.Context, base Config, cases []Case, scale float64, pro
 
 // WriteTable writes one line per result: its case, load, rates, the
 // servers' CPU time per delivery and per publication (totals over all
-// servers), latencies, and whether it went through.
+// servers), latencies, the host's steal, and whether it went through.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\tsubs\tchannels\tmessages\trate/s\tdeliveries/s\tpublishes/s\tsrv µs/delivery\tsrv µs/publish\tbench µs/delivery\tp50 ms\tp99 ms\tlost/dup/ooo\t")
+	fmt.Fprintln(tw, "case\tsubs\tchannels\tmessages\trate/s\tdeliveries/s\tpublishes/s\tsrv µs/delivery\tsrv µs/publish\tbench µs/delivery\tp50 ms\tp99 ms\tsteal %\tlost/dup/ooo\t")
 	for _, r := range results {
 		rate := "max"
 		if r.Rate > 0 {
@@ -143,10 +143,14 @@ func WriteTable(w io.Writer, results []Result) error {
 		if !r.OK() {
 			state += " FAILED"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		steal := "-"
+		if r.HostStealPct != nil {
+			steal = fmt.Sprintf("%.1f", *r.HostStealPct)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.Case, r.Subscribers, r.Channels, r.Messages, rate, r.DeliveriesPerS, r.PublishesPerS,
 			optional(r.ServerCPUUsPerDelivery), optional(r.ServerCPUUsPerPublish), optional(r.BenchCPUUsPerDelivery),
-			p50, p99, state)
+			p50, p99, steal, state)
 	}
 	return tw.Flush()
 }

@@ -45,6 +45,9 @@ type FloorResult struct {
 	// by them: the write system call and the kernel's loopback delivery,
 	// which is charged to the sender.
 	CPUUSPerWrite float64 `json:"cpu_us_per_write"`
+	// HostStealPct is Result's: the share of the machine's time its
+	// host stole over the writes (nil: not known).
+	HostStealPct *float64 `json:"host_steal_pct"`
 }
 
 // Floor measures the floor of a delivery: GOMAXPROCS goroutines write
@@ -103,6 +106,9 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 	if err != nil {
 		return FloorResult{}, err
 	}
+	var m0, m1 cpu
+	m0.steal, m0.ticks, err = machineTicks()
+	m0.machineOK = err == nil
 	start := time.Now()
 	for round := range cfg.Messages {
 		if cfg.Rate > 0 {
@@ -137,12 +143,15 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 	if err != nil {
 		return FloorResult{}, err
 	}
+	m1.steal, m1.ticks, err = machineTicks()
+	m1.machineOK = err == nil
 	writes := cfg.Messages * len(conns)
 	return FloorResult{
 		Connections:   len(conns),
 		Writes:        writes,
 		WritesPerS:    float64(writes) / elapsed.Seconds(),
 		CPUUSPerWrite: float64((cpu1 - cpu0).Microseconds()) / float64(writes),
+		HostStealPct:  stealPct(m0, m1),
 	}, nil
 }
 

@@ -115,6 +115,18 @@ func TestParseProc(t *testing.T) {
 			t.Errorf("parseStatCPU(%q) accepted", bad)
 		}
 	}
+	machine := []byte("cpu  100 5 50 800 10 1 4 30 7 0\ncpu0 50 2 25 400 5 1 2 15 3 0\nintr 1\n")
+	if steal, total, err := parseMachineTicks(machine); err != nil || steal != 30 || total != 1000 {
+		t.Errorf("parseMachineTicks = %d, %d, %v, want 30 of 1000", steal, total, err)
+	}
+	if steal, total, err := parseMachineTicks([]byte("cpu  100 5 50 800\n")); err != nil || steal != 0 || total != 955 {
+		t.Errorf("parseMachineTicks (no steal field) = %d, %d, %v, want 0 of 955", steal, total, err)
+	}
+	for _, bad := range []string{"", "intr 1\n", "cpu0 1 2 3 4 5\n", "cpu 1 2 x 4\n", "cpu 1 2\n"} {
+		if _, _, err := parseMachineTicks([]byte(bad)); err == nil {
+			t.Errorf("parseMachineTicks(%q) accepted", bad)
+		}
+	}
 	status := []byte("Name:\thalley\nVmPeak:\t  20000 kB\nVmRSS:\t   12345 kB\nThreads:\t5\n")
 	if kb, err := parseStatusKB(status, "VmRSS"); err != nil || kb != 12345 {
 		t.Errorf("VmRSS = %d, %v, want 12345", kb, err)

@@ -77,3 +77,42 @@ func parseStatusKB(b []byte, field string) (int64, error) {
 	}
 	return 0, fmt.Errorf("bench: /proc status: no %s", field)
 }
+
+// machineTicks returns, from the "cpu" line of /proc/stat, the clock
+// ticks of all processors taken together: steal (the time the
+// hypervisor gave a processor to another guest while this one had work)
+// and the total of every state. Both only grow; their differences
+// between two readings give the share of the machine's time stolen
+// meanwhile.
+func machineTicks() (steal, total uint64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	return parseMachineTicks(b)
+}
+
+// parseMachineTicks parses the aggregate "cpu" line of a /proc/stat:
+// user nice system idle iowait irq softirq steal guest guest_nice, of
+// which the kernel counts guest time in user too (so the total leaves
+// the two guest fields out). Kernels older than 2.6.11 have no steal
+// field: it then counts as 0.
+func parseMachineTicks(b []byte) (steal, total uint64, err error) {
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	f := bytes.Fields(line)
+	if len(f) < 5 || string(f[0]) != "cpu" {
+		return 0, 0, errors.New("bench: /proc/stat: no cpu line")
+	}
+	f = f[1:min(len(f), 9)] // through steal
+	for i, s := range f {
+		n, err := strconv.ParseUint(string(s), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("bench: /proc/stat: %w", err)
+		}
+		total += n
+		if i == 7 {
+			steal = n
+		}
+	}
+	return steal, total, nil
+}

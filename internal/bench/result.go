@@ -93,6 +93,12 @@ type Result struct {
 	BenchCPUConnectS       *float64 `json:"bench_cpu_connect_s"`
 	BenchCPUS              *float64 `json:"bench_cpu_s"`
 	BenchCPUUsPerDelivery  *float64 `json:"bench_cpu_us_per_delivery"`
+	// HostStealPct is the share of the machine's processor time, in
+	// percent, that its hypervisor gave to other guests while this one
+	// had work (steal in /proc/stat), over the delivery phase: on a
+	// shared virtual machine, the runs with more of it are slower and
+	// dearer whatever the server (nil: not known, such as off Linux).
+	HostStealPct *float64 `json:"host_steal_pct"`
 
 	// The server's resident memory (VmRSS) before the subscribers
 	// connect, once all are connected, and at the end; the growth per
@@ -203,6 +209,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 		}
 		if r.BenchCPUS != nil {
 			p("\n  bench CPU:  %.2f s: %.2f µs per delivery", *r.BenchCPUS, deref(r.BenchCPUUsPerDelivery))
+		}
+		if r.HostStealPct != nil {
+			p("\n  machine:    %.1f%% of the processors' time stolen by the host", *r.HostStealPct)
 		}
 	}
 	if len(r.Servers) > 1 {

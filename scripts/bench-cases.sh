@@ -43,10 +43,10 @@ report() { # label build, then the bench's JSON line on stdin
 import json, sys
 d = json.loads(sys.stdin.read())
 l = d.get("latency_ms") or {}
-print("%-14s %-4s subs %6d  deliveries/s %8.0f  µs/delivery %6.2f  µs/publish %7.1f  publishes/s %6.0f  p50 %6.1f ms  p99 %6.1f ms  lost/dup/ooo %s/%s/%s" % (
+print("%-14s %-4s subs %6d  deliveries/s %8.0f  µs/delivery %6.2f  µs/publish %7.1f  publishes/s %6.0f  p50 %6.1f ms  p99 %6.1f ms  steal %4.1f%%  lost/dup/ooo %s/%s/%s" % (
   sys.argv[1], sys.argv[2], d.get("subscribers", 0), d.get("deliveries_per_s", 0), d.get("server_cpu_us_per_delivery", 0),
   d.get("server_cpu_us_per_publish", 0), d.get("publishes_per_s", 0), l.get("p50", 0), l.get("p99", 0),
-  d.get("lost"), d.get("duplicated"), d.get("out_of_order")))' "$1" "$2"
+  d.get("host_steal_pct") or 0, d.get("lost"), d.get("duplicated"), d.get("out_of_order")))' "$1" "$2"
 }
 
 for c in fanout-1k paced-1k fanout-10k publish-2k light; do

@@ -71,6 +71,7 @@ server "$dir/new"
 stop
 "$dir/new" bench --floor --subscribers 1000 --messages 500 --rate 50 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print("floor paced-1k      1000 connections, 50 writes/s each: %.2f µs CPU per write" % d["cpu_us_per_write"])'
 "$dir/new" bench --floor --subscribers 10000 --messages 50 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print("floor 10k          10000 connections, as fast as they go: %.2f µs CPU per write" % d["cpu_us_per_write"])'
+"$dir/new" bench --floor-publish --subscribers 2000 --messages 20000 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print("floor publish-2k   2000 connections, 4 publishers: %.2f µs CPU per publish" % d["cpu_us_per_publish"])'
 for tr in sse ws poll; do
   for b in "${builds[@]}"; do
     server "$(bin "$b")"

@@ -11,6 +11,9 @@
 # machine's time its hypervisor gave to other guests): a run with more of
 # it is slower and dearer whatever the server.
 #
+# The last two lines are the machine's floors in the same batch (halley
+# bench --floor and --floor-publish).
+#
 # RUNS defaults to 3, CASES (comma-separated) to every case but
 # stream-2k, which a peer does not have. Centrifugo comes from the Go
 # module proxy:
@@ -94,3 +97,9 @@ for c in dict.fromkeys(r["case"] for r in rows):
             med(rs, lambda r: r.get("server_cpu_us_per_publish")), med(rs, lambda r: (r.get("latency_ms") or {}).get("p50")),
             med(rs, lambda r: (r.get("latency_ms") or {}).get("p99")), med(rs, lambda r: r.get("host_steal_pct")),
             sum(r.get("lost") or 0 for r in rs)))' "$dir/all.jsonl"
+# The floors of this batch: one write per connection at paced-1k's rate,
+# and a plain Go server's publish (halley bench --floor, --floor-publish).
+"$dir/halley" bench --floor --subscribers 1000 --messages 500 --rate 50 2>/dev/null |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); print("floor paced-1k    %.2f µs CPU per write (steal %.1f%%)" % (d["cpu_us_per_write"], d.get("host_steal_pct") or 0))'
+"$dir/halley" bench --floor-publish --subscribers 2000 --messages 20000 2>/dev/null |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); print("floor publish-2k  %.2f µs CPU per publish (steal %.1f%%)" % (d["cpu_us_per_publish"], d.get("host_steal_pct") or 0))'

@@ -50,6 +50,13 @@ loopback connections to a sink process (halley bench-sink), one write of
 an SSE event per connection per message (--messages, at --rate), from
 GOMAXPROCS goroutines, and this process's CPU per write: what a delivery
 that gathers nothing costs at the least.
+--floor-publish measures the floor of an HTTP publish instead: this
+process serves --messages requests of the bench's shape from --publishers
+publishers of the sink process (each one request at a time), with a
+fixed answer and one write of the event to one of --subscribers
+connections, as plainly as Go allows; its CPU per publish is what the
+publish-2k case costs a server at the least (--subscribers 2000
+--messages 20000).
 
 Prints a progress line every second and a summary on stderr, and one line
 of JSON with every figure on stdout. Exit status: 0 when nothing was lost,
@@ -72,6 +79,7 @@ flags:
 	fs.Float64Var(&cfg.Rate, "rate", 0, "publications per second (default as fast as the server takes them)")
 	fs.IntVar(&cfg.Publishers, "publishers", bench.DefaultPublishers, "concurrent publishers, each one request at a time on a kept-alive connection")
 	fs.IntVar(&cfg.Batch, "batch", 1, "messages per publish request (a batch publish, at most 1000)")
+	floorPublish := fs.Bool("floor-publish", false, "measure the floor of an HTTP publish instead of a server: --messages requests from --publishers publishers of a sink process, each answered and its event written to one of --subscribers connections, and this process's CPU per publish")
 	floor := fs.Bool("floor", false, "measure the floor instead of a server: one write of an event per connection per message, to --subscribers loopback connections of a sink process, and this process's CPU per write")
 	fs.BoolVar(&cfg.Stream, "stream", false, "publish over publish streams (POST /api/publish/stream), one message at a time, instead of a request per message")
 	transport := fs.String("transport", string(bench.DefaultTransport), "`transport` of the subscribers: ws, sse or poll")
@@ -145,7 +153,10 @@ flags:
 	if *cases {
 		return runBenchCases(ctx, cfg, only, *scale, *quiet, stdout, stderr)
 	}
-	if *floor {
+	if *floor || *floorPublish {
+		if !*floorPublish {
+			cfg.Publishers = 0
+		}
 		return runFloor(ctx, cfg, stdout, stderr)
 	}
 	res, err := bench.Run(ctx, cfg, &lockedWriter{w: progress})
@@ -183,7 +194,7 @@ func runFloor(ctx context.Context, cfg bench.Config, stdout, stderr io.Writer) i
 		return 1
 	}
 	res, err := bench.Floor(ctx, bench.FloorConfig{Connections: cfg.Subscribers, Messages: cfg.Messages,
-		Rate: cfg.Rate, Size: cfg.Size, Sink: []string{self, "bench-sink"}})
+		Rate: cfg.Rate, Size: cfg.Size, Publishers: cfg.Publishers, Sink: []string{self, "bench-sink"}})
 	if err != nil {
 		fmt.Fprintf(stderr, "halley bench: %v\n", err)
 		if errors.Is(err, bench.ErrConfig) {
@@ -191,8 +202,13 @@ func runFloor(ctx context.Context, cfg bench.Config, stdout, stderr io.Writer) i
 		}
 		return 1
 	}
-	fmt.Fprintf(stderr, "bench: floor: %d writes to %d connections, %.0f writes/s, %.2f µs of CPU per write\n",
-		res.Writes, res.Connections, res.WritesPerS, res.CPUUSPerWrite)
+	if res.Publishes > 0 {
+		fmt.Fprintf(stderr, "bench: floor: %d publishes to %d connections, %.2f µs of CPU per publish (its read, answer and event)\n",
+			res.Publishes, res.Connections, res.CPUUSPerPublish)
+	} else {
+		fmt.Fprintf(stderr, "bench: floor: %d writes to %d connections, %.0f writes/s, %.2f µs of CPU per write\n",
+			res.Writes, res.Connections, res.WritesPerS, res.CPUUSPerWrite)
+	}
 	b, _ := json.Marshal(res)
 	fmt.Fprintf(stdout, "%s\n", b)
 	return 0

@@ -30,9 +30,17 @@ type FloorConfig struct {
 	// Size is the payload's size; the event written is an SSE event of
 	// the shape a server sends for it. Default: DefaultSize.
 	Size int
+	// Publishers, when positive, measures the floor of an HTTP publish
+	// instead (floor_publish.go): Messages requests in all, from that
+	// many publishers, each one at a time, and for each an answer and
+	// one write of its event to one of the connections, this process
+	// playing the server; Rate is not used.
+	Publishers int
 	// Sink is the command that runs the sink: it must listen on a
 	// loopback port, print its address on a first line, and read its
-	// connections until its standard input closes.
+	// connections until its standard input closes (ServeSink; for
+	// Publishers, it also runs the publishers its standard input asks
+	// for).
 	Sink []string
 }
 
@@ -45,6 +53,12 @@ type FloorResult struct {
 	// by them: the write system call and the kernel's loopback delivery,
 	// which is charged to the sender.
 	CPUUSPerWrite float64 `json:"cpu_us_per_write"`
+	// Publishes and CPUUSPerPublish, for FloorConfig.Publishers: the
+	// requests answered, and this process's CPU time per request (its
+	// read, its answer and its event's write), to set beside a server's
+	// CPU per publish.
+	Publishes       int     `json:"publishes,omitempty"`
+	CPUUSPerPublish float64 `json:"cpu_us_per_publish,omitempty"`
 	// HostStealPct is Result's: the share of the machine's time its
 	// host stole over the writes (nil: not known).
 	HostStealPct *float64 `json:"host_steal_pct"`
@@ -77,7 +91,8 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 		in.Close()
 		_ = sink.Wait()
 	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
+	sinkOut := bufio.NewReader(out)
+	line, err := sinkOut.ReadString('\n')
 	if err != nil {
 		return FloorResult{}, fmt.Errorf("floor: sink: %w", err)
 	}
@@ -101,6 +116,9 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 	event := []byte(`id: bench-0:1:Xk3q9vQp2mRt8wYz1aBcDe` + "\n" +
 		`data: {"type":"msg","channel":"bench-0","offset":1,"data":"` + string(payload) + `"}` + "\n\n")
 
+	if cfg.Publishers > 0 {
+		return floorPublish(ctx, cfg, conns, event, in, sinkOut)
+	}
 	writers := min(runtime.GOMAXPROCS(0), len(conns))
 	cpu0, err := procCPU(os.Getpid())
 	if err != nil {
@@ -157,7 +175,9 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 
 // ServeSink is the floor's sink: it listens on a loopback port, writes its
 // address and a line end to stdout, and reads and drops what its
-// connections send until stdin closes.
+// connections send until stdin closes. A line "publish ADDR PUBLISHERS
+// COUNT SIZE" on stdin runs the publish floor's publishers against ADDR
+// (FloorConfig.Publishers) and writes "done" to stdout when they are.
 func ServeSink(stdin io.Reader, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -182,7 +202,12 @@ func ServeSink(stdin io.Reader, stdout io.Writer) error {
 			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
 		}
 	})
-	_, _ = io.Copy(io.Discard, stdin)
+	lines := bufio.NewScanner(stdin)
+	for lines.Scan() {
+		if line := lines.Text(); strings.HasPrefix(line, "publish ") {
+			sinkPublish(line, stdout)
+		}
+	}
 	ln.Close()
 	mu.Lock()
 	for _, c := range conns {

@@ -24,3 +24,21 @@ func TestFloor(t *testing.T) {
 		t.Fatalf("no connections: %v, want ErrConfig", err)
 	}
 }
+
+// TestFloor_Publish runs the publish floor: the sink's publishers post
+// through Go's HTTP client and must get every answer, each followed by
+// an event to a subscriber's connection.
+func TestFloor_Publish(t *testing.T) {
+	t.Setenv(sinkEnv, "1")
+	res, err := bench.Floor(t.Context(), bench.FloorConfig{Connections: 3, Messages: 30, Publishers: 2, Sink: []string{os.Args[0]}})
+	os.Unsetenv(sinkEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Connections != 3 || res.Publishes != 30 || res.Writes != 60 || res.CPUUSPerPublish < 0 {
+		t.Fatalf("publish floor %+v: want 30 publishes to 3 connections, 60 writes", res)
+	}
+	if _, err := os.Stat("/proc/stat"); err == nil && res.HostStealPct == nil {
+		t.Error("no steal figure, with a /proc/stat to read it from")
+	}
+}

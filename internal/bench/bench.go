@@ -132,9 +132,15 @@ func (r *runner) readCPU() cpu {
 	}
 	c.bench, err = procCPU(os.Getpid())
 	c.benchOK = err == nil
+	c.readMachine()
+	return c
+}
+
+// readMachine reads the machine's ticks into c.
+func (c *cpu) readMachine() {
+	var err error
 	c.steal, c.ticks, err = machineTicks()
 	c.machineOK = err == nil
-	return c
 }
 
 // stealPct returns the share of the machine's time, in percent, that

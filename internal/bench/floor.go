@@ -120,17 +120,13 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 		return floorPublish(ctx, cfg, conns, event, in, sinkOut)
 	}
 	writers := min(runtime.GOMAXPROCS(0), len(conns))
-	cpu0, err := procCPU(os.Getpid())
+	c0, err := readFloorClock()
 	if err != nil {
 		return FloorResult{}, err
 	}
-	var m0, m1 cpu
-	m0.steal, m0.ticks, err = machineTicks()
-	m0.machineOK = err == nil
-	start := time.Now()
 	for round := range cfg.Messages {
 		if cfg.Rate > 0 {
-			due := start.Add(time.Duration(float64(round) / cfg.Rate * float64(time.Second)))
+			due := c0.at.Add(time.Duration(float64(round) / cfg.Rate * float64(time.Second)))
 			if wait := time.Until(due); wait > 0 {
 				select {
 				case <-time.After(wait):
@@ -156,21 +152,37 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 			return FloorResult{}, fmt.Errorf("floor: %w", err)
 		}
 	}
-	elapsed := time.Since(start)
-	cpu1, err := procCPU(os.Getpid())
+	c1, err := readFloorClock()
 	if err != nil {
 		return FloorResult{}, err
 	}
-	m1.steal, m1.ticks, err = machineTicks()
-	m1.machineOK = err == nil
 	writes := cfg.Messages * len(conns)
 	return FloorResult{
 		Connections:   len(conns),
 		Writes:        writes,
-		WritesPerS:    float64(writes) / elapsed.Seconds(),
-		CPUUSPerWrite: float64((cpu1 - cpu0).Microseconds()) / float64(writes),
-		HostStealPct:  stealPct(m0, m1),
+		WritesPerS:    float64(writes) / c1.at.Sub(c0.at).Seconds(),
+		CPUUSPerWrite: float64((c1.cpu - c0.cpu).Microseconds()) / float64(writes),
+		HostStealPct:  stealPct(c0.m, c1.m),
 	}, nil
+}
+
+// floorClock is what a floor measurement reads before and after its
+// work: the time, this process's CPU time and the machine's ticks.
+type floorClock struct {
+	at  time.Time
+	cpu time.Duration
+	m   cpu
+}
+
+func readFloorClock() (floorClock, error) {
+	var c floorClock
+	var err error
+	if c.cpu, err = procCPU(os.Getpid()); err != nil {
+		return c, err
+	}
+	c.m.readMachine()
+	c.at = time.Now()
+	return c, nil
 }
 
 // ServeSink is the floor's sink: it listens on a loopback port, writes its

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,14 +89,10 @@ func floorPublish(ctx context.Context, cfg FloorConfig, conns []net.Conn, event 
 		}
 	})
 
-	cpu0, err := procCPU(os.Getpid())
+	c0, err := readFloorClock()
 	if err != nil {
 		return FloorResult{}, err
 	}
-	var m0, m1 cpu
-	m0.steal, m0.ticks, err = machineTicks()
-	m0.machineOK = err == nil
-	start := time.Now()
 	if _, err := fmt.Fprintf(in, "publish %s %d %d %d\n", ln.Addr(), cfg.Publishers, cfg.Messages, cfg.Size); err != nil {
 		return FloorResult{}, fmt.Errorf("floor: sink: %w", err)
 	}
@@ -118,21 +113,19 @@ func floorPublish(ctx context.Context, cfg FloorConfig, conns []net.Conn, event 
 	if err != nil {
 		return FloorResult{}, fmt.Errorf("floor: %w", err)
 	}
-	elapsed := time.Since(start)
-	cpu1, err := procCPU(os.Getpid())
+	c1, err := readFloorClock()
 	if err != nil {
 		return FloorResult{}, err
 	}
-	m1.steal, m1.ticks, err = machineTicks()
-	m1.machineOK = err == nil
+	used := float64((c1.cpu - c0.cpu).Microseconds())
 	return FloorResult{
 		Connections:     len(conns),
 		Writes:          2 * cfg.Messages,
-		WritesPerS:      float64(2*cfg.Messages) / elapsed.Seconds(),
-		CPUUSPerWrite:   float64((cpu1 - cpu0).Microseconds()) / float64(2*cfg.Messages),
+		WritesPerS:      float64(2*cfg.Messages) / c1.at.Sub(c0.at).Seconds(),
+		CPUUSPerWrite:   used / float64(2*cfg.Messages),
 		Publishes:       cfg.Messages,
-		CPUUSPerPublish: float64((cpu1 - cpu0).Microseconds()) / float64(cfg.Messages),
-		HostStealPct:    stealPct(m0, m1),
+		CPUUSPerPublish: used / float64(cfg.Messages),
+		HostStealPct:    stealPct(c0.m, c1.m),
 	}, nil
 }
 

@@ -154,7 +154,14 @@ flags:
 		return runBenchCases(ctx, cfg, only, *scale, *quiet, stdout, stderr)
 	}
 	if *floor || *floorPublish {
-		if !*floorPublish {
+		switch {
+		case *floor && *floorPublish:
+			fmt.Fprintln(stderr, "halley bench: --floor and --floor-publish are two measurements: give one")
+			return 2
+		case *floorPublish && cfg.Publishers < 1:
+			fmt.Fprintln(stderr, "halley bench: --floor-publish needs --publishers of 1 or more")
+			return 2
+		case !*floorPublish:
 			cfg.Publishers = 0
 		}
 		return runFloor(ctx, cfg, stdout, stderr)

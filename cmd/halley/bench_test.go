@@ -148,6 +148,8 @@ func TestBench_Errors(t *testing.T) {
 		{name: "zero timeout", args: []string{"--subscribers", "1", "--timeout", "0s"}, code: 2, stderr: "--timeout must be positive"},
 		{name: "extra argument", args: []string{"--subscribers", "1", "now"}, code: 2, stderr: `unexpected argument "now"`},
 		{name: "unknown flag", args: []string{"--nope"}, code: 2, stderr: "flag provided but not defined"},
+		{name: "two floors", args: []string{"--subscribers", "1", "--messages", "1", "--floor", "--floor-publish"}, code: 2, stderr: "give one"},
+		{name: "publish floor without publishers", args: []string{"--subscribers", "1", "--messages", "1", "--floor-publish", "--publishers", "0"}, code: 2, stderr: "--publishers of 1 or more"},
 		{name: "help", args: []string{"-h"}, code: 0, stderr: "usage: halley bench"},
 		// Port 1 on loopback: nothing listens there.
 		{name: "server down", args: []string{"--server", "http://127.0.0.1:1", "--subscribers", "1"}, code: 1, stderr: "halley bench: "},

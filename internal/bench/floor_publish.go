@@ -24,9 +24,8 @@ import (
 // j+publishers, …, as the bench's channels go). The sink process plays
 // the publishers, through Go's HTTP client as the bench's, each one
 // request at a time on a kept-alive connection, and the subscribers,
-// which it reads and drops. The CPU
-// figure is this process's: two loopback writes and a read per publish,
-// with Go's poller around them.
+// which it reads and drops. The CPU figure is this process's: two
+// loopback writes and a read per publish, with Go's poller around them.
 
 // floorBody returns the body each floor publisher posts: the bench's
 // publication of a payload of size bytes.
@@ -50,6 +49,16 @@ func floorPublish(ctx context.Context, cfg FloorConfig, conns []net.Conn, event 
 	if err != nil {
 		return FloorResult{}, err
 	}
+	// The sink's answer, once asked for: on an early return it is
+	// waited for last, once the publishers' connections are closed
+	// (the sink's publishers then fail and it answers, or ctx's end
+	// kills it).
+	var done chan error
+	defer func() {
+		if done != nil {
+			<-done
+		}
+	}()
 	var wg sync.WaitGroup
 	defer wg.Wait() // after the listener and the connections close
 	defer ln.Close()
@@ -96,7 +105,7 @@ func floorPublish(ctx context.Context, cfg FloorConfig, conns []net.Conn, event 
 	if _, err := fmt.Fprintf(in, "publish %s %d %d %d\n", ln.Addr(), cfg.Publishers, cfg.Messages, cfg.Size); err != nil {
 		return FloorResult{}, fmt.Errorf("floor: sink: %w", err)
 	}
-	done := make(chan error, 1)
+	done = make(chan error, 1)
 	go func() {
 		line, err := out.ReadString('\n')
 		if err == nil && strings.TrimSpace(line) != "done" {
@@ -106,6 +115,7 @@ func floorPublish(ctx context.Context, cfg FloorConfig, conns []net.Conn, event 
 	}()
 	select {
 	case err = <-done:
+		done = nil
 	case err = <-errs:
 	case <-ctx.Done():
 		err = ctx.Err()
@@ -129,6 +139,10 @@ func floorPublish(ctx context.Context, cfg FloorConfig, conns []net.Conn, event 
 	}, nil
 }
 
+// maxFloorHeadLines bounds the lines of a request's head that the floor
+// server reads (each at most bufio's 4 KiB).
+const maxFloorHeadLines = 64
+
 // floorServe serves publisher j's connection: a request (its head read
 // to the empty line, then its Content-Length's worth of body), the
 // answer, then event (the same bytes each time: the floor measures the
@@ -139,7 +153,10 @@ func floorServe(c net.Conn, conns []net.Conn, event []byte, j, publishers int) e
 	br := bufio.NewReader(c)
 	for k := j; ; k += publishers {
 		n := -1
-		for {
+		for lines := 0; ; lines++ {
+			if lines == maxFloorHeadLines {
+				return errors.New("publish floor: a request's head is too long")
+			}
 			line, err := br.ReadSlice('\n')
 			if err != nil {
 				if len(line) == 0 && n < 0 && errors.Is(err, io.EOF) {

@@ -56,7 +56,7 @@ publishers of the sink process (each one request at a time), with a
 fixed answer and one write of the event to one of --subscribers
 connections, as plainly as Go allows; its CPU per publish is what the
 publish-2k case costs a server at the least (--subscribers 2000
---messages 20000).
+--messages 20000; --rate is not used).
 
 Prints a progress line every second and a summary on stderr, and one line
 of JSON with every figure on stdout. Exit status: 0 when nothing was lost,

@@ -104,8 +104,11 @@ type message struct {
 	data   []byte
 	comet  encoding // Ocsigen answer line
 	frame  encoding // Halley msg frame
-	sse    encoding // head of the SSE event of a one-channel stream
-	at     int64    // arrival at the hub (hubClock), for the write latency
+	sse    encoding // SSE event of a one-channel stream (see sseEventOf)
+	// sseWhole tells that sse is the whole event, not its head; set
+	// before sse is done.
+	sseWhole bool
+	at       int64 // arrival at the hub (hubClock), for the write latency
 }
 
 // encoding is one wire encoding of a message, made by the first connection
@@ -136,6 +139,16 @@ func (e *encoding) make(encode func() []byte) []byte {
 		e.done.Store(true)
 	}
 	return e.b
+}
+
+// offer makes b the encoding, unless it has one already.
+func (e *encoding) offer(b []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.done.Load() {
+		e.b = b
+		e.done.Store(true)
+	}
 }
 
 // cometLine returns the message's Ocsigen answer line "id:escaped".

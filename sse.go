@@ -487,9 +487,12 @@ func (c *sseConn) item(it item) {
 			// The cursor is this one position: the event is the same
 			// for every connection, its id line shared, its data the
 			// shared msg frame.
-			c.put(it.m.sseIDOf(it.sub.name))
-			c.put(it.frame())
-			c.put(sseEnd)
+			ev, whole := it.m.sseEventOf(it.sub.name)
+			c.put(ev)
+			if !whole {
+				c.put(it.frame())
+				c.put(sseEnd)
+			}
 			return
 		}
 		c.event(it.frame(), true)
@@ -625,19 +628,36 @@ func (c *sseConn) fail(err error) {
 // sseEnd ends an event.
 var sseEnd = []byte("\n\n")
 
-// sseIDOf returns the shared head of the SSE event of a message of channel
-// id, as a stream reading only that channel sends it: the id line, the
-// channel's position at the message, and the start of the data line, which
-// the message's shared msg frame completes. No whole event is kept: the
-// message keeps one copy of its frame.
-func (m *message) sseIDOf(id string) []byte {
+// sseEventOf returns the shared SSE event of a message of channel id, as
+// a stream reading only that channel sends it, and whether it is whole.
+// Whole, it is the id line (the channel's position at the message), the
+// data line holding the message's msg frame and the event's end, made in
+// one allocation whose data line becomes the message's shared frame too.
+// When the message had its frame already (another transport made it), it
+// is only the head, the id line and the start of the data line, which that
+// frame completes: the message keeps one copy of its frame either way.
+func (m *message) sseEventOf(id string) ([]byte, bool) {
 	if b := m.sse.load(); b != nil {
-		return b
+		return b, m.sseWhole
 	}
-	return m.sse.make(func() []byte {
-		b := make([]byte, 0, len(id)+len(m.epoch)+32)
+	b := m.sse.make(func() []byte {
+		f := m.frame.load()
+		n := len("id: \ndata: ") + len(id) + len(m.epoch) + 32
+		if f == nil {
+			n += frame.MsgCap(id, m.data) + len(sseEnd)
+		}
+		b := make([]byte, 0, n)
 		b = append(b, "id: "...)
 		b = frame.AppendEntry(b, id, m.offset, m.epoch)
-		return append(b, "\ndata: "...)
+		b = append(b, "\ndata: "...)
+		if f != nil {
+			return b
+		}
+		start := len(b)
+		b = frame.AppendMsg(b, id, m.offset, m.data)
+		m.frame.offer(b[start:len(b):len(b)])
+		m.sseWhole = true // published by the encoding's done
+		return append(b, sseEnd...)
 	})
+	return b, m.sseWhole
 }

@@ -28,7 +28,7 @@ func observe(o RequestObserver, rt routes, next http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "other"
 		}
-		sw := &answerWriter{ResponseWriter: w}
+		sw := answerWriterOf(w) // the lean loop's is used again
 		defer func() {
 			code := sw.code
 			if code == 0 {

@@ -105,7 +105,10 @@ type leanConn struct {
 	req   *http.Request
 	body  leanBody
 	lw    leanWriter
-	out   []byte
+	// aw wraps lw for the API's handlers (observe, recover): one for
+	// every request, not one allocated for each.
+	aw  answerWriter
+	out []byte
 	// The server's timeouts (0: none).
 	idle, headTimeout, write time.Duration
 	// The read deadline the handler or the loop wants, and the one the
@@ -388,7 +391,8 @@ func (c *leanConn) serve(r *http.Request, closing bool) bool {
 	lw := &c.lw
 	clear(lw.h)
 	lw.code, lw.body = 0, lw.body[:0]
-	c.next.ServeHTTP(lw, r)
+	c.aw.ResponseWriter, c.aw.code = lw, 0
+	c.next.ServeHTTP(&c.aw, r)
 	if c.body.n != 0 || c.body.err != nil {
 		closing = true // the body's rest would be taken for a head
 	}

@@ -57,6 +57,7 @@ var suite = []struct {
 		{"InOrder", testDeliverInOrder},
 		{"NotSubscribed", testDeliverNotSubscribed},
 		{"Unsubscribe", testDeliverUnsubscribe},
+		{"AfterRemove", testDeliverAfterRemove},
 	}},
 	{"History", []testCase{
 		{"All", testHistoryAll},
@@ -416,6 +417,32 @@ func testDeliverUnsubscribe(t *testing.T, f *fixture) {
 	f.publishN(t, s, 3, 1)
 	f.barrier(t)
 	checkMessages(t, "delivered", f.rec.Messages(s), s, 1, 1, first.Position.Epoch)
+}
+
+// testDeliverAfterRemove: a subscription outlives its stream's removal;
+// the new stream's messages are delivered, and an Unsubscribe after that
+// still stops them.
+func testDeliverAfterRemove(t *testing.T, f *fixture) {
+	s := f.name("s")
+	f.subscribe(t, s)
+	f.publish(t, s, payload(1), 1)
+	f.rec.WaitMessages(t, s, 1)
+	if err := f.b.Remove(t.Context(), s); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	again := f.publish(t, s, payload(2), 1)
+	if again.Position.Offset != 1 {
+		t.Fatalf("Publish after Remove: offset %d; want 1", again.Position.Offset)
+	}
+	f.rec.WaitMessages(t, s, 2)
+	if err := f.b.Unsubscribe(t.Context(), s); err != nil {
+		t.Fatalf("Unsubscribe: %v", err)
+	}
+	f.publishN(t, s, 2, 1)
+	f.barrier(t)
+	if got := f.rec.Messages(s); len(got) != 2 || got[1].Epoch != again.Position.Epoch || got[1].Offset != 1 {
+		t.Fatalf("handler got offsets %v; want 1 of the first epoch, then 1 of the new one (%q), and nothing after Unsubscribe", offsets(got), again.Position.Epoch)
+	}
 }
 
 // testSubscribeCreatesEpoch: a subscribed stream has an epoch before its

@@ -33,6 +33,9 @@ type stream struct {
 	hist  *ring.Ring[broker.Message]
 	// bytes is the sum of len(Data) over hist, for HistoryBytes.
 	bytes int
+	// subscribed mirrors the broker's subs for the stream's name, so that
+	// a publish looks its name up once; it is under the broker's mu.
+	subscribed bool
 }
 
 // New returns an empty in-memory broker.
@@ -60,7 +63,8 @@ func newEpoch() string {
 // getStream returns the stream, creating it when create is set.
 func (b *Broker) getStream(name string, size int, create bool) (*stream, broker.Handler, bool, error) {
 	b.mu.RLock()
-	s, h, subscribed, closed := b.streams[name], b.handler, b.subs[name], b.closed
+	s, h, closed := b.streams[name], b.handler, b.closed
+	subscribed := s != nil && s.subscribed
 	b.mu.RUnlock()
 	if closed {
 		return nil, nil, false, broker.ErrClosed
@@ -74,10 +78,10 @@ func (b *Broker) getStream(name string, size int, create bool) (*stream, broker.
 		return nil, nil, false, broker.ErrClosed
 	}
 	if s = b.streams[name]; s == nil {
-		s = &stream{epoch: newEpoch(), hist: ring.New[broker.Message](max(size, 1))}
+		s = &stream{epoch: newEpoch(), hist: ring.New[broker.Message](max(size, 1)), subscribed: b.subs[name]}
 		b.streams[name] = s
 	}
-	return s, b.handler, b.subs[name], nil
+	return s, b.handler, s.subscribed, nil
 }
 
 // Publish implements broker.Broker. The handler runs before Publish
@@ -171,9 +175,12 @@ func (b *Broker) Subscribe(_ context.Context, name string) error {
 		return broker.ErrClosed
 	}
 	b.subs[name] = true
-	if b.streams[name] == nil {
-		b.streams[name] = &stream{epoch: newEpoch(), hist: ring.New[broker.Message](1)}
+	s := b.streams[name]
+	if s == nil {
+		s = &stream{epoch: newEpoch(), hist: ring.New[broker.Message](1)}
+		b.streams[name] = s
 	}
+	s.subscribed = true
 	return nil
 }
 
@@ -182,6 +189,9 @@ func (b *Broker) Unsubscribe(_ context.Context, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.subs, name)
+	if s := b.streams[name]; s != nil {
+		s.subscribed = false
+	}
 	return nil
 }
 

@@ -85,6 +85,9 @@ func bearer(h string) (string, bool) {
 
 // isLoopback reports whether a RemoteAddr ("host:port") is a loopback IP.
 func isLoopback(remote string) bool {
+	if withPort(remote, "127.0.0.1:") {
+		return true // the usual one, without parsing
+	}
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote
@@ -93,10 +96,28 @@ func isLoopback(remote string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
+// withPort reports whether s is prefix (a host and a colon) and a port of
+// 1 to 5 digits.
+func withPort(s, prefix string) bool {
+	port, ok := strings.CutPrefix(s, prefix)
+	if !ok || port == "" || len(port) > 5 {
+		return false
+	}
+	for i := range len(port) {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // isLoopbackHost reports whether a request's Host names this machine
 // without DNS: localhost or a name under .localhost (RFC 6761), an IPv4
 // address in 127.0.0.0/8 or ::1, with or without a port.
 func isLoopbackHost(host string) bool {
+	if withPort(host, "127.0.0.1:") || withPort(host, "localhost:") {
+		return true // the usual ones, without parsing
+	}
 	name := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		name = h

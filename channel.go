@@ -141,16 +141,6 @@ func (e *encoding) make(encode func() []byte) []byte {
 	return e.b
 }
 
-// offer makes b the encoding, unless it has one already.
-func (e *encoding) offer(b []byte) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.done.Load() {
-		e.b = b
-		e.done.Store(true)
-	}
-}
-
 // cometLine returns the message's Ocsigen answer line "id:escaped".
 func (m *message) cometLine(id string) []byte {
 	if b := m.comet.load(); b != nil {

@@ -485,8 +485,7 @@ func (c *sseConn) item(it item) {
 		p.after, p.epoch = it.m.offset, it.m.epoch
 		if c.live == 1 {
 			// The cursor is this one position: the event is the same
-			// for every connection, its id line shared, its data the
-			// shared msg frame.
+			// for every connection, made once (see sseEventOf).
 			ev, whole := it.m.sseEventOf(it.sub.name)
 			c.put(ev)
 			if !whole {
@@ -655,7 +654,9 @@ func (m *message) sseEventOf(id string) ([]byte, bool) {
 		}
 		start := len(b)
 		b = frame.AppendMsg(b, id, m.offset, m.data)
-		m.frame.offer(b[start:len(b):len(b)])
+		fr := b[start:len(b):len(b)]
+		// The message's frame, unless another stream made it meanwhile.
+		m.frame.make(func() []byte { return fr })
 		m.sseWhole = true // published by the encoding's done
 		return append(b, sseEnd...)
 	})

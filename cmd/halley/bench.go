@@ -46,7 +46,8 @@ messages) and prints a table on stdout, or with --json one JSON line per
 case.
 
 --floor measures this machine instead of a server: --subscribers
-loopback connections to a sink process (halley bench-sink), one write of
+loopback connections to a sink process (halley bench-sink, which reads
+them as the bench reads --raw subscribers), one write of
 an SSE event per connection per message (--messages, at --rate), from
 GOMAXPROCS goroutines, and this process's CPU per write: what a delivery
 that gathers nothing costs at the least.

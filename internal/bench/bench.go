@@ -282,7 +282,7 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	var wg sync.WaitGroup
 	r.addrs = newSpread(cfg.Servers, cfg.Subscribers)
 	if cfg.Raw && rawPolling {
-		if r.poller, err = newRawPoller(r, &wg); err != nil {
+		if r.poller, err = newRawPoller(r.fail, &wg); err != nil {
 			cancelSubs()
 			return res, err
 		}

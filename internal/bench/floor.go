@@ -190,6 +190,12 @@ func readFloorClock() (floorClock, error) {
 // connections send until stdin closes. A line "publish ADDR PUBLISHERS
 // COUNT SIZE" on stdin runs the publish floor's publishers against ADDR
 // (FloorConfig.Publishers) and writes "done" to stdout when they are.
+//
+// It reads its connections as the bench reads raw subscribers
+// (Config.Raw): with the epoll loops of its poller where there is one,
+// so that each write of a floor costs its sender the wake-up of a reader
+// that a case's write costs it (the kernel charges a loopback reader's
+// wake-up to the writer); elsewhere a goroutine reads each.
 func ServeSink(stdin io.Reader, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -200,13 +206,27 @@ func ServeSink(stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	var wg sync.WaitGroup
+	var p *rawPoller
+	if rawPolling {
+		if p, err = newRawPoller(nil, &wg); err != nil {
+			return err
+		}
+	}
 	var mu sync.Mutex
 	var conns []net.Conn
 	wg.Go(func() {
-		for {
+		for n := 0; ; n++ {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			if p != nil {
+				// A connection the poller cannot take is closed, and
+				// the floor's write to it fails.
+				if fd, err := detach(c.(*net.TCPConn), c); err == nil {
+					_ = p.add(n, fd, nil, nil)
+				}
+				continue
 			}
 			mu.Lock()
 			conns = append(conns, c)
@@ -226,6 +246,9 @@ func ServeSink(stdin io.Reader, stdout io.Writer) error {
 		c.Close()
 	}
 	mu.Unlock()
+	if p != nil {
+		p.close() // its loops close their sockets
+	}
 	wg.Wait()
 	return nil
 }

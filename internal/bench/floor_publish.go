@@ -24,7 +24,7 @@ import (
 // j+publishers, …, as the bench's channels go). The sink process plays
 // the publishers, through Go's HTTP client as the bench's, each one
 // request at a time on a kept-alive connection, and the subscribers,
-// which it reads and drops. The CPU figure is this process's: two
+// which it reads and drops as the bench reads raw ones (ServeSink). The CPU figure is this process's: two
 // loopback writes and a read per publish, with Go's poller around them.
 
 // floorBody returns the body each floor publisher posts: the bench's

@@ -1,8 +1,12 @@
 package bench_test
 
 import (
+	"bufio"
 	"errors"
+	"io"
+	"net"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/halleyhq/halley/internal/bench"
@@ -40,5 +44,46 @@ func TestFloor_Publish(t *testing.T) {
 	}
 	if _, err := os.Stat("/proc/stat"); err == nil && res.HostStealPct == nil {
 		t.Error("no steal figure, with a /proc/stat to read it from")
+	}
+}
+
+// TestServeSink reads and drops what its connections send, more than
+// their sockets' buffers hold (so the writes end only if it reads), and
+// ends when its input does, its connections closed.
+func TestServeSink(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	served := make(chan error, 1)
+	go func() { served <- bench.ServeSink(inR, outW); outW.Close() }()
+	out := bufio.NewReader(outR)
+	addr, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", strings.TrimSpace(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	chunk := make([]byte, 1<<20)
+	for _, c := range conns {
+		for range 16 {
+			if _, err := c.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	inW.Close()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range conns {
+		if n, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("connection %d: read %d bytes after the sink ended, want its end", i, n)
+		}
 	}
 }

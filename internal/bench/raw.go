@@ -108,11 +108,22 @@ func (r *runner) pollRaw(ctx context.Context, s *subscriber) error {
 	chunked := slices.Contains(res.TransferEncoding, "chunked")
 	rest, _ := br.Peek(br.Buffered())
 	rest = bytes.Clone(rest)
+	d := &sseDecoder{chunked: chunked, line: func(line []byte) error {
+		r.rawLine(s, line)
+		return nil
+	}}
+	if err := d.feed(rest); err != nil {
+		conn.Close()
+		return err
+	}
 	fd, err := detach(tc, conn)
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	return r.poller.add(s, fd, chunked, rest)
+	return r.poller.add(s.id, fd, d.feed, func(err error) {
+		r.release(s)
+		r.fail(fmt.Errorf("bench: subscriber %d: stream: %w", s.id, err))
+	})
 }
 
 // rawURL returns the stream's address of subscriber s.

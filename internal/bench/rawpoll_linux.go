@@ -9,15 +9,18 @@ import (
 	"syscall"
 )
 
-// rawPoller reads the raw subscribers' sockets with epoll, a few loops
-// for all of them, so that the load tool's own cost per delivery (which
-// takes CPU from the server on a small machine, and adds to the latency
-// it measures) is one read of a socket that has data: no goroutine to
-// wake, no read that finds nothing. Each loop has its own epoll set and
+// rawPoller reads sockets with epoll, a few loops for all of them: the
+// raw subscribers' (Config.Raw), so that the load tool's own cost per
+// delivery (which takes CPU from the server on a small machine, and adds
+// to the latency it measures) is one read of a socket that has data, no
+// goroutine to wake, no read that finds nothing; and the floor's sink's,
+// so that a floor's writes wake their reader as a case's do (a reader
+// asleep in epoll costs its sender a wake-up that one in Go's poller, often
+// awake for another socket, does not). Each loop has its own epoll set and
 // its share of the sockets; a socket is read once per wake-up (epoll is
 // level-triggered), into the loop's buffer.
 type rawPoller struct {
-	r     *runner
+	fail  func(error) // a loop's own failure; nil: none is reported
 	loops []*rawLoop
 	stop  [2]int // a pipe: closing its write end wakes every loop to end
 	once  sync.Once
@@ -32,20 +35,24 @@ type rawLoop struct {
 	streams map[int32]*rawStream // by file descriptor
 }
 
-// rawStream is a subscriber's socket and the decoding of its body.
+// rawStream is a socket and what takes what it reads.
 type rawStream struct {
-	s  *subscriber
 	fd int
-	d  sseDecoder
+	// feed takes what each read brought; nil drops it.
+	feed func([]byte) error
+	// done, if not nil, learns why the stream was dropped: its read or
+	// its feed failed, or the peer closed.
+	done func(error)
 }
 
 // rawPolling says whether this system has the poller.
 const rawPolling = true
 
 // newRawPoller starts the loops, one per processor; they run in wg until
-// close.
-func newRawPoller(r *runner, wg *sync.WaitGroup) (*rawPoller, error) {
-	p := &rawPoller{r: r}
+// close. fail, if not nil, learns of a loop's own failure (its epoll
+// wait's), after which that loop reads no more.
+func newRawPoller(fail func(error), wg *sync.WaitGroup) (*rawPoller, error) {
+	p := &rawPoller{fail: fail}
 	if err := syscall.Pipe2(p.stop[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("bench: poller: %w", err)
 	}
@@ -77,22 +84,14 @@ func (p *rawPoller) close() {
 	p.once.Do(func() { syscall.Close(p.stop[1]) })
 }
 
-// add gives socket fd (non-blocking, the poller's from now on) of
-// subscriber s to a loop, after decoding what was read of the body with
-// the head (rest).
-func (p *rawPoller) add(s *subscriber, fd int, chunked bool, rest []byte) error {
-	st := &rawStream{s: s, fd: fd}
-	st.d = sseDecoder{chunked: chunked, line: func(line []byte) error {
-		p.r.rawLine(s, line)
-		return nil
-	}}
-	l := p.loops[s.id%len(p.loops)]
+// add gives socket fd (non-blocking, the poller's from now on: it closes
+// it, on failure too) to loop key%loops, its reads to feed and its end
+// to done (rawStream).
+func (p *rawPoller) add(key, fd int, feed func([]byte) error, done func(error)) error {
+	st := &rawStream{fd: fd, feed: feed, done: done}
+	l := p.loops[key%len(p.loops)]
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := st.d.feed(rest); err != nil {
-		syscall.Close(fd)
-		return err
-	}
 	if l.streams == nil {
 		syscall.Close(fd)
 		return errors.New("the run ended")
@@ -117,7 +116,9 @@ func (l *rawLoop) run() {
 			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
-			l.p.r.fail(fmt.Errorf("bench: poller: %w", err))
+			if l.p.fail != nil {
+				l.p.fail(fmt.Errorf("bench: poller: %w", err))
+			}
 			return
 		}
 		l.mu.Lock()
@@ -132,15 +133,16 @@ func (l *rawLoop) run() {
 			}
 			if err := st.read(buf); err != nil {
 				l.drop(st)
-				l.p.r.release(st.s)
-				l.p.r.fail(fmt.Errorf("bench: subscriber %d: stream: %w", st.s.id, err))
+				if st.done != nil {
+					st.done(err)
+				}
 			}
 		}
 		l.mu.Unlock()
 	}
 }
 
-// read reads the socket once and decodes what came.
+// read reads the socket once and feeds what came.
 func (st *rawStream) read(buf []byte) error {
 	n, err := syscall.Read(st.fd, buf)
 	switch {
@@ -150,8 +152,10 @@ func (st *rawStream) read(buf []byte) error {
 		return err
 	case n == 0:
 		return errors.New("the server closed the connection")
+	case st.feed == nil:
+		return nil
 	}
-	return st.d.feed(buf[:n])
+	return st.feed(buf[:n])
 }
 
 // drop stops reading st and closes its socket. l.mu is held.

@@ -14,12 +14,14 @@ const rawPolling = false
 
 type rawPoller struct{}
 
-func newRawPoller(*runner, *sync.WaitGroup) (*rawPoller, error) {
+func newRawPoller(func(error), *sync.WaitGroup) (*rawPoller, error) {
 	return nil, errors.ErrUnsupported
 }
 
 func (p *rawPoller) close() {}
 
-func (p *rawPoller) add(*subscriber, int, bool, []byte) error { return errors.ErrUnsupported }
+func (p *rawPoller) add(int, int, func([]byte) error, func(error)) error {
+	return errors.ErrUnsupported
+}
 
 func detach(syscall.Conn, interface{ Close() error }) (int, error) { return -1, errors.ErrUnsupported }

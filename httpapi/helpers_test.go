@@ -49,6 +49,8 @@ func newEnv(t testing.TB, cfg halley.Config, opts httpapi.Options) *testEnv {
 	mux.Handle("/sse", hub.SSEHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	// The port may be an earlier test server's: its counts are not ours.
+	forgetServer(srv.Listener.Addr().String())
 	if opts.TakeOver {
 		serveReturned(t, srv.Config, hub)
 	}

@@ -49,6 +49,16 @@ func init() {
 	})
 }
 
+// forgetServer drops the counts of the server at addr: a new server on
+// the port of one that has ended starts at zero.
+func forgetServer(addr string) {
+	countMu.Lock()
+	defer countMu.Unlock()
+	for _, what := range []string{"take", "give", "wait"} {
+		delete(byServer, what+" "+addr)
+	}
+}
+
 // takeOvers returns how many connections of the server at addr were
 // taken over and given back so far.
 func takeOvers(addr string) (taken, given int) {
@@ -385,6 +395,7 @@ func TestTakeOver_NotTLS(t *testing.T) {
 	}
 	srv := httptest.NewTLSServer(httpapi.New(hub, httpapi.Options{TakeOver: true}))
 	defer srv.Close()
+	forgetServer(srv.Listener.Addr().String())
 	serveReturned(t, srv.Config, hub)
 	client := srv.Client()
 	client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}

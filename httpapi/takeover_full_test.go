@@ -33,17 +33,29 @@ func TestTakeOver_FullAnswerSocket(t *testing.T) {
 		t.Fatal("no channel")
 	}
 
-	// A small receive buffer, set before the connection is made, so that
-	// the server's socket fills after a few hundred answers.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var err error
-		if cerr := rc.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		}); cerr != nil {
-			return cerr
+	// Small buffers on both ends, set before the connection is made (an
+	// accepted socket has its listener's), so that the server's socket
+	// fills after some dozens of answers: with the kernel's own sizes, the
+	// server's send buffer grows to hold ~15 000, each one exchange.
+	small := func(opt int) func(syscall.RawConn) error {
+		return func(rc syscall.RawConn) error {
+			var err error
+			if cerr := rc.Control(func(fd uintptr) {
+				err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 4096)
+			}); cerr != nil {
+				return cerr
+			}
+			return err
 		}
-		return err
-	}}
+	}
+	lrc, err := e.srv.Listener.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := small(syscall.SO_SNDBUF)(lrc); err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error { return small(syscall.SO_RCVBUF)(rc) }}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

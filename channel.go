@@ -108,7 +108,12 @@ type message struct {
 	// sseWhole tells that sse is the whole event, not its head; set
 	// before sse is done.
 	sseWhole bool
-	at       int64 // arrival at the hub (hubClock), for the write latency
+	// solo tells that at most one client connection read the channel
+	// when the message came: a one-channel SSE stream then writes its
+	// event into its own buffer rather than make a shared one (see
+	// appendSoloEvent).
+	solo bool
+	at   int64 // arrival at the hub (hubClock), for the write latency
 }
 
 // encoding is one wire encoding of a message, made by the first connection
@@ -300,7 +305,7 @@ func (c *Channel) writeLocal(d *deferredWrites, data []byte) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
 	}
 	off := c.ring.Top() + 1
-	c.storeLocked(&message{offset: off, epoch: c.epoch, data: data, at: hubClock()})
+	c.storeLocked(&message{offset: off, epoch: c.epoch, data: data, at: hubClock(), solo: c.conns <= 1})
 	c.hub.countPublished()
 	if c.full {
 		c.wakeLocked()
@@ -322,7 +327,7 @@ func (c *Channel) deliver(d *deferredWrites, m broker.Message) int {
 		c.epoch = m.Epoch
 		c.resetLocked(m.Offset - 1)
 	}
-	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data, at: hubClock()}) {
+	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data, at: hubClock(), solo: c.conns <= 1}) {
 		return 0
 	}
 	return c.wakeDeferredLocked(d)

@@ -484,6 +484,16 @@ func (c *sseConn) item(it item) {
 	if it.m != nil {
 		p.after, p.epoch = it.m.offset, it.m.epoch
 		if c.live == 1 {
+			if it.m.solo && len(it.m.data) <= soloMax && it.m.sse.load() == nil {
+				// No other connection to share the event with.
+				c.grab()
+				c.buf = appendSoloEvent(c.buf, it.m, it.sub.name)
+				if len(c.buf) >= sseChunk {
+					c.write(c.buf)
+					c.buf = c.buf[:0]
+				}
+				return
+			}
 			// The cursor is this one position: the event is the same
 			// for every connection, made once (see sseEventOf).
 			ev, whole := it.m.sseEventOf(it.sub.name)
@@ -626,6 +636,28 @@ func (c *sseConn) fail(err error) {
 
 // sseEnd ends an event.
 var sseEnd = []byte("\n\n")
+
+// soloMax is the largest message a stream encodes into its own buffer
+// (appendSoloEvent): a larger one goes through the shared event, which
+// the buffer does not copy.
+const soloMax = sseChunk / 4
+
+// appendSoloEvent appends the SSE event of a message of channel id, as
+// a stream reading only that channel sends it, to dst: the same bytes as
+// sseEventOf's, for a message that no other connection reads (solo), so
+// nothing is made to share: the message's frame is used when another
+// transport made it, and not made otherwise.
+func appendSoloEvent(dst []byte, m *message, id string) []byte {
+	dst = append(dst, "id: "...)
+	dst = frame.AppendEntry(dst, id, m.offset, m.epoch)
+	dst = append(dst, "\ndata: "...)
+	if f := m.frame.load(); f != nil {
+		dst = append(dst, f...)
+	} else {
+		dst = frame.AppendMsg(dst, id, m.offset, m.data)
+	}
+	return append(dst, sseEnd...)
+}
 
 // sseEventOf returns the shared SSE event of a message of channel id, as
 // a stream reading only that channel sends it, and whether it is whole.

@@ -1,7 +1,9 @@
 package halley
 
 import (
+	"bufio"
 	"bytes"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -46,6 +48,32 @@ func TestSSEEventOf_FrameFirst(t *testing.T) {
 	}
 }
 
+// TestAppendSoloEvent checks the event a stream writes into its own
+// buffer for a message no other connection reads: the bytes of the shared
+// event, nothing made on the message, no allocation in a buffer with
+// room; beside a frame another transport made, that frame is used.
+func TestAppendSoloEvent(t *testing.T) {
+	m := &message{offset: 42, epoch: "Xk3q", data: []byte(`{"title":"hello"}`), solo: true}
+	buf := make([]byte, 0, 512)
+	if got := string(appendSoloEvent(buf, m, "chat:room")); got != wantEvent {
+		t.Fatalf("event %q, want %q", got, wantEvent)
+	}
+	if m.sse.load() != nil || m.frame.load() != nil {
+		t.Fatal("the solo event made a shared encoding")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { buf = appendSoloEvent(buf[:0], m, "chat:room") }); allocs != 0 {
+		t.Fatalf("%v allocations per solo event", allocs)
+	}
+	f := m.frameOf("chat:room")
+	ev := appendSoloEvent(buf[:0], m, "chat:room")
+	if string(ev) != wantEvent {
+		t.Fatalf("event beside a frame %q, want %q", ev, wantEvent)
+	}
+	if &m.frameOf("chat:room")[0] != &f[0] {
+		t.Fatal("the frame was made again")
+	}
+}
+
 // within reports whether b lies in the memory of outer.
 func within(b, outer []byte) bool {
 	p, q := uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(unsafe.SliceData(outer)))
@@ -84,5 +112,86 @@ func BenchmarkSSEEvent(b *testing.B) {
 	}
 	if n == 0 {
 		b.Fatal("empty event")
+	}
+}
+
+// TestSSE_SoloEvent: a message that one SSE stream reads is written from
+// the stream's own buffer, nothing shared made on the message; once two
+// streams read the channel, the event is made once and shared. The wire
+// has the same shape both ways.
+func TestSSE_SoloEvent(t *testing.T) {
+	h, srv := hubServer(t, Config{}, (*Hub).SSEHandler)
+	ch, err := h.NewChannel(t.Context(), ChannelOptions{Name: "news"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() *bufio.Reader {
+		res, err := srv.Client().Get(srv.URL + "/sse?channel=news")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		r := bufio.NewReader(res.Body)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(line, `"type":"subscribed"`) {
+				return r
+			}
+		}
+	}
+	// event returns the next message event: its id and data lines.
+	event := func(r *bufio.Reader) string {
+		var id string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(line, "id: ") {
+				id = line
+			} else if strings.HasPrefix(line, "data: ") && id != "" {
+				return id + line
+			}
+		}
+	}
+	stored := func(off uint64) *message {
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		m, ok := ch.ring.Get(off)
+		if !ok {
+			t.Fatalf("no message %d in the ring", off)
+		}
+		return m
+	}
+	want := func(off uint64, data string) string {
+		m := &message{offset: off, epoch: stored(off).epoch, data: []byte(data)}
+		ev := string(appendSoloEvent(nil, m, "news"))
+		return ev[:len(ev)-1] // the id and data lines, not the empty line
+
+	}
+
+	a := open()
+	if _, err := ch.Write(t.Context(), []byte(`"one"`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := event(a); got != want(1, `"one"`) {
+		t.Fatalf("solo event %q, want %q", got, want(1, `"one"`))
+	}
+	if m := stored(1); m.sse.load() != nil || m.frame.load() != nil {
+		t.Error("a message one stream reads made a shared encoding")
+	}
+
+	b := open()
+	if _, err := ch.Write(t.Context(), []byte(`"two"`)); err != nil {
+		t.Fatal(err)
+	}
+	if ga, gb := event(a), event(b); ga != want(2, `"two"`) || gb != ga {
+		t.Fatalf("events %q and %q, want %q", ga, gb, want(2, `"two"`))
+	}
+	if stored(2).sse.load() == nil {
+		t.Error("a message two streams read has no shared event")
 	}
 }

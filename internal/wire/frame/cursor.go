@@ -37,7 +37,7 @@ const maxHint = 256
 
 // AppendEntry appends one cursor entry.
 func AppendEntry(dst []byte, channel string, offset uint64, epoch string) []byte {
-	dst = append(dst, url.QueryEscape(channel)...)
+	dst = appendQueryEscape(dst, channel)
 	dst = append(dst, ':')
 	dst = strconv.AppendUint(dst, offset, 10)
 	dst = append(dst, ':')
@@ -141,4 +141,23 @@ func ParseCursorMax(s string, max int) (Cursor, error) {
 		}
 		i = j + 1
 	}
+}
+
+// appendQueryEscape appends s escaped as url.QueryEscape escapes it,
+// without making a string: letters, digits and "-_.~" as they are, a space
+// as "+", every other byte as %XX.
+func appendQueryEscape(dst []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := range len(s) {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~':
+			dst = append(dst, c)
+		case c == ' ':
+			dst = append(dst, '+')
+		default:
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return dst
 }

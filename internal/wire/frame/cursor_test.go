@@ -305,3 +305,22 @@ func BenchmarkParseCursorMax_256(b *testing.B) {
 		}
 	}
 }
+
+// FuzzAppendEntry checks that an entry's id is escaped as
+// url.QueryEscape escapes it, whatever its bytes, and that it allocates
+// nothing in a buffer with room.
+func FuzzAppendEntry(f *testing.F) {
+	for _, id := range []string{"", "news", "chat:room", "a b+c", "é/ü?&=%", "-_.~AZaz09", "\x00\xff"} {
+		f.Add(id)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		want := url.QueryEscape(id) + ":7:ep"
+		if got := string(frame.AppendEntry(nil, id, 7, "ep")); got != want {
+			t.Fatalf("entry of %q: %q, want %q", id, got, want)
+		}
+		buf := make([]byte, 0, 3*len(id)+16)
+		if allocs := testing.AllocsPerRun(10, func() { buf = frame.AppendEntry(buf[:0], id, 7, "ep") }); allocs != 0 {
+			t.Fatalf("entry of %q: %v allocations", id, allocs)
+		}
+	})
+}

@@ -152,12 +152,17 @@ func decodePoll(body []byte) (pollRequest, error) {
 	return req, nil
 }
 
-// appendItems appends frames for items, each followed by LF.
+// appendItems appends frames for items, each followed by LF. The frame
+// of a message that no other connection reads (solo) is encoded here,
+// not made on the message to share.
 func appendItems(dst []byte, items []item) []byte {
 	for _, it := range items {
-		if it.ctl != nil {
+		switch m := it.m; {
+		case it.ctl != nil:
 			dst = append(dst, it.ctl...)
-		} else {
+		case m.solo && len(m.data) <= soloMax && m.frame.load() == nil:
+			dst = frame.AppendMsg(dst, it.sub.name, m.offset, m.data)
+		default:
 			dst = append(dst, it.frame()...)
 		}
 		dst = append(dst, '\n')

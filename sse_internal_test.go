@@ -74,6 +74,28 @@ func TestAppendSoloEvent(t *testing.T) {
 	}
 }
 
+// TestAppendItems_Solo: WebSocket and long-poll lines hold the same frame
+// whether the message is solo (encoded in the line, nothing made on the
+// message) or read by more connections (its shared frame).
+func TestAppendItems_Solo(t *testing.T) {
+	sub := &streamSub{name: "chat:room"}
+	solo := &message{offset: 42, epoch: "Xk3q", data: []byte(`{"title":"hello"}`), solo: true}
+	shared := &message{offset: 42, epoch: "Xk3q", data: []byte(`{"title":"hello"}`)}
+	want := wantEvent[len("id: chat%3Aroom:42:Xk3q\ndata: "):len(wantEvent)-2] + "\n"
+	if got := string(appendItems(nil, []item{{sub: sub, m: solo}})); got != want {
+		t.Fatalf("solo line %q, want %q", got, want)
+	}
+	if solo.frame.load() != nil {
+		t.Error("a solo message's line made its shared frame")
+	}
+	if got := string(appendItems(nil, []item{{sub: sub, m: shared}})); got != want {
+		t.Fatalf("shared line %q, want %q", got, want)
+	}
+	if shared.frame.load() == nil {
+		t.Error("a message more connections read has no shared frame")
+	}
+}
+
 // within reports whether b lies in the memory of outer.
 func within(b, outer []byte) bool {
 	p, q := uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(unsafe.SliceData(outer)))

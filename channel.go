@@ -109,9 +109,9 @@ type message struct {
 	// before sse is done.
 	sseWhole bool
 	// solo tells that at most one client connection read the channel
-	// when the message came: a one-channel SSE stream then writes its
-	// event into its own buffer rather than make a shared one (see
-	// appendSoloEvent).
+	// when the message came: a stream then encodes the message's event
+	// or frame into its own buffer rather than make one on the message
+	// to share (appendSoloEvent, appendItems).
 	solo bool
 	at   int64 // arrival at the hub (hubClock), for the write latency
 }

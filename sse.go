@@ -488,10 +488,7 @@ func (c *sseConn) item(it item) {
 				// No other connection to share the event with.
 				c.grab()
 				c.buf = appendSoloEvent(c.buf, it.m, it.sub.name)
-				if len(c.buf) >= sseChunk {
-					c.write(c.buf)
-					c.buf = c.buf[:0]
-				}
+				c.writeIfFull()
 				return
 			}
 			// The cursor is this one position: the event is the same
@@ -559,15 +556,20 @@ func (c *sseConn) put(b []byte) {
 	c.grab()
 	if len(b) < sseChunk {
 		c.buf = append(c.buf, b...)
-		if len(c.buf) >= sseChunk {
-			c.write(c.buf)
-			c.buf = c.buf[:0]
-		}
+		c.writeIfFull()
 		return
 	}
 	c.write(c.buf)
 	c.buf = c.buf[:0]
 	c.write(b)
+}
+
+// writeIfFull writes what is queued once it is large.
+func (c *sseConn) writeIfFull() {
+	if len(c.buf) >= sseChunk {
+		c.write(c.buf)
+		c.buf = c.buf[:0]
+	}
 }
 
 // write writes b to the response (see sockWriter.send).
@@ -638,8 +640,9 @@ func (c *sseConn) fail(err error) {
 var sseEnd = []byte("\n\n")
 
 // soloMax is the largest message a stream encodes into its own buffer
-// (appendSoloEvent): a larger one goes through the shared event, which
-// the buffer does not copy.
+// (appendSoloEvent, appendItems): a larger one goes through the shared
+// encoding, so that it does not grow the stream's pooled buffer (and, as
+// large as sseChunk, put writes it apart from the buffer, uncopied).
 const soloMax = sseChunk / 4
 
 // appendSoloEvent appends the SSE event of a message of channel id, as

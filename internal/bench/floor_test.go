@@ -55,6 +55,7 @@ func TestServeSink(t *testing.T) {
 	outR, outW := io.Pipe()
 	served := make(chan error, 1)
 	go func() { served <- bench.ServeSink(inR, outW); outW.Close() }()
+	t.Cleanup(func() { inW.Close() }) // the sink ends on a failure too
 	out := bufio.NewReader(outR)
 	addr, err := out.ReadString('\n')
 	if err != nil {

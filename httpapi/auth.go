@@ -24,7 +24,7 @@ func authorize(key string, next http.Handler) http.Handler {
 	// the lengths differ.
 	want := sha256.Sum256([]byte(key))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := bearer(r.Header.Get("Authorization"))
+		got, ok := bearer(fieldValue(r.Header, "Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="halley"`)
@@ -136,14 +136,15 @@ func isLoopbackHost(host string) bool {
 // crossSite reports whether a browser says the request comes from a page
 // of another origin: a Sec-Fetch-Site other than same-origin or none (a
 // request the user made, such as typing the URL), or an Origin other than
-// the request's own.
+// the request's own. (The fields are looked up by their canonical names,
+// as net/http keys them: see fieldValue.)
 func crossSite(r *http.Request) bool {
-	for _, v := range r.Header.Values("Sec-Fetch-Site") {
+	for _, v := range r.Header["Sec-Fetch-Site"] {
 		if v != "same-origin" && v != "none" {
 			return true
 		}
 	}
-	for _, v := range r.Header.Values("Origin") {
+	for _, v := range r.Header["Origin"] {
 		same := strings.EqualFold(v, "http://"+r.Host) ||
 			r.TLS != nil && strings.EqualFold(v, "https://"+r.Host)
 		if !same {

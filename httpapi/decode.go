@@ -147,10 +147,21 @@ func unmarshalStrict(body []byte, v any) error {
 	return nil
 }
 
+// fieldValue returns the first value of the header field key, written in
+// its canonical form, as net/http keys a request's fields: Header.Get
+// would canonicalize key again on every call, which shows on the
+// publish path.
+func fieldValue(h http.Header, key string) string {
+	if vs := h[key]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
 // isJSON reports whether the request's Content-Type is application/json
 // (or application/x-ndjson, lines of JSON).
 func isJSON(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
+	ct := fieldValue(r.Header, "Content-Type")
 	switch ct {
 	case "application/json", "application/x-ndjson":
 		return true // the usual spellings, without parsing

@@ -1,6 +1,9 @@
 package httpapi
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // The head of a request that a taken-over connection serves itself (see
 // takeover.go): only the plainest form of a publish, byte for byte what
@@ -82,42 +85,43 @@ func parseHead(b []byte, h *leanHead) bool {
 			return false
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
-		if !isToken(name) || !isFieldValue(value) {
+		f := field(name) // a name it knows is a token
+		if f == fieldOther && !isToken(name) || !isFieldValue(value) {
 			return false
 		}
-		switch {
-		case fieldIs(name, "Content-Length"):
+		switch f {
+		case fieldContentLength:
 			n, ok := parseLength(value)
 			if !ok || seenLength {
 				return false
 			}
 			h.length, seenLength = n, true
-		case fieldIs(name, "Host"):
+		case fieldHost:
 			if h.host != nil {
 				return false
 			}
 			h.host = value
-		case fieldIs(name, "Content-Type"):
+		case fieldContentType:
 			if h.contentType != nil {
 				return false
 			}
 			h.contentType = value
-		case fieldIs(name, "Authorization"):
+		case fieldAuthorization:
 			if h.authorization != nil {
 				return false
 			}
 			h.authorization = value
-		case fieldIs(name, "Origin"):
+		case fieldOrigin:
 			if len(h.origin) == maxRepeats {
 				return false
 			}
 			h.origin = append(h.origin, value)
-		case fieldIs(name, "Sec-Fetch-Site"):
+		case fieldFetchSite:
 			if len(h.fetchSite) == maxRepeats {
 				return false
 			}
 			h.fetchSite = append(h.fetchSite, value)
-		case fieldIs(name, "Connection"):
+		case fieldConnection:
 			switch {
 			case fieldIs(value, "close"):
 				h.close = true
@@ -125,11 +129,71 @@ func parseHead(b []byte, h *leanHead) bool {
 			default:
 				return false
 			}
-		case fieldIs(name, "Transfer-Encoding"), fieldIs(name, "Expect"),
-			fieldIs(name, "Upgrade"), fieldIs(name, "Trailer"):
+		case fieldRefused:
 			return false
 		}
 	}
+}
+
+// The header fields parseHead tells apart (field's results).
+const (
+	fieldOther = iota
+	fieldContentLength
+	fieldHost
+	fieldContentType
+	fieldAuthorization
+	fieldOrigin
+	fieldFetchSite
+	fieldConnection
+	// fieldRefused is a field the lean loop leaves to net/http:
+	// Transfer-Encoding, Expect, Upgrade or Trailer.
+	fieldRefused
+)
+
+// field returns which of the fields parseHead tells apart name is,
+// ignoring ASCII case: its length picks the one or two names to compare.
+func field(name []byte) int {
+	switch len(name) {
+	case 4:
+		if fieldIs(name, "Host") {
+			return fieldHost
+		}
+	case 6:
+		switch {
+		case fieldIs(name, "Origin"):
+			return fieldOrigin
+		case fieldIs(name, "Expect"):
+			return fieldRefused
+		}
+	case 7:
+		if fieldIs(name, "Upgrade") || fieldIs(name, "Trailer") {
+			return fieldRefused
+		}
+	case 10:
+		if fieldIs(name, "Connection") {
+			return fieldConnection
+		}
+	case 12:
+		if fieldIs(name, "Content-Type") {
+			return fieldContentType
+		}
+	case 13:
+		if fieldIs(name, "Authorization") {
+			return fieldAuthorization
+		}
+	case 14:
+		switch {
+		case fieldIs(name, "Content-Length"):
+			return fieldContentLength
+		case fieldIs(name, "Sec-Fetch-Site"):
+			return fieldFetchSite
+		}
+	case 17:
+		if fieldIs(name, "Transfer-Encoding") {
+			return fieldRefused
+		}
+	}
+	return fieldOther
 }
 
 // fieldIs reports whether b is s, ignoring ASCII case.
@@ -183,7 +247,7 @@ func parseLength(b []byte) (int64, bool) {
 // isToken reports whether b is a header field name (RFC 9110 token).
 func isToken[T string | []byte](b T) bool {
 	for i := range len(b) {
-		if c := b[i]; c >= 0x80 || !tokenChar[c] {
+		if !tokenChar[b[i]] {
 			return false
 		}
 	}
@@ -191,8 +255,31 @@ func isToken[T string | []byte](b T) bool {
 }
 
 // isFieldValue reports whether b holds only visible characters, spaces,
-// tabs and bytes of 0x80 and over, as net/http requires of a value.
+// tabs and bytes of 0x80 and over, as net/http requires of a value. It
+// looks at eight bytes at a time, and byte by byte only at a word that
+// holds a byte below 0x20 or 0x7f (a tab, or a fault).
 func isFieldValue(b []byte) bool {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		// A byte's high bit is set in m for a byte below 0x20 or a DEL
+		// (a zero byte of d), never for one of 0x80 and over (&^x), but
+		// a borrow may flag a byte after a flagged one: such a word is
+		// looked at byte by byte, which is exact.
+		d := x ^ (lo * 0x7f)
+		if m := ((x-lo*0x20)&^x | (d-lo)&^d) & hi; m != 0 && !plainValue(b[:8]) {
+			return false
+		}
+		b = b[8:]
+	}
+	return plainValue(b)
+}
+
+// plainValue is isFieldValue byte by byte.
+func plainValue(b []byte) bool {
 	for _, c := range b {
 		if c < ' ' && c != '\t' || c == 0x7f {
 			return false
@@ -201,8 +288,9 @@ func isFieldValue(b []byte) bool {
 	return true
 }
 
-// tokenChar marks the characters of a token.
-var tokenChar = func() (t [128]bool) {
+// tokenChar marks the characters of a token (none of 0x80 and over: a
+// byte indexes it without a bound check).
+var tokenChar = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}

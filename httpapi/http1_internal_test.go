@@ -128,3 +128,19 @@ func TestLeanBody(t *testing.T) {
 		t.Errorf("read after the end: %v, want an unexpected EOF", err)
 	}
 }
+
+// FuzzIsFieldValue: the word-at-a-time check says what the byte-by-byte
+// one says, for any bytes (a tab, a DEL, a control byte or one of 0x80 and
+// over anywhere in a word).
+func FuzzIsFieldValue(f *testing.F) {
+	f.Add([]byte("application/json; charset=utf-8"))
+	f.Add([]byte("Bearer abc\tdef ghi\x80\xff"))
+	f.Add([]byte("0123456\x7f89abcdef"))
+	f.Add([]byte("0123456789\x1fabcdef"))
+	f.Add([]byte("\x20\x20\x20\x20\x20\x20\x20\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := isFieldValue(b), plainValue(b); got != want {
+			t.Fatalf("isFieldValue(%q) = %v, byte by byte %v", b, got, want)
+		}
+	})
+}

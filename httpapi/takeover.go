@@ -471,11 +471,15 @@ func (c *leanConn) appendAnswer(b []byte, closing bool) []byte {
 		for _, v := range vs {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			for i := range len(v) {
-				if ch := v[i]; ch == '\r' || ch == '\n' {
-					b = append(b, ' ')
-				} else {
-					b = append(b, ch)
+			if strings.IndexByte(v, '\n') < 0 && strings.IndexByte(v, '\r') < 0 {
+				b = append(b, v...)
+			} else {
+				for i := range len(v) {
+					if ch := v[i]; ch == '\r' || ch == '\n' {
+						b = append(b, ' ')
+					} else {
+						b = append(b, ch)
+					}
 				}
 			}
 			b = append(b, "\r\n"...)

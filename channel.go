@@ -202,7 +202,7 @@ type Channel struct {
 	closed   bool
 	full     bool   // session channel overflowed: dead for its client
 	acked    uint64 // session and lazy: highest offset handed over for good
-	waiters  map[*waiter]struct{}
+	waiters  waiterSet
 	conns    int // waiters that are client connections
 	demand   lazyDemand
 	pres     *presence // ChannelOptions.Presence; nil: none
@@ -378,16 +378,7 @@ func (c *Channel) wakeLocked() int { return c.wakeDeferredLocked(nil) }
 // wakeDeferredLocked is wakeLocked for a write made under
 // Hub.DeferWrites: the streams it queues go to d while it has room.
 func (c *Channel) wakeDeferredLocked(d *deferredWrites) int {
-	var batch [wakeBatchLen]*waiter
-	n := 0
-	for w := range c.waiters {
-		batch[n] = w
-		if n++; n == len(batch) {
-			wakeBatch(batch[:n], d)
-			n = 0
-		}
-	}
-	wakeBatch(batch[:n], d)
+	c.waiters.walk(func(b []*waiter) { wakeBatch(b, d) })
 	return c.conns
 }
 
@@ -398,7 +389,9 @@ func (c *Channel) addWaiter(w *waiter) bool {
 	if c.closed {
 		return false
 	}
-	c.waiters[w] = struct{}{}
+	if !c.waiters.add(w) {
+		return true
+	}
 	if w.conn {
 		c.conns++
 		if c.pres != nil {
@@ -421,10 +414,9 @@ var testHookListeners func(*Channel)
 func (c *Channel) removeWaiter(w *waiter) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.waiters[w]; !ok {
+	if !c.waiters.remove(w) {
 		return
 	}
-	delete(c.waiters, w)
 	if w.conn {
 		c.conns--
 		if c.pres != nil {

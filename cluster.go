@@ -165,7 +165,7 @@ func (h *Hub) copyOf(ctx context.Context, id string, rec channelRecord, data []b
 	c := &Channel{
 		hub: h, kind: kind, size: rec.Size, public: rec.Public, internal: rec.Internal,
 		shared: true, rec: data, maxBytes: max(0, rec.MaxBytes),
-		ring: ring.New[*message](rec.Size), waiters: make(map[*waiter]struct{}),
+		ring: ring.New[*message](rec.Size),
 	}
 	if rec.Presence {
 		c.pres = newPresence()

@@ -57,7 +57,7 @@ func (c *Channel) WaitReaders(ctx context.Context, n int) error {
 	return c.waitFor(ctx, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return len(c.waiters) >= n
+		return c.waiters.len() >= n
 	})
 }
 

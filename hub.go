@@ -257,7 +257,6 @@ func (h *Hub) newChannel(ctx context.Context, opts ChannelOptions, bus *Bus, spe
 		public:   opts.Public && opts.Kind != KindSession,
 		maxBytes: max(0, cmp.Or(opts.MaxBytes, h.cfg.RingBytes)),
 		ring:     ring.New[*message](size),
-		waiters:  make(map[*waiter]struct{}),
 	}
 	if opts.Presence {
 		c.pres = newPresence()
@@ -315,7 +314,7 @@ func (h *Hub) newChannel(ctx context.Context, opts ChannelOptions, bus *Bus, spe
 func (h *Hub) newRing(s *Session, size int) (*Channel, error) {
 	c := &Channel{
 		hub: h, kind: KindBroadcast, local: !h.clustered(), shared: h.clustered(), size: size, session: s,
-		maxBytes: max(0, h.cfg.RingBytes), ring: ring.New[*message](size), waiters: make(map[*waiter]struct{}),
+		maxBytes: max(0, h.cfg.RingBytes), ring: ring.New[*message](size),
 	}
 	c.internal = true
 	name := ""

@@ -289,7 +289,7 @@ func (c *Channel) localPresence() (p Presence, members map[member]int) {
 	}
 	sessions := make(map[string]struct{})
 	users := make(map[string]struct{})
-	for w := range c.waiters {
+	for _, w := range c.waiters.list {
 		if !w.conn {
 			continue
 		}

@@ -102,18 +102,65 @@ type message struct {
 	offset uint64
 	epoch  string
 	data   []byte
-	comet  encoding // Ocsigen answer line
-	frame  encoding // Halley msg frame
-	sse    encoding // SSE event of a one-channel stream (see sseEventOf)
-	// sseWhole tells that sse is the whole event, not its head; set
-	// before sse is done.
-	sseWhole bool
+	// shared holds the wire encodings connections share, made by the
+	// first that needs one (sharedMade): a message that only one
+	// connection reads (solo) usually never has them, and is then less
+	// than half the size.
+	shared atomic.Pointer[encodings]
 	// solo tells that at most one client connection read the channel
 	// when the message came: a stream then encodes the message's event
 	// or frame into its own buffer rather than make one on the message
 	// to share (appendSoloEvent, appendItems).
 	solo bool
 	at   int64 // arrival at the hub (hubClock), for the write latency
+}
+
+// encodings are the shared encodings of a message.
+type encodings struct {
+	comet encoding // Ocsigen answer line
+	frame encoding // Halley msg frame
+	sse   encoding // SSE event of a one-channel stream (see sseEventOf)
+	// sseWhole tells that sse is the whole event, not its head; set
+	// before sse is done.
+	sseWhole bool
+}
+
+// sharedMade returns the message's shared encodings, made now if they
+// were not.
+func (m *message) sharedMade() *encodings {
+	if e := m.shared.Load(); e != nil {
+		return e
+	}
+	if e := new(encodings); m.shared.CompareAndSwap(nil, e) {
+		return e
+	}
+	return m.shared.Load()
+}
+
+// frameLoaded returns the message's shared frame, nil when none is made.
+func (m *message) frameLoaded() []byte {
+	if e := m.shared.Load(); e != nil {
+		return e.frame.load()
+	}
+	return nil
+}
+
+// sseLoaded returns the message's shared SSE event (or its head), nil
+// when none is made.
+func (m *message) sseLoaded() []byte {
+	if e := m.shared.Load(); e != nil {
+		return e.sse.load()
+	}
+	return nil
+}
+
+// cometLoaded returns the message's shared comet line, nil when none is
+// made.
+func (m *message) cometLoaded() []byte {
+	if e := m.shared.Load(); e != nil {
+		return e.comet.load()
+	}
+	return nil
 }
 
 // encoding is one wire encoding of a message, made by the first connection
@@ -148,10 +195,11 @@ func (e *encoding) make(encode func() []byte) []byte {
 
 // cometLine returns the message's Ocsigen answer line "id:escaped".
 func (m *message) cometLine(id string) []byte {
-	if b := m.comet.load(); b != nil {
+	e := m.sharedMade()
+	if b := e.comet.load(); b != nil {
 		return b
 	}
-	return m.comet.make(func() []byte { return ocsigen.AppendLine(nil, id, m.data) })
+	return e.comet.make(func() []byte { return ocsigen.AppendLine(nil, id, m.data) })
 }
 
 // consumed reports whether reads of the channel acknowledge what they

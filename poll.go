@@ -160,7 +160,7 @@ func appendItems(dst []byte, items []item) []byte {
 		switch m := it.m; {
 		case it.ctl != nil:
 			dst = append(dst, it.ctl...)
-		case m.solo && len(m.data) <= soloMax && m.frame.load() == nil:
+		case m.solo && len(m.data) <= soloMax && m.frameLoaded() == nil:
 			dst = frame.AppendMsg(dst, it.sub.name, m.offset, m.data)
 		default:
 			dst = append(dst, it.frame()...)

@@ -484,7 +484,7 @@ func (c *sseConn) item(it item) {
 	if it.m != nil {
 		p.after, p.epoch = it.m.offset, it.m.epoch
 		if c.live == 1 {
-			if it.m.solo && len(it.m.data) <= soloMax && it.m.sse.load() == nil {
+			if it.m.solo && len(it.m.data) <= soloMax && it.m.sseLoaded() == nil {
 				// No other connection to share the event with.
 				c.grab()
 				c.buf = appendSoloEvent(c.buf, it.m, it.sub.name)
@@ -654,7 +654,7 @@ func appendSoloEvent(dst []byte, m *message, id string) []byte {
 	dst = append(dst, "id: "...)
 	dst = frame.AppendEntry(dst, id, m.offset, m.epoch)
 	dst = append(dst, "\ndata: "...)
-	if f := m.frame.load(); f != nil {
+	if f := m.frameLoaded(); f != nil {
 		dst = append(dst, f...)
 	} else {
 		dst = frame.AppendMsg(dst, id, m.offset, m.data)
@@ -671,11 +671,12 @@ func appendSoloEvent(dst []byte, m *message, id string) []byte {
 // is only the head, the id line and the start of the data line, which that
 // frame completes: the message keeps one copy of its frame either way.
 func (m *message) sseEventOf(id string) ([]byte, bool) {
-	if b := m.sse.load(); b != nil {
-		return b, m.sseWhole
+	e := m.sharedMade()
+	if b := e.sse.load(); b != nil {
+		return b, e.sseWhole
 	}
-	b := m.sse.make(func() []byte {
-		f := m.frame.load()
+	b := e.sse.make(func() []byte {
+		f := e.frame.load()
 		n := len("id: \ndata: ") + len(id) + len(m.epoch) + 32
 		if f == nil {
 			n += frame.MsgCap(id, m.data) + len(sseEnd)
@@ -691,9 +692,9 @@ func (m *message) sseEventOf(id string) ([]byte, bool) {
 		b = frame.AppendMsg(b, id, m.offset, m.data)
 		fr := b[start:len(b):len(b)]
 		// The message's frame, unless another stream made it meanwhile.
-		m.frame.make(func() []byte { return fr })
-		m.sseWhole = true // published by the encoding's done
+		e.frame.make(func() []byte { return fr })
+		e.sseWhole = true // published by the encoding's done
 		return append(b, sseEnd...)
 	})
-	return b, m.sseWhole
+	return b, e.sseWhole
 }

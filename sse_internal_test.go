@@ -58,7 +58,7 @@ func TestAppendSoloEvent(t *testing.T) {
 	if got := string(appendSoloEvent(buf, m, "chat:room")); got != wantEvent {
 		t.Fatalf("event %q, want %q", got, wantEvent)
 	}
-	if m.sse.load() != nil || m.frame.load() != nil {
+	if m.shared.Load() != nil {
 		t.Fatal("the solo event made a shared encoding")
 	}
 	if allocs := testing.AllocsPerRun(100, func() { buf = appendSoloEvent(buf[:0], m, "chat:room") }); allocs != 0 {
@@ -85,13 +85,13 @@ func TestAppendItems_Solo(t *testing.T) {
 	if got := string(appendItems(nil, []item{{sub: sub, m: solo}})); got != want {
 		t.Fatalf("solo line %q, want %q", got, want)
 	}
-	if solo.frame.load() != nil {
+	if solo.shared.Load() != nil {
 		t.Error("a solo message's line made its shared frame")
 	}
 	if got := string(appendItems(nil, []item{{sub: sub, m: shared}})); got != want {
 		t.Fatalf("shared line %q, want %q", got, want)
 	}
-	if shared.frame.load() == nil {
+	if shared.frameLoaded() == nil {
 		t.Error("a message more connections read has no shared frame")
 	}
 }
@@ -202,7 +202,7 @@ func TestSSE_SoloEvent(t *testing.T) {
 	if got := event(a); got != want(1, `"one"`) {
 		t.Fatalf("solo event %q, want %q", got, want(1, `"one"`))
 	}
-	if m := stored(1); m.sse.load() != nil || m.frame.load() != nil {
+	if m := stored(1); m.shared.Load() != nil {
 		t.Error("a message one stream reads made a shared encoding")
 	}
 
@@ -213,7 +213,7 @@ func TestSSE_SoloEvent(t *testing.T) {
 	if ga, gb := event(a), event(b); ga != want(2, `"two"`) || gb != ga {
 		t.Fatalf("events %q and %q, want %q", ga, gb, want(2, `"two"`))
 	}
-	if stored(2).sse.load() == nil {
+	if stored(2).sseLoaded() == nil {
 		t.Error("a message two streams read has no shared event")
 	}
 }

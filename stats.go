@@ -326,7 +326,7 @@ func (h *Hub) countComet(batch []*message, ended []string) {
 	n := len(batch) + len(ended) - 1 // separators
 	var oldest int64
 	for _, m := range batch {
-		n += len(m.comet.load())
+		n += len(m.cometLoaded())
 		if m.at != 0 && (oldest == 0 || m.at < oldest) {
 			oldest = m.at
 		}

@@ -319,10 +319,11 @@ func (it *item) frame() []byte { return it.m.frameOf(it.sub.name) }
 
 // frameOf returns the shared msg frame of a message of channel id.
 func (m *message) frameOf(id string) []byte {
-	if b := m.frame.load(); b != nil {
+	e := m.sharedMade()
+	if b := e.frame.load(); b != nil {
 		return b
 	}
-	return m.frame.make(func() []byte {
+	return e.frame.make(func() []byte {
 		return frame.AppendMsg(make([]byte, 0, frame.MsgCap(id, m.data)), id, m.offset, m.data)
 	})
 }

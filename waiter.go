@@ -41,7 +41,7 @@ func (w *waiter) notifyDeferred(d *deferredWrites) {
 // map (no random start to draw, no empty slots, the entries in a row),
 // which shows on every write to a channel with one reader; to keep the
 // wake order fair, each walk starts where the last one began plus one
-// (wake).
+// (walk).
 type waiterSet struct {
 	list []*waiter
 	at   map[*waiter]int // w's index in list

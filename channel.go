@@ -11,6 +11,7 @@ import (
 
 	"github.com/halleyhq/halley/broker"
 	"github.com/halleyhq/halley/internal/ring"
+	"github.com/halleyhq/halley/internal/wire/frame"
 	"github.com/halleyhq/halley/internal/wire/ocsigen"
 )
 
@@ -112,6 +113,10 @@ type message struct {
 	// or frame into its own buffer rather than make one on the message
 	// to share (appendSoloEvent, appendItems).
 	solo bool
+	// json tells that data is known to be one compact JSON value (the API
+	// checked it: package jsonmark), sent as the frame's "json" field
+	// unchecked; false: unknown, checked when the frame is made.
+	json bool
 	at   int64 // arrival at the hub (hubClock), for the write latency
 }
 
@@ -254,6 +259,22 @@ type Channel struct {
 	conns    int // waiters that are client connections
 	demand   lazyDemand
 	pres     *presence // ChannelOptions.Presence; nil: none
+	// fname is the id's forms in frames, made by the first reader
+	// (frameName).
+	fname atomic.Pointer[frame.Name]
+}
+
+// frameName returns the forms in frames of id, a name the channel is
+// read by: the channel's own, made once, when id is its id.
+func (c *Channel) frameName(id string) *frame.Name {
+	if id != c.id {
+		return frame.NewName(id)
+	}
+	if n := c.fname.Load(); n != nil {
+		return n
+	}
+	c.fname.CompareAndSwap(nil, frame.NewName(id))
+	return c.fname.Load()
 }
 
 // ID returns the channel's id, which clients use to read it.
@@ -301,11 +322,14 @@ func (c *Channel) Closed() bool {
 // a lazy channel fails with ErrWrongKind, to a closed one with
 // ErrChannelClosed, to a session channel that overflowed with
 // ErrChannelFull, and a message over Config.MaxMessageSize with ErrTooLarge.
-func (c *Channel) Write(ctx context.Context, data []byte) (Outcome, error) {
+func (c *Channel) Write(ctx context.Context, data []byte) (out Outcome, err error) {
 	if c.bus != nil {
-		return c.bus.write(ctx, Writer{}, data)
+		out, err = c.bus.write(ctx, Writer{}, data)
+	} else {
+		out, err = c.write(ctx, data)
 	}
-	return c.write(ctx, data)
+	c.hub.deferredOf(ctx).endWrite() // the API's mark, if any (jsonmark)
+	return out, err
 }
 
 // write is Write without a bus's filter.
@@ -353,7 +377,7 @@ func (c *Channel) writeLocal(d *deferredWrites, data []byte) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelFull)
 	}
 	off := c.ring.Top() + 1
-	c.storeLocked(&message{offset: off, epoch: c.epoch, data: data, at: hubClock(), solo: c.conns <= 1})
+	c.storeLocked(&message{offset: off, epoch: c.epoch, data: data, at: hubClock(), solo: c.conns <= 1, json: d.isJSON(data)})
 	c.hub.countPublished()
 	if c.full {
 		c.wakeLocked()
@@ -375,7 +399,7 @@ func (c *Channel) deliver(d *deferredWrites, m broker.Message) int {
 		c.epoch = m.Epoch
 		c.resetLocked(m.Offset - 1)
 	}
-	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data, at: hubClock(), solo: c.conns <= 1}) {
+	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data, at: hubClock(), solo: c.conns <= 1, json: d.isJSON(m.Data)}) {
 		return 0
 	}
 	return c.wakeDeferredLocked(d)

@@ -3,6 +3,8 @@ package halley
 import (
 	"context"
 	"sync"
+
+	"github.com/halleyhq/halley/internal/jsonmark"
 )
 
 // A publish wakes the streams reading its channel, and the hub's writers
@@ -29,6 +31,42 @@ type deferredWrites struct {
 	mu    sync.Mutex // the context might be shared by goroutines
 	slots [deferMax]*poolSlot
 	n     int
+	// json is the message the API marked as compact JSON for the write
+	// it makes next (package jsonmark), until that write ends.
+	json []byte
+}
+
+func init() { jsonmark.Mark = markJSON }
+
+// markJSON is jsonmark.Mark: it records data in ctx's deferred writes.
+func markJSON(ctx context.Context, data []byte) {
+	if d := deferredIn(ctx); d != nil && len(data) > 0 {
+		d.mu.Lock()
+		d.json = data
+		d.mu.Unlock()
+	}
+}
+
+// isJSON reports whether data is the message marked as JSON: the same
+// bytes, not a copy (a broker that copies it, or a filter that changes
+// it, loses the mark).
+func (d *deferredWrites) isJSON(data []byte) bool {
+	if d == nil || len(data) == 0 {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.json) == len(data) && &d.json[0] == &data[0]
+}
+
+// endWrite forgets the mark of the write that ended.
+func (d *deferredWrites) endWrite() {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	d.json = nil
+	d.mu.Unlock()
 }
 
 type deferKey struct{}
@@ -48,10 +86,16 @@ func (h *Hub) DeferWrites(ctx context.Context) (context.Context, func()) {
 
 // deferredOf returns the deferred writes of ctx for the hub h, or nil.
 func (h *Hub) deferredOf(ctx context.Context) *deferredWrites {
-	d, _ := ctx.Value(deferKey{}).(*deferredWrites)
+	d := deferredIn(ctx)
 	if d == nil || d.h != h {
 		return nil
 	}
+	return d
+}
+
+// deferredIn returns the deferred writes of ctx, of any hub, or nil.
+func deferredIn(ctx context.Context) *deferredWrites {
+	d, _ := ctx.Value(deferKey{}).(*deferredWrites)
 	return d
 }
 

@@ -161,7 +161,7 @@ func appendItems(dst []byte, items []item) []byte {
 		case it.ctl != nil:
 			dst = append(dst, it.ctl...)
 		case m.solo && len(m.data) <= soloMax && m.frameLoaded() == nil:
-			dst = frame.AppendMsg(dst, it.sub.name, m.offset, m.data)
+			dst = frame.AppendMsgOf(dst, it.sub.fname, m.offset, m.data, m.json)
 		default:
 			dst = append(dst, it.frame()...)
 		}

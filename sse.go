@@ -487,13 +487,13 @@ func (c *sseConn) item(it item) {
 			if it.m.solo && len(it.m.data) <= soloMax && it.m.sseLoaded() == nil {
 				// No other connection to share the event with.
 				c.grab()
-				c.buf = appendSoloEvent(c.buf, it.m, it.sub.name)
+				c.buf = appendSoloEvent(c.buf, it.m, it.sub.fname)
 				c.writeIfFull()
 				return
 			}
 			// The cursor is this one position: the event is the same
 			// for every connection, made once (see sseEventOf).
-			ev, whole := it.m.sseEventOf(it.sub.name)
+			ev, whole := it.m.sseEventOf(it.sub.fname)
 			c.put(ev)
 			if !whole {
 				c.put(it.frame())
@@ -539,7 +539,7 @@ func (c *sseConn) cursor(dst []byte) []byte {
 		if len(dst) > n {
 			dst = append(dst, ',')
 		}
-		dst = frame.AppendEntry(dst, p.sub.name, p.after, p.epoch)
+		dst = frame.AppendEntryOf(dst, p.sub.fname, p.after, p.epoch)
 	}
 	return dst
 }
@@ -645,24 +645,24 @@ var sseEnd = []byte("\n\n")
 // large as sseChunk, put writes it apart from the buffer, uncopied).
 const soloMax = sseChunk / 4
 
-// appendSoloEvent appends the SSE event of a message of channel id, as
+// appendSoloEvent appends the SSE event of a message of channel n, as
 // a stream reading only that channel sends it, to dst: the same bytes as
 // sseEventOf's, for a message that no other connection reads (solo), so
 // nothing is made to share: the message's frame is used when another
 // transport made it, and not made otherwise.
-func appendSoloEvent(dst []byte, m *message, id string) []byte {
+func appendSoloEvent(dst []byte, m *message, n *frame.Name) []byte {
 	dst = append(dst, "id: "...)
-	dst = frame.AppendEntry(dst, id, m.offset, m.epoch)
+	dst = frame.AppendEntryOf(dst, n, m.offset, m.epoch)
 	dst = append(dst, "\ndata: "...)
 	if f := m.frameLoaded(); f != nil {
 		dst = append(dst, f...)
 	} else {
-		dst = frame.AppendMsg(dst, id, m.offset, m.data)
+		dst = frame.AppendMsgOf(dst, n, m.offset, m.data, m.json)
 	}
 	return append(dst, sseEnd...)
 }
 
-// sseEventOf returns the shared SSE event of a message of channel id, as
+// sseEventOf returns the shared SSE event of a message of channel n, as
 // a stream reading only that channel sends it, and whether it is whole.
 // Whole, it is the id line (the channel's position at the message), the
 // data line holding the message's msg frame and the event's end, made in
@@ -670,26 +670,26 @@ func appendSoloEvent(dst []byte, m *message, id string) []byte {
 // When the message had its frame already (another transport made it), it
 // is only the head, the id line and the start of the data line, which that
 // frame completes: the message keeps one copy of its frame either way.
-func (m *message) sseEventOf(id string) ([]byte, bool) {
+func (m *message) sseEventOf(n *frame.Name) ([]byte, bool) {
 	e := m.sharedMade()
 	if b := e.sse.load(); b != nil {
 		return b, e.sseWhole
 	}
 	b := e.sse.make(func() []byte {
 		f := e.frame.load()
-		n := len("id: \ndata: ") + len(id) + len(m.epoch) + 32
+		size := len("id: \ndata: ") + len(n.ID) + len(m.epoch) + 32
 		if f == nil {
-			n += frame.MsgCap(id, m.data) + len(sseEnd)
+			size += frame.MsgCap(n.ID, m.data) + len(sseEnd)
 		}
-		b := make([]byte, 0, n)
+		b := make([]byte, 0, size)
 		b = append(b, "id: "...)
-		b = frame.AppendEntry(b, id, m.offset, m.epoch)
+		b = frame.AppendEntryOf(b, n, m.offset, m.epoch)
 		b = append(b, "\ndata: "...)
 		if f != nil {
 			return b
 		}
 		start := len(b)
-		b = frame.AppendMsg(b, id, m.offset, m.data)
+		b = frame.AppendMsgOf(b, n, m.offset, m.data, m.json)
 		fr := b[start:len(b):len(b)]
 		// The message's frame, unless another stream made it meanwhile.
 		e.frame.make(func() []byte { return fr })

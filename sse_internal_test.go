@@ -6,7 +6,12 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/halleyhq/halley/internal/wire/frame"
 )
+
+// chatRoom and news are the frame.Names of the channels of these tests.
+var chatRoom, news = frame.NewName("chat:room"), frame.NewName("news")
 
 const wantEvent = "id: chat%3Aroom:42:Xk3q\ndata: {\"type\":\"msg\",\"channel\":\"chat:room\",\"offset\":42,\"json\":{\"title\":\"hello\"}}\n\n"
 
@@ -14,17 +19,17 @@ const wantEvent = "id: chat%3Aroom:42:Xk3q\ndata: {\"type\":\"msg\",\"channel\":
 // whole, cached, and its data line the message's frame.
 func TestSSEEventOf(t *testing.T) {
 	m := &message{offset: 42, epoch: "Xk3q", data: []byte(`{"title":"hello"}`)}
-	first, whole := m.sseEventOf("chat:room")
+	first, whole := m.sseEventOf(chatRoom)
 	if !whole || string(first) != wantEvent {
 		t.Fatalf("event %q (whole %v), want %q whole", first, whole, wantEvent)
 	}
-	if allocs := testing.AllocsPerRun(100, func() { _, _ = m.sseEventOf("chat:room") }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = m.sseEventOf(chatRoom) }); allocs != 0 {
 		t.Fatalf("%v allocations per cached event", allocs)
 	}
-	if again, _ := m.sseEventOf("chat:room"); &again[0] != &first[0] {
+	if again, _ := m.sseEventOf(chatRoom); &again[0] != &first[0] {
 		t.Fatal("the event is encoded again")
 	}
-	f := m.frameOf("chat:room")
+	f := m.frameOf(chatRoom)
 	if !within(f, first) {
 		t.Fatal("the frame is a second copy, not the event's data line")
 	}
@@ -38,8 +43,8 @@ func TestSSEEventOf(t *testing.T) {
 // completes it.
 func TestSSEEventOf_FrameFirst(t *testing.T) {
 	m := &message{offset: 42, epoch: "Xk3q", data: []byte(`{"title":"hello"}`)}
-	f := m.frameOf("chat:room")
-	head, whole := m.sseEventOf("chat:room")
+	f := m.frameOf(chatRoom)
+	head, whole := m.sseEventOf(chatRoom)
 	if whole {
 		t.Fatal("a whole event beside an existing frame")
 	}
@@ -55,21 +60,21 @@ func TestSSEEventOf_FrameFirst(t *testing.T) {
 func TestAppendSoloEvent(t *testing.T) {
 	m := &message{offset: 42, epoch: "Xk3q", data: []byte(`{"title":"hello"}`), solo: true}
 	buf := make([]byte, 0, 512)
-	if got := string(appendSoloEvent(buf, m, "chat:room")); got != wantEvent {
+	if got := string(appendSoloEvent(buf, m, chatRoom)); got != wantEvent {
 		t.Fatalf("event %q, want %q", got, wantEvent)
 	}
 	if m.shared.Load() != nil {
 		t.Fatal("the solo event made a shared encoding")
 	}
-	if allocs := testing.AllocsPerRun(100, func() { buf = appendSoloEvent(buf[:0], m, "chat:room") }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { buf = appendSoloEvent(buf[:0], m, chatRoom) }); allocs != 0 {
 		t.Fatalf("%v allocations per solo event", allocs)
 	}
-	f := m.frameOf("chat:room")
-	ev := appendSoloEvent(buf[:0], m, "chat:room")
+	f := m.frameOf(chatRoom)
+	ev := appendSoloEvent(buf[:0], m, chatRoom)
 	if string(ev) != wantEvent {
 		t.Fatalf("event beside a frame %q, want %q", ev, wantEvent)
 	}
-	if &m.frameOf("chat:room")[0] != &f[0] {
+	if &m.frameOf(chatRoom)[0] != &f[0] {
 		t.Fatal("the frame was made again")
 	}
 }
@@ -78,7 +83,7 @@ func TestAppendSoloEvent(t *testing.T) {
 // whether the message is solo (encoded in the line, nothing made on the
 // message) or read by more connections (its shared frame).
 func TestAppendItems_Solo(t *testing.T) {
-	sub := &streamSub{name: "chat:room"}
+	sub := &streamSub{name: "chat:room", fname: chatRoom}
 	solo := &message{offset: 42, epoch: "Xk3q", data: []byte(`{"title":"hello"}`), solo: true}
 	shared := &message{offset: 42, epoch: "Xk3q", data: []byte(`{"title":"hello"}`)}
 	want := wantEvent[len("id: chat%3Aroom:42:Xk3q\ndata: "):len(wantEvent)-2] + "\n"
@@ -107,13 +112,13 @@ func within(b, outer []byte) bool {
 func TestMessage_OneCopyPerFormat(t *testing.T) {
 	data := bytes.Repeat([]byte("x"), 64<<10)
 	m := &message{offset: 1, epoch: "e", data: data}
-	ev, _ := m.sseEventOf("news")
-	if f := m.frameOf("news"); !within(f, ev) {
+	ev, _ := m.sseEventOf(news)
+	if f := m.frameOf(news); !within(f, ev) {
 		t.Fatal("SSE first: the frame is a second copy of the payload")
 	}
 	m = &message{offset: 1, epoch: "e", data: data}
-	f := m.frameOf("news")
-	if head, _ := m.sseEventOf("news"); len(head) > 64 {
+	f := m.frameOf(news)
+	if head, _ := m.sseEventOf(news); len(head) > 64 {
 		t.Fatalf("frame first: the SSE head is %d bytes: it holds the payload again", len(head))
 	}
 	if len(f) > len(data)+64 {
@@ -125,11 +130,11 @@ func TestMessage_OneCopyPerFormat(t *testing.T) {
 // event: one atomic load, no allocation.
 func BenchmarkSSEEvent(b *testing.B) {
 	m := &message{offset: 42, epoch: "Xk3q9vQp2mRt8wYz1aBcDe", data: []byte(`{"title":"hello"}`)}
-	m.sseEventOf("news")
+	m.sseEventOf(news)
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		ev, _ := m.sseEventOf("news")
+		ev, _ := m.sseEventOf(news)
 		n += len(ev)
 	}
 	if n == 0 {
@@ -190,7 +195,7 @@ func TestSSE_SoloEvent(t *testing.T) {
 	}
 	want := func(off uint64, data string) string {
 		m := &message{offset: off, epoch: stored(off).epoch, data: []byte(data)}
-		ev := string(appendSoloEvent(nil, m, "news"))
+		ev := string(appendSoloEvent(nil, m, news))
 		return ev[:len(ev)-1] // the id and data lines, not the empty line
 
 	}

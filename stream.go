@@ -30,7 +30,9 @@ type start struct {
 type streamSub struct {
 	// name is the id the client subscribed to (c's id).
 	name string
-	c    *Channel
+	// fname is name's forms in frames (Channel.frameName).
+	fname *frame.Name
+	c     *Channel
 	// seat, for a session-scope bus, is the session's queue of it.
 	seat  *seat
 	after uint64
@@ -94,7 +96,7 @@ func (st *stream) subscribe(dst []byte, id string, from start, quiet bool) []byt
 		st.h.countEnd(reason)
 		return append(frame.AppendEnded(dst, id, reason), '\n')
 	}
-	sub := &streamSub{name: id, c: c}
+	sub := &streamSub{name: id, fname: c.frameName(id), c: c}
 	if c.bus != nil && c.bus.scope == BusSession && st.session != nil {
 		seat, ok := c.bus.seatOf(st.session)
 		if !ok {
@@ -315,16 +317,16 @@ func (sub *streamSub) collectLocked(dst []*message, max int) ([]*message, error)
 }
 
 // frame returns the shared msg frame of the item's message.
-func (it *item) frame() []byte { return it.m.frameOf(it.sub.name) }
+func (it *item) frame() []byte { return it.m.frameOf(it.sub.fname) }
 
-// frameOf returns the shared msg frame of a message of channel id.
-func (m *message) frameOf(id string) []byte {
+// frameOf returns the shared msg frame of a message of channel n.
+func (m *message) frameOf(n *frame.Name) []byte {
 	e := m.sharedMade()
 	if b := e.frame.load(); b != nil {
 		return b
 	}
 	return e.frame.make(func() []byte {
-		return frame.AppendMsg(make([]byte, 0, frame.MsgCap(id, m.data)), id, m.offset, m.data)
+		return frame.AppendMsgOf(make([]byte, 0, frame.MsgCap(n.ID, m.data)), n, m.offset, m.data, m.json)
 	})
 }
 
@@ -339,7 +341,7 @@ func (st *stream) cursor(dst []byte) []byte {
 		if len(dst) > n {
 			dst = append(dst, ',')
 		}
-		dst = frame.AppendEntry(dst, sub.name, sub.after, sub.epoch)
+		dst = frame.AppendEntryOf(dst, sub.fname, sub.after, sub.epoch)
 	}
 	return dst
 }

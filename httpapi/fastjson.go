@@ -10,67 +10,75 @@ import "github.com/halleyhq/halley/internal/wire/frame"
 // unknown key, a malformed body) is left to the strict decoder, which
 // also words the errors, so the two agree on what is accepted.
 
+// scanned is what scanPublish read of a publication: its channel, the
+// raw text of its data (nil when absent), valid JSON, and whether that
+// text is compact (no white space outside its strings).
+type scanned struct {
+	channel string
+	data    []byte
+	compact bool
+}
+
 // scanPublish reads the publication object at the start of b (after
-// white space) and returns its channel, the raw text of its data (nil
-// when absent), valid JSON, and the index after the object. ok is false
-// when b does not start with an object of the simple shape, or its data
-// is not valid JSON (or nests too deeply for frame.ValueEnd): the caller
-// then decodes it with the strict decoder.
-func scanPublish(b []byte) (channel string, data []byte, end int, ok bool) {
+// white space) and returns what it holds and the index after the object.
+// ok is false when b does not start with an object of the simple shape,
+// or its data is not valid JSON (or nests too deeply for
+// frame.ValueEnd): the caller then decodes it with the strict decoder.
+func scanPublish(b []byte) (p scanned, end int, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return "", nil, 0, false
+		return scanned{}, 0, false
 	}
 	i = skipSpace(b, i+1)
 	var seenChannel, seenData bool
 	if i < len(b) && b[i] == '}' {
-		return "", nil, i + 1, true
+		return scanned{}, i + 1, true
 	}
 	for {
 		key, j, ok := scanPlainString(b, i)
 		if !ok {
-			return "", nil, 0, false
+			return scanned{}, 0, false
 		}
 		j = skipSpace(b, j)
 		if j >= len(b) || b[j] != ':' {
-			return "", nil, 0, false
+			return scanned{}, 0, false
 		}
 		j = skipSpace(b, j+1)
 		switch string(key) { // compared, not allocated
 		case "channel":
 			if seenChannel {
-				return "", nil, 0, false
+				return scanned{}, 0, false
 			}
 			seenChannel = true
 			var name []byte
 			if name, j, ok = scanPlainString(b, j); !ok {
-				return "", nil, 0, false
+				return scanned{}, 0, false
 			}
-			channel = string(name)
+			p.channel = string(name)
 		case "data":
 			if seenData {
-				return "", nil, 0, false
+				return scanned{}, 0, false
 			}
 			seenData = true
-			k, ok := frame.ValueEnd(b, j)
+			k, compact, ok := frame.ValueEnd(b, j)
 			if !ok {
-				return "", nil, 0, false
+				return scanned{}, 0, false
 			}
-			data, j = b[j:k], k
+			p.data, p.compact, j = b[j:k], compact, k
 		default:
-			return "", nil, 0, false
+			return scanned{}, 0, false
 		}
 		j = skipSpace(b, j)
 		if j >= len(b) {
-			return "", nil, 0, false
+			return scanned{}, 0, false
 		}
 		switch b[j] {
 		case ',':
 			i = skipSpace(b, j+1)
 		case '}':
-			return channel, data, j + 1, true
+			return p, j + 1, true
 		default:
-			return "", nil, 0, false
+			return scanned{}, 0, false
 		}
 	}
 }

@@ -7,23 +7,24 @@ import (
 )
 
 // strictPublication is decodePublication without its fast path: what
-// the API accepted before it, and must still accept, byte for byte.
-func strictPublication(b []byte) (string, []byte, string) {
+// the API accepted before it, and must still accept, byte for byte. isJSON
+// tells that the data was not a JSON string.
+func strictPublication(b []byte) (channel string, data []byte, reason string, isJSON bool) {
 	if len(b) == 0 {
-		return "", nil, "bad_request"
+		return "", nil, "bad_request", false
 	}
 	var req publishRequest
 	if err := unmarshalStrict(b, &req); err != nil {
-		return "", nil, "bad_json"
+		return "", nil, "bad_json", false
 	}
 	if req.Channel == "" || req.Data == nil {
-		return "", nil, "bad_request"
+		return "", nil, "bad_request", false
 	}
 	data, err := strictPayload(req.Data)
 	if err != nil {
-		return "", nil, "bad_json"
+		return "", nil, "bad_json", false
 	}
-	return req.Channel, data, ""
+	return req.Channel, data, "", bytes.TrimSpace(req.Data)[0] != '"'
 }
 
 // strictPayload is payload by encoding/json alone.
@@ -45,7 +46,8 @@ func strictPayload(raw json.RawMessage) ([]byte, error) {
 
 // FuzzDecodePublication checks that the hand-written scanner decodes
 // every body as encoding/json does: the same channel and message, or
-// the same refusal.
+// the same refusal; and that the message is said to be JSON (which the
+// hub then does not check) exactly when it is a JSON value's text.
 func FuzzDecodePublication(f *testing.F) {
 	for _, s := range []string{
 		`{"channel":"news","data":"hello"}`,
@@ -81,17 +83,21 @@ func FuzzDecodePublication(f *testing.F) {
 		if len(b) == 0 {
 			return // the empty body is {} on both paths, checked by the API tests
 		}
-		ch, data, aliased, bad := decodePublication(b)
-		wantCh, wantData, wantReason := strictPublication(b)
+		p, bad := decodePublication(b)
+		wantCh, wantData, wantReason, wantJSON := strictPublication(b)
 		reason := ""
 		if bad != nil {
 			reason = bad.reason
 		}
-		if reason != wantReason || ch != wantCh || !bytes.Equal(data, wantData) {
-			t.Errorf("%q: got (%q, %q, %q), encoding/json gives (%q, %q, %q)", b, ch, data, reason, wantCh, wantData, wantReason)
+		if reason != wantReason || p.channel != wantCh || !bytes.Equal(p.data, wantData) || p.json != wantJSON {
+			t.Errorf("%q: got (%q, %q, %q, json %v), encoding/json gives (%q, %q, %q, json %v)",
+				b, p.channel, p.data, reason, p.json, wantCh, wantData, wantReason, wantJSON)
 		}
-		if aliased && (cap(data) != len(data) || !bytes.Contains(b, data)) {
-			t.Errorf("%q: data %q (capacity %d) said to be a part of the body", b, data, cap(data))
+		if p.json && (!json.Valid(p.data) || bytes.ContainsAny(p.data, "\r\n")) {
+			t.Errorf("%q: data %q said to be JSON on one line", b, p.data)
+		}
+		if p.aliased && (cap(p.data) != len(p.data) || !bytes.Contains(b, p.data)) {
+			t.Errorf("%q: data %q (capacity %d) said to be a part of the body", b, p.data, cap(p.data))
 		}
 	})
 }
@@ -103,7 +109,7 @@ func BenchmarkDecodePublication(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		if _, _, _, bad := decodePublication(body); bad != nil {
+		if _, bad := decodePublication(body); bad != nil {
 			b.Fatal(bad.message)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/halleyhq/halley"
 	"github.com/halleyhq/halley/broker"
+	"github.com/halleyhq/halley/internal/jsonmark"
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
@@ -55,21 +56,25 @@ func (a *api) publish(w http.ResponseWriter, r *http.Request) {
 		a.publishBatch(w, r, b)
 		return
 	}
-	channel, data, aliased, bad := decodePublication(b)
+	p, bad := decodePublication(b)
 	if bad != nil {
 		writeError(w, http.StatusBadRequest, bad.reason, bad.message)
 		return
 	}
-	if aliased && cap(body)-len(data) > aliasSlack {
+	if p.aliased && cap(body)-len(p.data) > aliasSlack {
 		// The hub keeps the message: not with a body much larger.
-		data = bytes.Clone(data)
+		p.data = bytes.Clone(p.data)
 	}
-	c, ok := a.hub.Channel(channel)
+	c, ok := a.hub.Channel(p.channel)
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown_channel", "no live channel has the id "+channel)
+		writeError(w, http.StatusNotFound, "unknown_channel", "no live channel has the id "+p.channel)
 		return
 	}
-	out, err := c.Write(r.Context(), data)
+	ctx := r.Context()
+	if p.json {
+		jsonmark.Mark(ctx, p.data)
+	}
+	out, err := c.Write(ctx, p.data)
 	if err != nil {
 		a.writeHubError(w, r, err)
 		return
@@ -84,51 +89,59 @@ type refusal struct{ reason, message string }
 // may have for the hub to keep the message as a part of the body.
 const aliasSlack = 1024
 
+// publication is one publication's channel and message. aliased tells
+// that data is a part of the body (its capacity cut at its end); json,
+// that data is one compact JSON value (not a JSON string's contents),
+// which the hub then need not check again (package jsonmark).
+type publication struct {
+	channel string
+	data    []byte
+	aliased bool
+	json    bool
+}
+
 // decodePublication returns the channel and message of one publication
-// object (an empty b counts as {}), or why it is refused. aliased tells
-// that data is a part of b (its capacity cut at its end).
-func decodePublication(b []byte) (channel string, data []byte, aliased bool, bad *refusal) {
+// object (an empty b counts as {}), or why it is refused.
+func decodePublication(b []byte) (publication, *refusal) {
 	var raw []byte
+	var channel string
 	if len(b) > 0 {
-		var end int
-		var ok bool
-		channel, raw, end, ok = scanPublish(b)
+		sc, end, ok := scanPublish(b)
 		if ok && skipSpace(b, end) == len(b) {
-			if data, aliased, ok = checkPublication(channel, raw); ok {
-				return channel, data, aliased, nil
+			if p, ok := checkPublication(sc); ok {
+				return p, nil
 			}
 		}
 		// Not the simple shape, or a fault: the strict decoder decides,
 		// and words the answer.
 		var req publishRequest
 		if err := unmarshalStrict(b, &req); err != nil {
-			return "", nil, false, &refusal{"bad_json", err.Error()}
+			return publication{}, &refusal{"bad_json", err.Error()}
 		}
 		channel, raw = req.Channel, req.Data
 	}
 	if channel == "" {
-		return "", nil, false, &refusal{"bad_request", `"channel" is required`}
+		return publication{}, &refusal{"bad_request", `"channel" is required`}
 	}
 	if raw == nil {
-		return "", nil, false, &refusal{"bad_request", `"data" is required`}
+		return publication{}, &refusal{"bad_request", `"data" is required`}
 	}
 	// raw is the decoder's copy: data may be a part of it, not of b.
-	data, _, err := payload(raw)
+	data, _, isJSON, err := payload(raw, false)
 	if err != nil {
-		return "", nil, false, &refusal{"bad_json", err.Error()}
+		return publication{}, &refusal{"bad_json", err.Error()}
 	}
-	return channel, data, false, nil
+	return publication{channel: channel, data: data, json: isJSON}, nil
 }
 
-// checkPublication returns the message of a publication scanned by
-// scanPublish, whether it is a part of raw, and false when it has a
-// fault.
-func checkPublication(channel string, raw []byte) (data []byte, aliased, ok bool) {
-	if channel == "" || raw == nil {
-		return nil, false, false
+// checkPublication returns the publication scanPublish read, and false
+// when it has a fault.
+func checkPublication(sc scanned) (publication, bool) {
+	if sc.channel == "" || sc.data == nil {
+		return publication{}, false
 	}
-	data, aliased, err := payload(raw)
-	return data, aliased, err == nil
+	data, aliased, isJSON, err := payload(sc.data, sc.compact)
+	return publication{channel: sc.channel, data: data, aliased: aliased, json: isJSON}, err == nil
 }
 
 // writePublished answers 200 with a write's outcome, without the
@@ -173,11 +186,7 @@ var (
 // that is refused (an unknown channel, a bus filter…) gets its error in
 // the answer's results, and the others are still published.
 func (a *api) publishBatch(w http.ResponseWriter, r *http.Request, b []byte) {
-	type pub struct {
-		channel string
-		data    []byte
-	}
-	var pubs []pub
+	var pubs []publication
 	i := skipSpace(b, 1)
 	if i < len(b) && b[i] == ']' {
 		i++
@@ -189,13 +198,11 @@ func (a *api) publishBatch(w http.ResponseWriter, r *http.Request, b []byte) {
 				return
 			}
 			start := skipSpace(b, i)
-			end, ok := 0, false
-			var p pub
-			var raw []byte
-			if p.channel, raw, end, ok = scanPublish(b[start:]); ok {
+			var p publication
+			sc, end, ok := scanPublish(b[start:])
+			if ok {
 				end += start
-				var aliased bool
-				if p.data, aliased, ok = checkPublication(p.channel, raw); aliased {
+				if p, ok = checkPublication(sc); p.aliased {
 					p.data = bytes.Clone(p.data) // not the whole batch's body
 				}
 			}
@@ -207,7 +214,7 @@ func (a *api) publishBatch(w http.ResponseWriter, r *http.Request, b []byte) {
 					return
 				}
 				var bad *refusal
-				if p.channel, p.data, _, bad = decodePublication(item); bad != nil {
+				if p, bad = decodePublication(item); bad != nil {
 					writeError(w, http.StatusBadRequest, bad.reason, "item "+strconv.Itoa(len(pubs))+": "+bad.message)
 					return
 				}
@@ -248,7 +255,11 @@ func (a *api) publishBatch(w http.ResponseWriter, r *http.Request, b []byte) {
 			out = appendFault(out, "unknown_channel", "no live channel has the id "+p.channel, http.StatusNotFound)
 			continue
 		}
-		res, err := c.Write(r.Context(), p.data)
+		ctx := r.Context()
+		if p.json {
+			jsonmark.Mark(ctx, p.data)
+		}
+		res, err := c.Write(ctx, p.data)
 		if err != nil {
 			out = a.appendItemError(out, r, err)
 			continue
@@ -313,28 +324,29 @@ func appendFault(out []byte, reason, msg string, code int) []byte {
 // scanPublish or encoding/json's decoder found it. When those bytes are
 // in raw as they are (a string without escapes, a value already
 // compact), data is that part of raw, its capacity cut at its end, and
-// aliased is true.
-func payload(raw json.RawMessage) (data []byte, aliased bool, err error) {
+// aliased is true. compact tells that raw is known to be compact
+// (scanPublish found so); isJSON, that data is a JSON value's text.
+func payload(raw json.RawMessage, compact bool) (data []byte, aliased, isJSON bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '"' {
 		if in, ok := plainString(raw); ok {
-			return in, true, nil
+			return in, true, false, nil
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
-		return []byte(s), false, nil
+		return []byte(s), false, false, nil
 	}
-	if frame.Compacted(raw) {
-		return raw[:len(raw):len(raw)], true, nil
+	if compact || frame.Compacted(raw) {
+		return raw[:len(raw):len(raw)], true, true, nil
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))
 	if err := json.Compact(&buf, raw); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
-	return buf.Bytes(), false, nil
+	return buf.Bytes(), false, true, nil
 }
 
 // plainString returns the contents of a JSON string without escapes or

@@ -142,18 +142,18 @@ func (a *api) publishLine(out []byte, r *http.Request, b []byte) []byte {
 	if b[0] == '[' {
 		return appendFault(out, "bad_request", "a line carries one publication, not an array", http.StatusBadRequest)
 	}
-	channel, data, aliased, bad := decodePublication(b)
+	p, bad := decodePublication(b)
 	if bad != nil {
 		return appendFault(out, bad.reason, bad.message, http.StatusBadRequest)
 	}
-	if aliased && cap(b)-len(data) > aliasSlack {
-		data = bytes.Clone(data) // the line is much larger than its message
+	if p.aliased && cap(b)-len(p.data) > aliasSlack {
+		p.data = bytes.Clone(p.data) // the line is much larger than its message
 	}
-	c, ok := a.hub.Channel(channel)
+	c, ok := a.hub.Channel(p.channel)
 	if !ok {
-		return appendFault(out, "unknown_channel", "no live channel has the id "+channel, http.StatusNotFound)
+		return appendFault(out, "unknown_channel", "no live channel has the id "+p.channel, http.StatusNotFound)
 	}
-	res, err := c.Write(r.Context(), data)
+	res, err := c.Write(r.Context(), p.data)
 	if err != nil {
 		return a.appendItemError(out, r, err)
 	}

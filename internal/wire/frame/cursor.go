@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/url"
 	"slices"
-	"strconv"
 )
 
 // Position is where a client stands in a channel: it has every message up
@@ -37,11 +36,7 @@ const maxHint = 256
 
 // AppendEntry appends one cursor entry.
 func AppendEntry(dst []byte, channel string, offset uint64, epoch string) []byte {
-	dst = appendQueryEscape(dst, channel)
-	dst = append(dst, ':')
-	dst = strconv.AppendUint(dst, offset, 10)
-	dst = append(dst, ':')
-	return append(dst, epoch...)
+	return appendEntryRest(appendQueryEscape(dst, channel), offset, epoch)
 }
 
 // String returns the cursor's text form, its entries in no particular

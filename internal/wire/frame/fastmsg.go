@@ -80,7 +80,8 @@ func ParseMsg(b []byte) (m Msg, ok bool) {
 		// White space around the value is no part of it (as for
 		// encoding/json's RawMessage).
 		i = skipSpace(b[:end], i+len(msgJSON))
-		j, ok := skipValue(b[:end], i, 0)
+		var spaced bool
+		j, ok := skipValue(b[:end], i, 0, &spaced)
 		if !ok || skipSpace(b[:end], j) != end {
 			return Msg{}, false
 		}
@@ -323,8 +324,9 @@ func hex4(b []byte, i int) rune {
 // skipValue checks the JSON value at b[i:], with no white space before
 // it, and returns the index after it. It accepts what encoding/json's
 // scanner accepts (so a string may hold invalid UTF-8), up to depth
-// maxValueDepth.
-func skipValue(b []byte, i, depth int) (int, bool) {
+// maxValueDepth. It sets *spaced when the value has white space outside
+// its strings (it is not compact), and leaves it alone otherwise.
+func skipValue(b []byte, i, depth int, spaced *bool) (int, bool) {
 	if i >= len(b) {
 		return 0, false
 	}
@@ -333,7 +335,7 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 		if depth >= maxValueDepth {
 			return 0, false
 		}
-		i = skipSpace(b, i+1)
+		i = space(b, i+1, spaced)
 		if i < len(b) && b[i] == '}' {
 			return i + 1, true
 		}
@@ -342,18 +344,18 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = skipString(b, i); !ok {
 				return 0, false
 			}
-			if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+			if i = space(b, i, spaced); i >= len(b) || b[i] != ':' {
 				return 0, false
 			}
-			if i, ok = skipValue(b, skipSpace(b, i+1), depth+1); !ok {
+			if i, ok = skipValue(b, space(b, i+1, spaced), depth+1, spaced); !ok {
 				return 0, false
 			}
-			if i = skipSpace(b, i); i >= len(b) {
+			if i = space(b, i, spaced); i >= len(b) {
 				return 0, false
 			}
 			switch b[i] {
 			case ',':
-				i = skipSpace(b, i+1)
+				i = space(b, i+1, spaced)
 			case '}':
 				return i + 1, true
 			default:
@@ -364,21 +366,21 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 		if depth >= maxValueDepth {
 			return 0, false
 		}
-		i = skipSpace(b, i+1)
+		i = space(b, i+1, spaced)
 		if i < len(b) && b[i] == ']' {
 			return i + 1, true
 		}
 		for {
 			var ok bool
-			if i, ok = skipValue(b, i, depth+1); !ok {
+			if i, ok = skipValue(b, i, depth+1, spaced); !ok {
 				return 0, false
 			}
-			if i = skipSpace(b, i); i >= len(b) {
+			if i = space(b, i, spaced); i >= len(b) {
 				return 0, false
 			}
 			switch b[i] {
 			case ',':
-				i = skipSpace(b, i+1)
+				i = space(b, i+1, spaced)
 			case ']':
 				return i + 1, true
 			default:
@@ -397,6 +399,19 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 		return skipLiteral(b, i, "null")
 	}
 	return 0, false
+}
+
+// space is skipSpace within a value, which it marks spaced when it
+// skips any.
+func space(b []byte, i int, spaced *bool) int {
+	if i < len(b) && b[i] > ' ' {
+		return i // the usual case: compact
+	}
+	j := skipSpace(b, i)
+	if j != i {
+		*spaced = true
+	}
+	return j
 }
 
 func skipSpace(b []byte, i int) int {

@@ -214,12 +214,7 @@ func MsgCap(channel string, data []byte) int {
 // AppendMsg appends a msg frame.
 func AppendMsg(dst []byte, channel string, offset uint64, data []byte) []byte {
 	dst = append(dst, `{"type":"msg","channel":`...)
-	dst = AppendString(dst, channel)
-	dst = append(dst, `,"offset":`...)
-	dst = strconv.AppendUint(dst, offset, 10)
-	dst = append(dst, ',')
-	dst = AppendData(dst, data)
-	return append(dst, '}')
+	return appendMsgRest(AppendString(dst, channel), offset, data, false)
 }
 
 // AppendHello appends the hello frame that opens a stream; expires, when

@@ -220,3 +220,23 @@ func BenchmarkAppendData(b *testing.B) {
 		})
 	}
 }
+
+// TestNameForms checks that the frames written through a Name are those
+// written from the id, whatever its bytes, and that a payload said to be
+// JSON goes as the json field as it is.
+func TestNameForms(t *testing.T) {
+	for _, id := range []string{"news", "a b/c?d=e&f", "quote\"back\\slash", "\xff\u2028é", ""} {
+		n := NewName(id)
+		for _, data := range [][]byte{[]byte(`{"a":1}`), []byte("plain text"), []byte("two\nlines"), {0, 1, 2}, nil} {
+			if got, want := AppendMsgOf(nil, n, 7, data, false), AppendMsg(nil, id, 7, data); !bytes.Equal(got, want) {
+				t.Errorf("AppendMsgOf(%q, %q) = %s, AppendMsg writes %s", id, data, got, want)
+			}
+		}
+		if got, want := AppendMsgOf(nil, n, 7, []byte(`{"a":1}`), true), AppendMsg(nil, id, 7, []byte(`{"a":1}`)); !bytes.Equal(got, want) {
+			t.Errorf("AppendMsgOf(%q, JSON) = %s, AppendMsg writes %s", id, got, want)
+		}
+		if got, want := AppendEntryOf(nil, n, 7, "ep"), AppendEntry(nil, id, 7, "ep"); !bytes.Equal(got, want) {
+			t.Errorf("AppendEntryOf(%q) = %s, AppendEntry writes %s", id, got, want)
+		}
+	}
+}

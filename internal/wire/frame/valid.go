@@ -13,7 +13,8 @@ import (
 // more, which skipValue does not follow.
 func Valid(b []byte) bool {
 	i := skipSpace(b, 0)
-	if j, ok := skipValue(b, i, 0); ok && skipSpace(b, j) == len(b) {
+	var spaced bool
+	if j, ok := skipValue(b, i, 0, &spaced); ok && skipSpace(b, j) == len(b) {
 		return true
 	}
 	// skipValue refuses what the scanner refuses, and values nested too
@@ -25,10 +26,16 @@ func Valid(b []byte) bool {
 }
 
 // ValueEnd checks the JSON value that starts at b[i] (no white space
-// before it) and returns the index after it. It accepts what json.Valid
-// accepts, but for values nested maxValueDepth levels or more, which it
-// refuses with the invalid ones: the caller then asks encoding/json.
-func ValueEnd(b []byte, i int) (int, bool) { return skipValue(b, i, 0) }
+// before it) and returns the index after it, and whether the value is
+// compact (no white space outside its strings: what json.Compact makes
+// of it, see Compacted). It accepts what json.Valid accepts, but for
+// values nested maxValueDepth levels or more, which it refuses with the
+// invalid ones: the caller then asks encoding/json.
+func ValueEnd(b []byte, i int) (end int, compact, ok bool) {
+	var spaced bool
+	end, ok = skipValue(b, i, 0, &spaced)
+	return end, ok && !spaced, ok
+}
 
 // Compacted reports whether b, a valid JSON value (see Valid), has no
 // white space outside its strings: it is what json.Compact makes of it.

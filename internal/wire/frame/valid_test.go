@@ -40,12 +40,17 @@ func stringsOf(bs [][]byte) []string {
 	return out
 }
 
-// checkValid checks Valid and Compacted against encoding/json.
+// checkValid checks Valid, Compacted and ValueEnd against encoding/json.
 func checkValid(t *testing.T, b []byte) {
 	t.Helper()
 	want := json.Valid(b)
 	if got := Valid(b); got != want {
 		t.Fatalf("Valid(%.80q) = %v, json.Valid says %v", b, got, want)
+	}
+	i := skipSpace(b, 0)
+	end, compact, ok := ValueEnd(b, i)
+	if ok && skipSpace(b, end) == len(b) != want && bytes.Count(b, []byte{'['})+bytes.Count(b, []byte{'{'}) < maxValueDepth {
+		t.Fatalf("ValueEnd(%.80q) = %d, %v: the whole text, json.Valid says %v", b, end, ok, want)
 	}
 	if !want {
 		return
@@ -54,8 +59,13 @@ func checkValid(t *testing.T, b []byte) {
 	if err := json.Compact(&buf, b); err != nil {
 		t.Fatalf("json.Compact(%.80q): %v", b, err)
 	}
-	if got, want := Compacted(b), bytes.Equal(buf.Bytes(), b); got != want {
-		t.Fatalf("Compacted(%.80q) = %v, want %v", b, got, want)
+	isCompact := bytes.Equal(buf.Bytes(), b)
+	if got := Compacted(b); got != isCompact {
+		t.Fatalf("Compacted(%.80q) = %v, want %v", b, got, isCompact)
+	}
+	// ValueEnd sees no white space around the value, only inside it.
+	if inner := bytes.TrimSpace(b); ok && compact != bytes.Equal(buf.Bytes(), inner) {
+		t.Fatalf("ValueEnd(%.80q): compact %v, want %v", b, compact, !compact)
 	}
 }
 

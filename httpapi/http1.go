@@ -14,6 +14,9 @@ import (
 type leanHead struct {
 	// length is the body's Content-Length (0 without one).
 	length int64
+	// lengthAt and lengthEnd bound the Content-Length's value in the
+	// head parsed (both 0 without one): see headCache.
+	lengthAt, lengthEnd int
 	// close is set by "Connection: close".
 	close bool
 	// The values of the header fields the API reads; origin and
@@ -96,6 +99,9 @@ func parseHead(b []byte, h *leanHead) bool {
 				return false
 			}
 			h.length, seenLength = n, true
+			// value is a part of b, not cut: its capacity tells where.
+			h.lengthAt = cap(b) - cap(value)
+			h.lengthEnd = h.lengthAt + len(value)
 		case fieldHost:
 			if h.host != nil {
 				return false

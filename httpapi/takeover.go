@@ -102,6 +102,7 @@ type leanConn struct {
 	buf   []byte
 	r, w  int // buf[r:w] is read and not used yet
 	head  leanHead
+	heads headCache // the last head, to take the next from (headcache.go)
 	req   *http.Request
 	body  leanBody
 	lw    leanWriter
@@ -275,7 +276,7 @@ func (c *leanConn) readHead() int {
 		if c.r < c.w {
 			n, next := headEnd(c.buf[c.r:c.w], from)
 			if n > 0 {
-				if !parseHead(c.buf[c.r:c.r+n], &c.head) {
+				if !c.heads.parse(c.buf[c.r:c.r+n], &c.head) {
 					return headGiveBack
 				}
 				c.r += n

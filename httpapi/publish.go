@@ -163,6 +163,15 @@ func appendOutcome(b []byte, out halley.Outcome) []byte {
 
 // writeRaw answers code with b, a JSON text, and the API's headers.
 func writeRaw(w http.ResponseWriter, code int, b []byte) {
+	if aw, ok := w.(*answerWriter); ok {
+		if lw, ok := aw.ResponseWriter.(*leanWriter); ok {
+			// The lean loop writes these headers as one constant.
+			lw.apiHeaders()
+			aw.WriteHeader(code)
+			_, _ = aw.Write(b)
+			return
+		}
+	}
 	h := w.Header()
 	// Canonical keys set directly, the values shared (net/http only
 	// reads them): no allocation. net/http adds the Content-Length of a

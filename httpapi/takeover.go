@@ -390,16 +390,20 @@ func reuse(last *string, b []byte) string {
 // end, or the write failed.
 func (c *leanConn) serve(r *http.Request, closing bool) bool {
 	lw := &c.lw
-	clear(lw.h)
-	lw.code, lw.body = 0, lw.body[:0]
+	if len(lw.h) > 0 {
+		clear(lw.h)
+	}
+	lw.code, lw.body, lw.api = 0, lw.body[:0], false
 	c.aw.ResponseWriter, c.aw.code = lw, 0
 	c.next.ServeHTTP(&c.aw, r)
 	if c.body.n != 0 || c.body.err != nil {
 		closing = true // the body's rest would be taken for a head
 	}
-	if vs := lw.h["Connection"]; len(vs) > 0 {
-		closing = closing || strings.EqualFold(vs[0], "close")
-		delete(lw.h, "Connection")
+	if len(lw.h) > 0 {
+		if vs := lw.h["Connection"]; len(vs) > 0 {
+			closing = closing || strings.EqualFold(vs[0], "close")
+			delete(lw.h, "Connection")
+		}
 	}
 	c.out = c.appendAnswer(c.out[:0], closing)
 	if cap(lw.body) > 16<<10 {
@@ -464,6 +468,9 @@ func (c *leanConn) appendAnswer(b []byte, closing bool) []byte {
 		b = append(b, ' ')
 		b = append(b, http.StatusText(code)...)
 		b = append(b, "\r\n"...)
+	}
+	if lw.api {
+		b = append(b, apiFields...)
 	}
 	for k, vs := range lw.h {
 		if !isToken(k) || k == "Content-Length" || k == "Date" {
@@ -556,6 +563,22 @@ type leanWriter struct {
 	h    http.Header
 	code int
 	body []byte
+	// api: the answer has the API's headers (writeRaw's), which
+	// appendAnswer writes as apiFields, not from h.
+	api bool
+}
+
+// apiFields are the header fields of the API's JSON answers (writeRaw).
+const apiFields = "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+
+// apiHeaders gives the answer writeRaw's header fields.
+func (w *leanWriter) apiHeaders() {
+	w.api = true
+	if len(w.h) > 0 {
+		delete(w.h, "Content-Type")
+		delete(w.h, "X-Content-Type-Options")
+		delete(w.h, "Cache-Control")
+	}
 }
 
 func (w *leanWriter) Header() http.Header { return w.h }

@@ -22,11 +22,14 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // readBodyMax is readBody with a limit of its own.
 func (a *api) readBodyMax(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
 	// Writers that cannot take a deadline (a ResponseRecorder) read
-	// without.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(a.bodyTimeout))
+	// without; a body the lean loop holds whole needs none.
+	var rc *http.ResponseController
+	if lw := leanOf(w); lw == nil || !lw.bodyBuffered() {
+		rc = http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(a.bodyTimeout))
+	}
 	body, err := readAll(r.Body, r.ContentLength, limit)
-	if err == nil {
+	if err == nil && rc != nil {
 		// The deadline is on the connection, so it is lifted once the
 		// body is read, not to cut what the handler does next (net/http
 		// lifts it too when an HTTP/1 body hits EOF; this does not rely

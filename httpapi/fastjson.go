@@ -105,13 +105,8 @@ func scanPlainString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, 0, false
-		}
+	if j := frame.PlainEnd(b, i+1); j < len(b) && b[j] == '"' {
+		return b[i+1 : j], j + 1, true
 	}
 	return nil, 0, false
 }

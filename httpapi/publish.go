@@ -163,14 +163,12 @@ func appendOutcome(b []byte, out halley.Outcome) []byte {
 
 // writeRaw answers code with b, a JSON text, and the API's headers.
 func writeRaw(w http.ResponseWriter, code int, b []byte) {
-	if aw, ok := w.(*answerWriter); ok {
-		if lw, ok := aw.ResponseWriter.(*leanWriter); ok {
-			// The lean loop writes these headers as one constant.
-			lw.apiHeaders()
-			aw.WriteHeader(code)
-			_, _ = aw.Write(b)
-			return
-		}
+	if lw := leanOf(w); lw != nil {
+		// The lean loop writes these headers as one constant.
+		lw.apiHeaders()
+		w.WriteHeader(code)
+		_, _ = w.Write(b)
+		return
 	}
 	h := w.Header()
 	// Canonical keys set directly, the values shared (net/http only

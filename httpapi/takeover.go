@@ -571,6 +571,23 @@ type leanWriter struct {
 // apiFields are the header fields of the API's JSON answers (writeRaw).
 const apiFields = "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
 
+// leanOf returns the lean loop's writer under w, the API's
+// answerWriter, or nil when w is another.
+func leanOf(w http.ResponseWriter) *leanWriter {
+	if aw, ok := w.(*answerWriter); ok {
+		lw, _ := aw.ResponseWriter.(*leanWriter)
+		return lw
+	}
+	return nil
+}
+
+// bodyBuffered reports whether the request's body is in the loop's
+// buffer whole: reading it waits for nothing.
+func (w *leanWriter) bodyBuffered() bool {
+	c := w.c
+	return c.body.n <= int64(c.w-c.r)
+}
+
 // apiHeaders gives the answer writeRaw's header fields.
 func (w *leanWriter) apiHeaders() {
 	w.api = true

@@ -37,6 +37,12 @@ func ValueEnd(b []byte, i int) (end int, compact, ok bool) {
 	return end, ok && !spaced, ok
 }
 
+// PlainEnd returns the index of the first byte from b[i] on (or len(b))
+// that a JSON string cannot hold as it is in printable ASCII: a quote, a
+// backslash, a control character or a byte of 0x80 and above. It reads
+// eight bytes at a time.
+func PlainEnd(b []byte, i int) int { return plainRun(b, i) }
+
 // Compacted reports whether b, a valid JSON value (see Valid), has no
 // white space outside its strings: it is what json.Compact makes of it.
 func Compacted(b []byte) bool {

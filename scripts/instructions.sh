@@ -6,12 +6,18 @@
 # from run to run within ~1%, whatever else the machine is doing, so it
 # shows a change of a few percent in the server's own code that the CPU
 # figures of halley bench, which vary 2-3x with the host, cannot. It does
-# not count the kernel's work, nor the time lost to cache misses.
+# not count the kernel's work, nor the time lost to cache misses (most of
+# the server's user time in publish-2k: perf shows its own code at ~14%
+# of its CPU, the kernel at ~75%).
 #
 #   scripts/instructions.sh [PUBLISHES] [TOP]
 #
 # Two runs of a fresh server under callgrind, with 200 raw SSE subscribers
 # on 200 channels: 1000 publishes, then 1000+PUBLISHES (default 4000).
+# The server runs without its garbage collector (GOGC=off) unless GOGC
+# is set: a few thousand publishes fall in zero, one or two of its
+# cycles, at random, which moves the count by 10% (allocating is still
+# counted, and what is allocated shows in the functions).
 # Prints the difference per publish, then the TOP (default 25) functions
 # by their own instructions per publish. Needs valgrind (Debian's
 # package: apt-get install valgrind). Ends every process it started, by
@@ -36,7 +42,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 count() {
   local p; p=$(port)
   # Asynchronous preemption's signals would be counted too, at random.
-  GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$2" \
+  GOGC=${GOGC:-off} GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$2" \
     "$dir/halley" --addr "127.0.0.1:$p" --demo=false --session-rate -1 >"$dir/log" 2>&1 &
   pid=$!
   until curl -s -o /dev/null "http://127.0.0.1:$p/healthz"; do sleep 0.2; done
@@ -51,7 +57,7 @@ count() {
 count 1000 "$dir/a.out"
 count $((1000 + more)) "$dir/b.out"
 # The dump is the file's part 1 (the file itself stays empty).
-python3 - "$dir/a.out.1" "$dir/b.out.1" "$more" "$top" <<'EOF'
+python3 - "$dir/a.out.1" "$dir/b.out.1" "$more" "$top" "${GOGC:-off}" <<'EOF'
 import re, subprocess, sys
 def counts(f):
     out = subprocess.run(["callgrind_annotate", "--threshold=100", "--auto=no", f],
@@ -69,7 +75,7 @@ def counts(f):
             fns[fn] = fns.get(fn, 0) + n
     return total, fns
 (ta, a), (tb, b), n, top = counts(sys.argv[1]), counts(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print("instructions per publish: %.0f (callgrind, %d publishes, 200 raw SSE subscribers on 200 channels)" % ((tb - ta) / n, n))
+print("instructions per publish: %.0f (callgrind, %d publishes, 200 raw SSE subscribers on 200 channels, GOGC=%s)" % ((tb - ta) / n, n, sys.argv[5]))
 rows = sorted(((b.get(k, 0) - a.get(k, 0)) / n, k) for k in set(a) | set(b))
 for v, k in reversed(rows[len(rows) - top:]):
     print("%8.0f  %s" % (v, k[:140]))

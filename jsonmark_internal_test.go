@@ -26,16 +26,7 @@ func TestJSONMark(t *testing.T) {
 	ctx, flush := h.DeferWrites(context.Background())
 	defer flush()
 	d := h.deferredOf(ctx)
-	stored := func(off uint64) *message {
-		t.Helper()
-		c.mu.RLock()
-		defer c.mu.RUnlock()
-		m, ok := c.ring.Get(off)
-		if !ok {
-			t.Fatalf("message %d not stored", off)
-		}
-		return m
-	}
+	stored := func(off uint64) *message { return ringMessage(t, c, off) }
 	data := []byte(`{"title":"hello"}`)
 	for _, tc := range []struct {
 		name     string

@@ -184,15 +184,7 @@ func TestSSE_SoloEvent(t *testing.T) {
 			}
 		}
 	}
-	stored := func(off uint64) *message {
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
-		m, ok := ch.ring.Get(off)
-		if !ok {
-			t.Fatalf("no message %d in the ring", off)
-		}
-		return m
-	}
+	stored := func(off uint64) *message { return ringMessage(t, ch, off) }
 	want := func(off uint64, data string) string {
 		m := &message{offset: off, epoch: stored(off).epoch, data: []byte(data)}
 		ev := string(appendSoloEvent(nil, m, news))
@@ -221,4 +213,16 @@ func TestSSE_SoloEvent(t *testing.T) {
 	if stored(2).sseLoaded() == nil {
 		t.Error("a message two streams read has no shared event")
 	}
+}
+
+// ringMessage returns the message at offset off in c's ring.
+func ringMessage(t *testing.T, c *Channel, off uint64) *message {
+	t.Helper()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	m, ok := c.ring.Get(off)
+	if !ok {
+		t.Fatalf("no message %d in the ring", off)
+	}
+	return m
 }

@@ -7,9 +7,11 @@
 #
 #   CENTRIFUGO=/path/to/centrifugo scripts/bench-peers.sh [RUNS] [CASES]
 #
-# Each line has the host's steal over the run (the share of the
-# machine's time its hypervisor gave to other guests): a run with more of
-# it is slower and dearer whatever the server.
+# Each line has the share of the server's CPU in its own code (user
+# time; the rest is the kernel's, on its behalf) and the host's steal
+# over the run (the share of the machine's time its hypervisor gave to
+# other guests): a run with more of it is slower and dearer whatever the
+# server.
 #
 # The last two lines are the machine's floors in the same batch (halley
 # bench --floor and --floor-publish).
@@ -67,9 +69,11 @@ for c in ${cases//,/ }; do
 import json, sys
 d = json.loads(open(sys.argv[3]).read()); d["kind"] = sys.argv[1]; d["run"] = int(sys.argv[2])
 l = d.get("latency_ms") or {}
-print("%-11s %-10s run %d  deliveries/s %8.0f  µs/delivery %6.2f  µs/publish %7.1f  p50 %6.1f ms  p99 %6.1f ms  steal %4.1f%%  lost/dup/ooo %s/%s/%s" % (
+# The share of the server CPU in its own code (user time); the rest is the kernel time.
+user = 100 * d["server_cpu_user_s"] / d["server_cpu_s"] if d.get("server_cpu_user_s") is not None and d.get("server_cpu_s") else 0
+print("%-11s %-10s run %d  deliveries/s %8.0f  µs/delivery %6.2f  µs/publish %7.1f  user %3.0f%%  p50 %6.1f ms  p99 %6.1f ms  steal %4.1f%%  lost/dup/ooo %s/%s/%s" % (
   d.get("case"), sys.argv[1], d["run"], d.get("deliveries_per_s", 0), d.get("server_cpu_us_per_delivery", 0),
-  d.get("server_cpu_us_per_publish", 0), l.get("p50", 0), l.get("p99", 0), d.get("host_steal_pct") or 0,
+  d.get("server_cpu_us_per_publish", 0), user, l.get("p50", 0), l.get("p99", 0), d.get("host_steal_pct") or 0,
   d.get("lost"), d.get("duplicated"), d.get("out_of_order")))
 open(sys.argv[4], "a").write(json.dumps(d) + "\n")' "$kind" "$run" "$dir/one.json" "$dir/all.jsonl"
       else
@@ -102,4 +106,4 @@ for c in dict.fromkeys(r["case"] for r in rows):
 "$dir/halley" bench --floor --subscribers 1000 --messages 500 --rate 50 2>/dev/null |
   python3 -c 'import json,sys; d=json.load(sys.stdin); print("floor paced-1k    %.2f µs CPU per write (steal %.1f%%)" % (d["cpu_us_per_write"], d.get("host_steal_pct") or 0))'
 "$dir/halley" bench --floor-publish --subscribers 2000 --messages 20000 2>/dev/null |
-  python3 -c 'import json,sys; d=json.load(sys.stdin); print("floor publish-2k  %.2f µs CPU per publish (steal %.1f%%)" % (d["cpu_us_per_publish"], d.get("host_steal_pct") or 0))'
+  python3 -c 'import json,sys; d=json.load(sys.stdin); print("floor publish-2k  %.2f µs CPU per publish, %.2f of it user (steal %.1f%%)" % (d["cpu_us_per_publish"], d.get("cpu_user_us_per_publish", 0), d.get("host_steal_pct") or 0))'

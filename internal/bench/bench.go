@@ -111,6 +111,7 @@ type runner struct {
 // and of the bench.
 type cpu struct {
 	servers  []time.Duration // per server
+	user     []time.Duration // per server: the user part of servers
 	bench    time.Duration
 	serverOK bool // every server's was read
 	benchOK  bool
@@ -125,9 +126,10 @@ func (r *runner) readCPU() cpu {
 	if len(r.cfg.ServerPIDs) > 0 {
 		c.serverOK = true
 		for _, pid := range r.cfg.ServerPIDs {
-			d, err := procCPU(pid)
+			t, err := procTimes(pid)
 			c.serverOK = c.serverOK && err == nil
-			c.servers = append(c.servers, d)
+			c.servers = append(c.servers, t.user+t.system)
+			c.user = append(c.user, t.user)
 		}
 	}
 	c.bench, err = procCPU(os.Getpid())
@@ -158,13 +160,19 @@ func stealPct(c0, c1 cpu) *float64 {
 
 // serverSince returns the CPU time of server k (-1: all of them) from c0
 // to c1.
-func serverSince(c0, c1 cpu, k int) time.Duration {
+func serverSince(c0, c1 cpu, k int) time.Duration { return since(c0.servers, c1.servers, k) }
+
+// userSince is serverSince's user part.
+func userSince(c0, c1 cpu, k int) time.Duration { return since(c0.user, c1.user, k) }
+
+// since returns t1[k] - t0[k], or the sum over all k when k is -1.
+func since(t0, t1 []time.Duration, k int) time.Duration {
 	if k >= 0 {
-		return c1.servers[k] - c0.servers[k]
+		return t1[k] - t0[k]
 	}
 	var d time.Duration
-	for i := range c1.servers {
-		d += c1.servers[i] - c0.servers[i]
+	for i := range t1 {
+		d += t1[i] - t0[i]
 	}
 	return d
 }
@@ -399,6 +407,7 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 		if cfg.Messages > 0 && cpu1.serverOK && cpu2.serverOK {
 			s := serverSince(cpu1, cpu2, k).Seconds()
 			f.CPUS = ptr(round(s, 2))
+			f.CPUUserS = ptr(round(userSince(cpu1, cpu2, k).Seconds(), 2))
 			// Per server, a delivery is one to that server's
 			// subscribers; a publication one made through it.
 			if f.Deliveries > 0 {
@@ -424,6 +433,7 @@ func (r *runner) run(ctx context.Context) (res Result, err error) {
 	}
 	res.ServerCPUConnectS, res.ServerCPUUsPerConnect = total.CPUConnectS, total.CPUUsPerConnect
 	res.ServerCPUS, res.ServerCPUUsPerDelivery, res.ServerCPUUsPerPublish = total.CPUS, total.CPUUsPerDelivery, total.CPUUsPerPublish
+	res.ServerCPUUserS = total.CPUUserS
 	res.ServerRSSBeforeKB, res.ServerRSSConnectedKB, res.ServerRSSEndKB = total.RSSBeforeKB, total.RSSConnectedKB, total.RSSEndKB
 	res.ServerRSSKBPerConn = total.RSSKBPerConn
 	res.Servers = per

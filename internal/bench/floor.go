@@ -59,6 +59,9 @@ type FloorResult struct {
 	// CPU per publish.
 	Publishes       int     `json:"publishes,omitempty"`
 	CPUUSPerPublish float64 `json:"cpu_us_per_publish,omitempty"`
+	// CPUUserUSPerPublish is the user part of CPUUSPerPublish (the rest
+	// is the kernel's).
+	CPUUserUSPerPublish float64 `json:"cpu_user_us_per_publish,omitempty"`
 	// HostStealPct is Result's: the share of the machine's time its
 	// host stole over the writes (nil: not known).
 	HostStealPct *float64 `json:"host_steal_pct"`
@@ -169,17 +172,18 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 // floorClock is what a floor measurement reads before and after its
 // work: the time, this process's CPU time and the machine's ticks.
 type floorClock struct {
-	at  time.Time
-	cpu time.Duration
-	m   cpu
+	at        time.Time
+	cpu, user time.Duration
+	m         cpu
 }
 
 func readFloorClock() (floorClock, error) {
 	var c floorClock
-	var err error
-	if c.cpu, err = procCPU(os.Getpid()); err != nil {
+	t, err := procTimes(os.Getpid())
+	if err != nil {
 		return c, err
 	}
+	c.cpu, c.user = t.user+t.system, t.user
 	c.m.readMachine()
 	c.at = time.Now()
 	return c, nil

@@ -129,13 +129,14 @@ func floorPublish(ctx context.Context, cfg FloorConfig, conns []net.Conn, event 
 	}
 	used := float64((c1.cpu - c0.cpu).Microseconds())
 	return FloorResult{
-		Connections:     len(conns),
-		Writes:          2 * cfg.Messages,
-		WritesPerS:      float64(2*cfg.Messages) / c1.at.Sub(c0.at).Seconds(),
-		CPUUSPerWrite:   used / float64(2*cfg.Messages),
-		Publishes:       cfg.Messages,
-		CPUUSPerPublish: used / float64(cfg.Messages),
-		HostStealPct:    stealPct(c0.m, c1.m),
+		Connections:         len(conns),
+		Writes:              2 * cfg.Messages,
+		WritesPerS:          float64(2*cfg.Messages) / c1.at.Sub(c0.at).Seconds(),
+		CPUUSPerWrite:       used / float64(2*cfg.Messages),
+		Publishes:           cfg.Messages,
+		CPUUSPerPublish:     used / float64(cfg.Messages),
+		CPUUserUSPerPublish: float64((c1.user - c0.user).Microseconds()) / float64(cfg.Messages),
+		HostStealPct:        stealPct(c0.m, c1.m),
 	}, nil
 }
 

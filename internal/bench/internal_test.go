@@ -107,8 +107,8 @@ func TestHist(t *testing.T) {
 func TestParseProc(t *testing.T) {
 	stat := []byte("1234 (my (odd) cmd) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 100 1000000 2000 18446744073709551615\n")
 	d, err := parseStatCPU(stat)
-	if err != nil || d != 3250*time.Millisecond {
-		t.Errorf("parseStatCPU = %v, %v, want 3.25s", d, err)
+	if err != nil || d.user != 2500*time.Millisecond || d.system != 750*time.Millisecond {
+		t.Errorf("parseStatCPU = %+v, %v, want 2.5 s user, 0.75 s system", d, err)
 	}
 	for _, bad := range []string{"", "1 (x) S 1 2 3", "1 (x) S 1 2 3 4 5 6 7 8 9 10 -5 0"} {
 		if _, err := parseStatCPU([]byte(bad)); err == nil {

@@ -18,35 +18,48 @@ const userHZ = 100
 // procCPU returns the CPU time (user + system) process pid has used, from
 // /proc/PID/stat, to the 10 ms of a clock tick.
 func procCPU(pid int) (time.Duration, error) {
+	t, err := procTimes(pid)
+	return t.user + t.system, err
+}
+
+// cpuTimes are a process's CPU times: in its own code (user) and in the
+// kernel on its behalf (system).
+type cpuTimes struct{ user, system time.Duration }
+
+// procTimes returns the CPU times of process pid, from /proc/PID/stat.
+func procTimes(pid int) (cpuTimes, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return cpuTimes{}, err
 	}
 	return parseStatCPU(b)
 }
 
-// parseStatCPU returns utime + stime of a /proc/PID/stat line. The
+// parseStatCPU returns utime and stime of a /proc/PID/stat line. The
 // command name, in parentheses, may hold spaces and parentheses: the
 // fields are counted from the last ')'.
-func parseStatCPU(b []byte) (time.Duration, error) {
+func parseStatCPU(b []byte) (cpuTimes, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("bench: /proc stat: no command name")
+		return cpuTimes{}, errors.New("bench: /proc stat: no command name")
 	}
 	// After ')': state (field 3), ppid … utime (field 14), stime (15).
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 13 {
-		return 0, errors.New("bench: /proc stat: too few fields")
+		return cpuTimes{}, errors.New("bench: /proc stat: too few fields")
 	}
-	var ticks uint64
-	for _, s := range f[11:13] {
+	var ticks [2]uint64
+	for k, s := range f[11:13] {
 		n, err := strconv.ParseUint(string(s), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("bench: /proc stat: %w", err)
+			return cpuTimes{}, fmt.Errorf("bench: /proc stat: %w", err)
 		}
-		ticks += n
+		ticks[k] = n
 	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
+	return cpuTimes{
+		user:   time.Duration(ticks[0]) * time.Second / userHZ,
+		system: time.Duration(ticks[1]) * time.Second / userHZ,
+	}, nil
 }
 
 // procStatusKB returns a "kB" field of /proc/PID/status, such as VmRSS

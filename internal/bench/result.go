@@ -85,9 +85,13 @@ type Result struct {
 	// CPU times and memory of all servers summed, divided by all
 	// connections, deliveries and publications; Servers has each
 	// server's.
-	ServerCPUConnectS      *float64 `json:"server_cpu_connect_s"`
-	ServerCPUUsPerConnect  *float64 `json:"server_cpu_us_per_connect"`
-	ServerCPUS             *float64 `json:"server_cpu_s"`
+	ServerCPUConnectS     *float64 `json:"server_cpu_connect_s"`
+	ServerCPUUsPerConnect *float64 `json:"server_cpu_us_per_connect"`
+	ServerCPUS            *float64 `json:"server_cpu_s"`
+	// ServerCPUUserS is the part of ServerCPUS spent in the server's own
+	// code (user time); the rest is the kernel's, on its behalf (its
+	// system calls and the loopback's deliveries charged to it).
+	ServerCPUUserS         *float64 `json:"server_cpu_user_s"`
 	ServerCPUUsPerDelivery *float64 `json:"server_cpu_us_per_delivery"`
 	ServerCPUUsPerPublish  *float64 `json:"server_cpu_us_per_publish"`
 	BenchCPUConnectS       *float64 `json:"bench_cpu_connect_s"`
@@ -132,6 +136,7 @@ type ServerResult struct {
 	CPUConnectS      *float64 `json:"cpu_connect_s"`
 	CPUUsPerConnect  *float64 `json:"cpu_us_per_connect"`
 	CPUS             *float64 `json:"cpu_s"`
+	CPUUserS         *float64 `json:"cpu_user_s"`
 	CPUUsPerDelivery *float64 `json:"cpu_us_per_delivery"`
 	CPUUsPerPublish  *float64 `json:"cpu_us_per_publish"`
 	RSSBeforeKB      *int64   `json:"rss_before_kb"`
@@ -205,7 +210,7 @@ func (r *Result) WriteSummary(w io.Writer) {
 		p("\n  errors:     lost %d, duplicated %d, out of order %d, bad payloads %d (gaps %d, ended %d, reconnects %d)",
 			r.Lost, r.Duplicated, r.OutOfOrder, r.BadPayloads, r.Gaps, r.Ended, r.Reconnects)
 		if r.ServerCPUS != nil {
-			p("\n  server CPU: %.2f s: %.2f µs per delivery, %.1f µs per publish", *r.ServerCPUS, deref(r.ServerCPUUsPerDelivery), deref(r.ServerCPUUsPerPublish))
+			p("\n  server CPU: %.2f s (%.2f s user): %.2f µs per delivery, %.1f µs per publish", *r.ServerCPUS, deref(r.ServerCPUUserS), deref(r.ServerCPUUsPerDelivery), deref(r.ServerCPUUsPerPublish))
 		}
 		if r.BenchCPUS != nil {
 			p("\n  bench CPU:  %.2f s: %.2f µs per delivery", *r.BenchCPUS, deref(r.BenchCPUUsPerDelivery))

@@ -349,7 +349,14 @@ func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
 	if c.hub.isShutdown() {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrShutdown)
 	}
+	d := c.hub.deferredOf(ctx)
+	if d != nil {
+		d.writing.Store(c)
+	}
 	res, err := c.hub.broker.Publish(ctx, c.id, data, broker.PublishOptions{HistorySize: c.size, HistoryBytes: c.maxBytes})
+	if d != nil {
+		d.writing.Store(nil)
+	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, err)
 	}
@@ -390,19 +397,26 @@ func (c *Channel) writeLocal(d *deferredWrites, data []byte) (Outcome, error) {
 // the streams among them in d when it has room (Hub.DeferWrites). It
 // returns how many client connections were waiting.
 func (c *Channel) deliver(d *deferredWrites, m broker.Message) int {
+	n, _ := c.deliverOpen(d, m)
+	return n
+}
+
+// deliverOpen is deliver, and reports false when the channel is closed
+// (it then stores nothing).
+func (c *Channel) deliverOpen(d *deferredWrites, m broker.Message) (int, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return 0
+		return 0, false
 	}
 	if m.Epoch != c.epoch {
 		c.epoch = m.Epoch
 		c.resetLocked(m.Offset - 1)
 	}
 	if !c.storeLocked(&message{offset: m.Offset, epoch: m.Epoch, data: m.Data, at: hubClock(), solo: c.conns <= 1, json: d.isJSON(m.Data)}) {
-		return 0
+		return 0, true
 	}
-	return c.wakeDeferredLocked(d)
+	return c.wakeDeferredLocked(d), true
 }
 
 // storeLocked puts m in the ring, at its offset, and keeps the ring within

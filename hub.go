@@ -478,11 +478,18 @@ func (b *brokerHandler) HandleMessage(m broker.Message) int {
 // for the publisher's goroutine.
 func (b *brokerHandler) HandleMessageContext(ctx context.Context, m broker.Message) int {
 	h := (*Hub)(b)
+	d := h.deferredOf(ctx)
+	// The channel being written (not closed since) needs no look-up.
+	if c := d.writingTo(m.Stream); c != nil {
+		if n, open := c.deliverOpen(d, m); open {
+			return n
+		}
+	}
 	c, ok := h.local(m.Stream)
 	if !ok {
 		return 0
 	}
-	return c.deliver(h.deferredOf(ctx), m)
+	return c.deliver(d, m)
 }
 
 func (b *brokerHandler) HandleBroadcast(topic string, data []byte) {

@@ -3,6 +3,7 @@ package halley
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/halleyhq/halley/internal/jsonmark"
 )
@@ -34,6 +35,22 @@ type deferredWrites struct {
 	// json is the message the API marked as compact JSON for the write
 	// it makes next (package jsonmark), until that write ends.
 	json []byte
+	// writing is the channel a write under d is publishing to, while it
+	// does: the broker's delivery within the publish finds it here
+	// instead of looking its name up again (writingTo).
+	writing atomic.Pointer[Channel]
+}
+
+// writingTo returns the channel of stream name that a write under d is
+// publishing to, or nil.
+func (d *deferredWrites) writingTo(name string) *Channel {
+	if d == nil {
+		return nil
+	}
+	if c := d.writing.Load(); c != nil && c.id == name {
+		return c
+	}
+	return nil
 }
 
 func init() { jsonmark.Mark = markJSON }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halleyhq/halley/broker"
 	"github.com/halleyhq/halley/internal/wire/frame"
 )
 
@@ -101,5 +102,52 @@ func TestDeferWrites_BusyStreamRests(t *testing.T) {
 		if f := cl.expect(t, frame.TypeMsg); *f.Offset != i {
 			t.Fatalf("message %d: %+v", i, f)
 		}
+	}
+}
+
+// TestDeferWrites_WritingTo: within a write under DeferWrites the
+// broker's delivery gets the written channel from the write, not by
+// looking its name up: with the name gone from the hub's table, the
+// message still reaches the channel's reader (a write under another
+// context reaches nobody). The channel is the write's only while it
+// writes, only for its own stream, and not once closed.
+func TestDeferWrites_WritingTo(t *testing.T) {
+	h, c, cl, _ := parkedNews(t, Config{})
+	ctx, flush := h.DeferWrites(context.Background())
+	d := h.deferredOf(ctx)
+	h.mu.Lock()
+	delete(h.channels, c.ID())
+	h.mu.Unlock()
+	out, err := c.Write(ctx, []byte(`"m"`))
+	flush()
+	other, otherErr := c.Write(context.Background(), []byte(`"n"`))
+	h.mu.Lock()
+	h.channels[c.ID()] = c
+	h.mu.Unlock()
+	if err != nil || otherErr != nil {
+		t.Fatal(err, otherErr)
+	}
+	if out.Delivered != 1 || other.Delivered != 0 {
+		t.Fatalf("delivered to %d and %d, want 1 under DeferWrites, 0 without", out.Delivered, other.Delivered)
+	}
+	if f := cl.expect(t, frame.TypeMsg); *f.Offset != 1 {
+		t.Fatalf("got %+v, want message 1", f)
+	}
+	if d.writing.Load() != nil {
+		t.Fatal("the write's channel outlives the write")
+	}
+	d.writing.Store(c)
+	if d.writingTo(c.ID()) != c || d.writingTo(c.ID()+"-other") != nil {
+		t.Fatal("writingTo does not tell the written channel by its stream")
+	}
+	var none *deferredWrites
+	if none.writingTo(c.ID()) != nil {
+		t.Fatal("no deferred writes, yet a channel")
+	}
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, open := c.deliverOpen(d, broker.Message{Stream: c.ID(), Offset: 2, Epoch: c.epoch}); open || n != 0 {
+		t.Fatalf("a closed channel took a delivery: %d, open %v", n, open)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/halleyhq/halley/internal/jsonmark"
 )
 
 // StreamIdle is how long a publish stream may stay without a new line
@@ -63,17 +65,26 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 	limit := a.publishLimit()
 	br := bufio.NewReaderSize(r.Body, 16<<10)
 	out := make([]byte, 0, 4<<10)
+	// The streams a line's publish wakes are written here, once its
+	// answer is out (or before the next line, when more are waiting),
+	// not handed to the hub's writers (Hub.DeferWrites).
+	ctx, flush := a.hub.DeferWrites(r.Context())
+	defer flush()
 	send := func() bool {
 		if len(out) == 0 {
+			flush()
 			return true
 		}
 		_, err := w.Write(out)
 		out = out[:0]
-		return err == nil && rc.Flush() == nil
+		err = errors.Join(err, rc.Flush())
+		flush()
+		return err == nil
 	}
 	// The hub's shutdown wakes a read in progress; a read that fails
 	// then ends the stream with a last "shutdown" line.
 	var stopping atomic.Bool
+	var idleAt time.Time // the idle deadline last set
 	stop := context.AfterFunc(doneContext(a.hub.Done()), func() {
 		stopping.Store(true)
 		_ = rc.SetReadDeadline(time.Now())
@@ -95,7 +106,12 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 			if !send() {
 				return
 			}
-			_ = rc.SetReadDeadline(time.Now().Add(StreamIdle))
+			// The idle deadline moves only when it lags by more than
+			// deadlineSlack: one timer change a second, not one a line.
+			if d := time.Now().Add(StreamIdle); d.Sub(idleAt) > deadlineSlack {
+				_ = rc.SetReadDeadline(d)
+				idleAt = d
+			}
 			if stopping.Load() {
 				// The shutdown came before this deadline replaced its.
 				shutdown()
@@ -126,8 +142,11 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if b := bytes.TrimSpace(line); len(b) > 0 {
-			out = a.publishLine(out, r, b)
+			out = a.publishLine(ctx, out, r, b)
 			out = append(out, '\n')
+			if br.Buffered() > 0 {
+				flush() // more lines to read: the woken streams first
+			}
 		}
 		if err == io.EOF {
 			send()
@@ -138,7 +157,7 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 
 // publishLine publishes one line of a publish stream, b, and appends its
 // answer.
-func (a *api) publishLine(out []byte, r *http.Request, b []byte) []byte {
+func (a *api) publishLine(ctx context.Context, out []byte, r *http.Request, b []byte) []byte {
 	if b[0] == '[' {
 		return appendFault(out, "bad_request", "a line carries one publication, not an array", http.StatusBadRequest)
 	}
@@ -153,7 +172,10 @@ func (a *api) publishLine(out []byte, r *http.Request, b []byte) []byte {
 	if !ok {
 		return appendFault(out, "unknown_channel", "no live channel has the id "+p.channel, http.StatusNotFound)
 	}
-	res, err := c.Write(r.Context(), p.data)
+	if p.json {
+		jsonmark.Mark(ctx, p.data)
+	}
+	res, err := c.Write(ctx, p.data)
 	if err != nil {
 		return a.appendItemError(out, r, err)
 	}

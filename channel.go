@@ -322,18 +322,17 @@ func (c *Channel) Closed() bool {
 // a lazy channel fails with ErrWrongKind, to a closed one with
 // ErrChannelClosed, to a session channel that overflowed with
 // ErrChannelFull, and a message over Config.MaxMessageSize with ErrTooLarge.
-func (c *Channel) Write(ctx context.Context, data []byte) (out Outcome, err error) {
+func (c *Channel) Write(ctx context.Context, data []byte) (Outcome, error) {
 	if c.bus != nil {
-		out, err = c.bus.write(ctx, Writer{}, data)
-	} else {
-		out, err = c.write(ctx, data)
+		return c.bus.write(ctx, Writer{}, data)
 	}
-	c.hub.deferredOf(ctx).endWrite() // the API's mark, if any (jsonmark)
-	return out, err
+	return c.write(ctx, data)
 }
 
 // write is Write without a bus's filter.
 func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
+	d := c.hub.deferredOf(ctx)
+	defer d.endWrite()
 	if len(data) > c.hub.cfg.MaxMessageSize {
 		return Outcome{}, fmt.Errorf("write to %q: %w: %d bytes, the limit is %d", c.id, ErrTooLarge, len(data), c.hub.cfg.MaxMessageSize)
 	}
@@ -341,7 +340,7 @@ func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
 	case c.kind == KindLazy:
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrWrongKind)
 	case c.kind == KindSession && !c.shared || c.local:
-		return c.writeLocal(c.hub.deferredOf(ctx), data)
+		return c.writeLocal(d, data)
 	}
 	if c.Closed() {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrChannelClosed)
@@ -349,14 +348,8 @@ func (c *Channel) write(ctx context.Context, data []byte) (Outcome, error) {
 	if c.hub.isShutdown() {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, ErrShutdown)
 	}
-	d := c.hub.deferredOf(ctx)
-	if d != nil {
-		d.writing.Store(c)
-	}
+	d.beginWrite(c)
 	res, err := c.hub.broker.Publish(ctx, c.id, data, broker.PublishOptions{HistorySize: c.size, HistoryBytes: c.maxBytes})
-	if d != nil {
-		d.writing.Store(nil)
-	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("write to %q: %w", c.id, err)
 	}

@@ -76,11 +76,22 @@ func (d *deferredWrites) isJSON(data []byte) bool {
 	return len(d.json) == len(data) && &d.json[0] == &data[0]
 }
 
-// endWrite forgets the mark of the write that ended.
+// beginWrite records that a write under d publishes to c now.
+func (d *deferredWrites) beginWrite(c *Channel) {
+	if d != nil {
+		d.writing.Store(c)
+	}
+}
+
+// endWrite forgets the channel and the mark of the write that ended. A
+// mark left by a write refused before it reached the hub (by a bus's
+// filter) matches no other write: it holds the marked bytes, so no other
+// message can be that memory.
 func (d *deferredWrites) endWrite() {
 	if d == nil {
 		return
 	}
+	d.writing.Store(nil)
 	d.mu.Lock()
 	d.json = nil
 	d.mu.Unlock()

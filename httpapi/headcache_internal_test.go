@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 )
@@ -54,7 +53,13 @@ func TestHeadCache(t *testing.T) {
 		} else if ok {
 			sameParse(t, next, &h, &want)
 		}
-		if cached := bytes.Equal(hc.b, first); cached != tc.cached {
+		// Taken from the cache: a value planted in the cached parse
+		// (the heads have no Authorization) comes out; parsed again, not.
+		var marked headCache
+		marked.parse(first, &h)
+		marked.h.authorization = []byte("planted")
+		marked.parse(next, &h)
+		if cached := string(h.authorization) == "planted"; cached != tc.cached {
 			t.Errorf("%s: taken from the cache %v, want %v", tc.name, cached, tc.cached)
 		}
 		// After a refused head, the next is parsed in full, and right.

@@ -13,6 +13,6 @@ import "context"
 
 // Mark records that data, to be written next under ctx (a context of
 // halley.Hub.DeferWrites), is one compact JSON value. The write that
-// follows at once (halley.Channel.Write) consumes the mark; under any
-// other context it does nothing.
+// follows at once (halley.Channel.Write) consumes the mark, and it holds
+// for those very bytes only; under any other context it does nothing.
 var Mark = func(ctx context.Context, data []byte) {}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-cases.sh: the standard cases of halley bench (--cases), each on a
 # fresh server, for this tree and, when given, a baseline commit built
-# beside it, interleaved case by case so that both see the same machine;
+# beside it, interleaved case by case so that both see the same machine
+# and the same load tool (this tree's halley bench);
 # then the floor (halley bench --floor) and the memory of idle
 # connections per transport. Prints one line per run; ends every server
 # it started, by PID.
@@ -49,21 +50,16 @@ print("%-14s %-4s subs %6d  deliveries/s %8.0f  µs/delivery %6.2f  µs/publish 
   d.get("host_steal_pct") or 0, d.get("lost"), d.get("duplicated"), d.get("out_of_order")))' "$1" "$2"
 }
 
-for c in fanout-1k paced-1k fanout-10k publish-2k light; do
+for c in fanout-1k paced-1k fanout-10k fanout-19.5k publish-2k light; do
   for b in "${builds[@]}"; do
     server "$(bin "$b")"
-    "$(bin "$b")" bench --json --cases --only "$c" --server "$URL" --server-pid "$PID" 2>/dev/null | report "$c" "$b"
+    "$dir/new" bench --json --cases --only "$c" --server "$URL" --server-pid "$PID" 2>/dev/null | report "$c" "$b"
     stop
   done
 done
-for b in "${builds[@]}"; do # 19 500 subscribers (the fd limit is 20 000 per process)
-  server "$(bin "$b")"
-  "$(bin "$b")" bench --json --transport sse --subscribers 19500 --messages 100 --server "$URL" --server-pid "$PID" 2>/dev/null | report fanout-19.5k "$b"
-  stop
-done
 for b in "${builds[@]}"; do
   server "$(bin "$b")"
-  "$(bin "$b")" bench --json --transport ws --subscribers 1000 --messages 1000 --server "$URL" --server-pid "$PID" 2>/dev/null | report ws-fanout-1k "$b"
+  "$dir/new" bench --json --transport ws --subscribers 1000 --messages 1000 --server "$URL" --server-pid "$PID" 2>/dev/null | report ws-fanout-1k "$b"
   stop
 done
 server "$dir/new"
@@ -75,7 +71,7 @@ stop
 for tr in sse ws poll; do
   for b in "${builds[@]}"; do
     server "$(bin "$b")"
-    "$(bin "$b")" bench --json --transport "$tr" --subscribers 10000 --messages 0 --server "$URL" --server-pid "$PID" 2>/dev/null |
+    "$dir/new" bench --json --transport "$tr" --subscribers 10000 --messages 0 --server "$URL" --server-pid "$PID" 2>/dev/null |
       python3 -c 'import json,sys; d=json.load(sys.stdin); print("idle %-9s %-4s 10000 connections: %.1f KB of server RSS each" % (sys.argv[1], sys.argv[2], d.get("server_rss_kb_per_conn", 0)))' "$tr" "$b"
     stop
   done

@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-cases=${2:-fanout-1k,paced-1k,fanout-10k,publish-2k,light}
+cases=${2:-fanout-1k,paced-1k,fanout-10k,fanout-19.5k,publish-2k,light}
 cf=${CENTRIFUGO:?set CENTRIFUGO to a centrifugo binary (see the head of this script)}
 dir=$(mktemp -d)
 pids=()

@@ -35,6 +35,8 @@ func Cases() []Case {
 			Subscribers: 1000, Channels: 1, Messages: 500, Rate: 50},
 		{Name: "fanout-10k", About: "10 000 subscribers x 200 messages, as fast as possible",
 			Subscribers: 10000, Channels: 1, Messages: 200},
+		{Name: "fanout-19.5k", About: "19 500 subscribers x 100 messages, as fast as possible (the fd limit is 20 000 here)",
+			Subscribers: 19500, Channels: 1, Messages: 100},
 		{Name: "publish-2k", About: "2 000 channels x 1 subscriber, 20 000 HTTP publishes",
 			Subscribers: 2000, Channels: 2000, Messages: 20000},
 		{Name: "stream-2k", About: "the same over publish streams (POST /api/publish/stream)",

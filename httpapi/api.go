@@ -71,7 +71,12 @@ type Options struct {
 	// server's IdleTimeout, ReadHeaderTimeout and WriteTimeout apply; at
 	// the server's Shutdown such a connection closes once it waits for a
 	// request, as an idle one does, and at the hub's it goes back to
-	// net/http.
+	// net/http. A publish stream (POST /api/publish/stream) over such a
+	// connection is taken from net/http too, once the API's rules have
+	// passed: its body is read and its answer written on the socket
+	// itself (the answer says Connection: close; the connection closes at
+	// the stream's end, and at either shutdown the stream ends with its
+	// "shutdown" line).
 	TakeOver bool
 }
 
@@ -91,15 +96,18 @@ type api struct {
 	// hub); leanOnce registers the hub's shutdown.
 	leanOnce    sync.Once
 	leanMu      sync.Mutex
-	lean        map[*leanConn]*http.Server
+	lean        map[stopper]*http.Server
 	leanStopped map[*http.Server]bool
+	// leanStreams is Options.TakeOver: publish streams over HTTP/1.1 are
+	// taken from net/http too (leanstream.go).
+	leanStreams bool
 }
 
 // New returns the HTTP API of h, serving the paths under /api/ (mount it
 // at "/api/" without stripping the prefix). The handler is safe for
 // concurrent use and never panics on client input.
 func New(h *halley.Hub, opts Options) http.Handler {
-	a := &api{hub: h, maxBody: opts.MaxBody, log: opts.Logger, hooks: opts.Hooks, keyed: opts.APIKey != ""}
+	a := &api{hub: h, maxBody: opts.MaxBody, log: opts.Logger, hooks: opts.Hooks, keyed: opts.APIKey != "", leanStreams: opts.TakeOver}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
 	}

@@ -46,6 +46,13 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 			"the body must be lines of JSON with Content-Type: application/x-ndjson (or application/json)")
 		return
 	}
+	h := w.Header()
+	h["Content-Type"] = ndjsonType
+	h["X-Content-Type-Options"] = nosniff
+	h["Cache-Control"] = noStore
+	if a.canLeanStream(r) && a.serveLeanStream(w, r) {
+		return
+	}
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
 		// HTTP/1 answers while it reads only when asked; HTTP/2 always.
@@ -54,102 +61,131 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h := w.Header()
-	h["Content-Type"] = ndjsonType
-	h["X-Content-Type-Options"] = nosniff
-	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		return
 	}
-	limit := a.publishLimit()
-	br := bufio.NewReaderSize(r.Body, 16<<10)
-	out := make([]byte, 0, 4<<10)
-	// The streams a line's publish wakes are written here, once its
-	// answer is out (or before the next line, when more are waiting),
-	// not handed to the hub's writers (Hub.DeferWrites).
 	ctx, flush := a.hub.DeferWrites(r.Context())
 	defer flush()
-	send := func() bool {
-		if len(out) == 0 {
-			flush()
-			return true
-		}
-		_, err := w.Write(out)
-		out = out[:0]
-		err = errors.Join(err, rc.Flush())
-		flush()
-		return err == nil
+	s := &streamLoop{
+		a: a, r: r, br: bufio.NewReaderSize(r.Body, 16<<10), out: make([]byte, 0, 4<<10), flush: flush,
+		write: func(b []byte) error {
+			_, err := w.Write(b)
+			return errors.Join(err, rc.Flush())
+		},
+		setReadDeadline: rc.SetReadDeadline,
 	}
 	// The hub's shutdown wakes a read in progress; a read that fails
 	// then ends the stream with a last "shutdown" line.
-	var stopping atomic.Bool
-	var idleAt time.Time // the idle deadline last set
-	stop := context.AfterFunc(doneContext(a.hub.Done()), func() {
-		stopping.Store(true)
-		_ = rc.SetReadDeadline(time.Now())
-	})
+	stop := context.AfterFunc(doneContext(a.hub.Done()), s.stop)
 	defer stop()
-	shutdown := func() {
-		out = appendFault(out, "shutdown", "the server is shutting down", http.StatusServiceUnavailable)
-		out = append(out, '\n')
-		send()
-	}
+	s.run(ctx)
+}
 
+// streamLoop reads the lines of a publish stream and answers them, over
+// net/http (publishStream) or over a connection taken from it
+// (leanstream.go).
+type streamLoop struct {
+	a  *api
+	r  *http.Request
+	br *bufio.Reader // the request's body
+	// out holds the answers not written yet.
+	out []byte
+	// flush writes the streams the lines woke (Hub.DeferWrites).
+	flush func()
+	// write writes answers to the publisher, all of them.
+	write func([]byte) error
+	// setReadDeadline sets the body's read deadline.
+	setReadDeadline func(time.Time) error
+	// stopping is set at a shutdown, which also cuts the read.
+	stopping atomic.Bool
+	idleAt   time.Time // the idle deadline last set
+}
+
+// stop ends the stream at a shutdown: a read in progress fails at once,
+// and the stream ends with a last "shutdown" line.
+func (s *streamLoop) stop() {
+	s.stopping.Store(true)
+	_ = s.setReadDeadline(time.Now())
+}
+
+// send writes the answers gathered, then the streams their lines woke;
+// it reports whether the answers went out.
+func (s *streamLoop) send() bool {
+	if len(s.out) == 0 {
+		s.flush()
+		return true
+	}
+	err := s.write(s.out)
+	s.out = s.out[:0]
+	s.flush()
+	return err == nil
+}
+
+// fault appends an error line that ends the stream and sends it.
+func (s *streamLoop) fault(reason, message string, status int) {
+	s.out = appendFault(s.out, reason, message, status)
+	s.out = append(s.out, '\n')
+	s.send()
+}
+
+func (s *streamLoop) shutdown() {
+	s.fault("shutdown", "the server is shutting down", http.StatusServiceUnavailable)
+}
+
+// run serves the stream's lines until it ends.
+func (s *streamLoop) run(ctx context.Context) {
+	limit := s.a.publishLimit()
 	for {
-		if len(out) >= streamFlushAt && !send() {
+		if len(s.out) >= streamFlushAt && !s.send() {
 			return // a publisher that sends on and on is answered as it goes
 		}
-		if waiting, _ := br.Peek(br.Buffered()); bytes.IndexByte(waiting, '\n') < 0 {
+		if waiting, _ := s.br.Peek(s.br.Buffered()); bytes.IndexByte(waiting, '\n') < 0 {
 			// No whole line waiting: the next read may wait for the
 			// publisher, which is answered first.
-			if !send() {
+			if !s.send() {
 				return
 			}
 			// The idle deadline moves only when it lags by more than
 			// deadlineSlack: one timer change a second, not one a line.
-			if d := time.Now().Add(StreamIdle); d.Sub(idleAt) > deadlineSlack {
-				_ = rc.SetReadDeadline(d)
-				idleAt = d
+			if d := time.Now().Add(StreamIdle); d.Sub(s.idleAt) > deadlineSlack {
+				_ = s.setReadDeadline(d)
+				s.idleAt = d
 			}
-			if stopping.Load() {
+			if s.stopping.Load() {
 				// The shutdown came before this deadline replaced its.
-				shutdown()
+				s.shutdown()
 				return
 			}
 		}
-		line, err := readLine(br, limit)
+		line, err := readLine(s.br, limit)
 		switch {
-		case err != nil && stopping.Load():
-			shutdown()
+		case err != nil && s.stopping.Load():
+			s.shutdown()
 			return
 		case err == io.EOF && len(line) == 0:
-			send()
+			s.send()
 			return
 		case errors.Is(err, errLineTooLong):
-			out = appendFault(out, "body_too_large", "a line is over "+strconv.FormatInt(limit, 10)+" bytes", http.StatusRequestEntityTooLarge)
-			out = append(out, '\n')
-			send()
+			s.fault("body_too_large", "a line is over "+strconv.FormatInt(limit, 10)+" bytes", http.StatusRequestEntityTooLarge)
 			return
 		case err != nil && err != io.EOF:
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				send()
+				s.send()
 				return // the publisher went away
 			}
-			out = appendFault(out, "body_timeout", "no line within "+StreamIdle.String(), http.StatusRequestTimeout)
-			out = append(out, '\n')
-			send()
+			s.fault("body_timeout", "no line within "+StreamIdle.String(), http.StatusRequestTimeout)
 			return
 		}
 		if b := bytes.TrimSpace(line); len(b) > 0 {
-			out = a.publishLine(ctx, out, r, b)
-			out = append(out, '\n')
-			if br.Buffered() > 0 {
-				flush() // more lines to read: the woken streams first
+			s.out = s.a.publishLine(ctx, s.out, s.r, b)
+			s.out = append(s.out, '\n')
+			if s.br.Buffered() > 0 {
+				s.flush() // more lines to read: the woken streams first
 			}
 		}
 		if err == io.EOF {
-			send()
+			s.send()
 			return
 		}
 	}

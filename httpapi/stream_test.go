@@ -124,6 +124,10 @@ func TestPublishStream_Client(t *testing.T) {
 	if off, _, err := s.Publish("news", []byte("last")); err != nil || off != n+1 {
 		t.Fatalf("after a refusal: %d, %v", off, err)
 	}
+	// The refused key never reached the stream's handler.
+	if n := leanStreams(e.srv.Listener.Addr().String()); takeOverAll != (n == 1) {
+		t.Errorf("%d streams taken from net/http, with TakeOver %v", n, takeOverAll)
+	}
 }
 
 // TestPublishStream_Ends: a line over the limit ends the stream with its

@@ -82,8 +82,9 @@ func (a *api) takeOver(next http.Handler) http.Handler {
 }
 
 // testHookTakeOver, set only by tests, is told of each takeover
-// ("take"), of each connection given back ("give") and of each answer
-// that waits for a full socket ("wait").
+// ("take"), of each connection given back ("give"), of each answer
+// that waits for a full socket ("wait") and of each publish stream taken
+// from net/http ("stream").
 var testHookTakeOver func(what string, c net.Conn)
 
 // leanConn is a connection taken over: its buffer, and the request, the
@@ -203,9 +204,13 @@ func (c *leanConn) stop() {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 }
 
+// stopper is a connection taken over, which a shutdown stops: a
+// *leanConn or a *leanStream.
+type stopper interface{ stop() }
+
 // track registers c with the API, and the API with srv's Shutdown and
 // the hub's: it reports false when either is shutting down already.
-func (a *api) track(srv *http.Server, c *leanConn) bool {
+func (a *api) track(srv *http.Server, c stopper) bool {
 	a.leanOnce.Do(func() {
 		context.AfterFunc(doneContext(a.hub.Done()), func() { a.stopLean(nil) })
 	})
@@ -215,7 +220,7 @@ func (a *api) track(srv *http.Server, c *leanConn) bool {
 		return false
 	}
 	if a.lean == nil {
-		a.lean = make(map[*leanConn]*http.Server)
+		a.lean = make(map[stopper]*http.Server)
 		a.leanStopped = make(map[*http.Server]bool)
 	}
 	if _, ok := a.leanStopped[srv]; !ok {
@@ -226,7 +231,7 @@ func (a *api) track(srv *http.Server, c *leanConn) bool {
 	return true
 }
 
-func (a *api) untrack(c *leanConn) {
+func (a *api) untrack(c stopper) {
 	a.leanMu.Lock()
 	defer a.leanMu.Unlock()
 	delete(a.lean, c)
@@ -471,8 +476,25 @@ func (c *leanConn) appendAnswer(b []byte, closing bool) []byte {
 	if lw.api {
 		b = append(b, apiFields...)
 	}
-	for k, vs := range lw.h {
-		if !isToken(k) || k == "Content-Length" || k == "Date" {
+	b = appendFields(b, lw.h)
+	b = append(b, "Date: "...)
+	b = append(b, c.dateNow()...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(lw.body)), 10)
+	if closing {
+		b = append(b, "\r\nConnection: close"...)
+	}
+	b = append(b, "\r\n\r\n"...)
+	return append(b, lw.body...)
+}
+
+// appendFields appends the header fields of h but those the answer's
+// writer sets itself (Content-Length, Date, Transfer-Encoding,
+// Connection) and names that are not tokens, values with line breaks
+// turned into spaces, as net/http does.
+func appendFields(b []byte, h http.Header) []byte {
+	for k, vs := range h {
+		if !isToken(k) || k == "Content-Length" || k == "Date" || k == "Transfer-Encoding" || k == "Connection" {
 			continue
 		}
 		for _, v := range vs {
@@ -492,15 +514,7 @@ func (c *leanConn) appendAnswer(b []byte, closing bool) []byte {
 			b = append(b, "\r\n"...)
 		}
 	}
-	b = append(b, "Date: "...)
-	b = append(b, c.dateNow()...)
-	b = append(b, "\r\nContent-Length: "...)
-	b = strconv.AppendInt(b, int64(len(lw.body)), 10)
-	if closing {
-		b = append(b, "\r\nConnection: close"...)
-	}
-	b = append(b, "\r\n\r\n"...)
-	return append(b, lw.body...)
+	return b
 }
 
 // dateNow returns the Date of an answer made now, formatted once a

@@ -54,7 +54,7 @@ func init() {
 func forgetServer(addr string) {
 	countMu.Lock()
 	defer countMu.Unlock()
-	for _, what := range []string{"take", "give", "wait"} {
+	for _, what := range []string{"take", "give", "wait", "stream"} {
 		delete(byServer, what+" "+addr)
 	}
 }
@@ -65,6 +65,14 @@ func takeOvers(addr string) (taken, given int) {
 	countMu.Lock()
 	defer countMu.Unlock()
 	return byServer["take "+addr], byServer["give "+addr]
+}
+
+// leanStreams returns how many publish streams of the server at addr
+// were taken from net/http so far.
+func leanStreams(addr string) int {
+	countMu.Lock()
+	defer countMu.Unlock()
+	return byServer["stream "+addr]
 }
 
 // rawConn is a client's connection written and read byte for byte.

@@ -41,13 +41,7 @@ func (a *api) canLeanStream(r *http.Request) bool {
 	default:
 		return false
 	}
-	select {
-	case <-a.hub.Done():
-		return false
-	default:
-	}
-	_, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
-	return ok
+	return a.takeable(r)
 }
 
 // leanStream is a publish stream's connection taken from net/http.

@@ -43,6 +43,13 @@ func (a *api) canTakeOver(r *http.Request) bool {
 		!a.hub.ReturnsConns() {
 		return false
 	}
+	return a.takeable(r)
+}
+
+// takeable reports whether a connection of r can be taken from net/http
+// now: the hub is not shutting down, and r came through an http.Server,
+// whose Shutdown then reaches the connection (track).
+func (a *api) takeable(r *http.Request) bool {
 	select {
 	case <-a.hub.Done():
 		return false

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/halleyhq/halley"
+	"github.com/halleyhq/halley/client"
 	"github.com/halleyhq/halley/httpapi"
 )
 
@@ -40,6 +41,36 @@ func benchmarkPublishHTTP(b *testing.B, takeOver bool) {
 		res.Body.Close()
 		if res.StatusCode != http.StatusOK {
 			b.Fatalf("status %d", res.StatusCode)
+		}
+	}
+}
+
+// BenchmarkPublishStream measures one line of a publish stream (POST
+// /api/publish/stream), sent and its answer read before the next, over
+// loopback, client (the Go client's PublishStream) and server in this
+// process, to a channel nobody reads: served by net/http and taken from
+// it (Options.TakeOver).
+func BenchmarkPublishStream(b *testing.B) {
+	b.Run("net-http", func(b *testing.B) { benchmarkPublishStream(b, false) })
+	b.Run("takeover", func(b *testing.B) { benchmarkPublishStream(b, true) })
+}
+
+func benchmarkPublishStream(b *testing.B, takeOver bool) {
+	e := newEnv(b, halley.Config{}, httpapi.Options{TakeOver: takeOver})
+	ctx := context.Background()
+	if _, err := e.hub.NewChannel(ctx, halley.ChannelOptions{Name: "news"}); err != nil {
+		b.Fatal(err)
+	}
+	s, err := (&client.API{URL: e.srv.URL}).OpenPublishStream(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	data := []byte(`{"tick":12345,"text":"hello, world"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.Publish("news", data); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

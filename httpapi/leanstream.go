@@ -131,30 +131,65 @@ func (s *leanStream) Read(p []byte) (int, error) {
 }
 
 // writeChunk writes b, whole lines of answers, as one chunk of the
-// answer, in one write.
+// answer.
 func (s *leanStream) writeChunk(b []byte) error {
 	c := strconv.AppendInt(s.chunk[:0], int64(len(b)), 16)
 	c = append(c, "\r\n"...)
 	c = append(c, b...)
 	c = append(c, "\r\n"...)
-	err := s.writeAll(c)
+	err := s.send(c)
 	if cap(c) <= 2*streamFlushAt {
 		s.chunk = c // kept, unless an odd one made it large
 	}
 	return err
 }
 
-// writeAll writes all of b, under the server's WriteTimeout when it has
-// one, as net/http would for each answer.
+// send writes b: what the socket takes now, then, before it waits for
+// the publisher to read the rest, the streams the lines woke, which
+// must not wait for it.
+func (s *leanStream) send(b []byte) error {
+	if s.sock != nil {
+		if s.write > 0 {
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.write))
+		}
+		n, err := s.sock.WriteNow(b)
+		if b = b[n:]; err != nil || len(b) == 0 {
+			return err
+		}
+	}
+	s.loop.flush()
+	if testHookTakeOver != nil {
+		testHookTakeOver("wait", s.conn) // the socket is full
+	}
+	return s.writeAll(b)
+}
+
+// writeAll writes all of b, waiting while the socket is full: each write
+// within the server's WriteTimeout, as net/http has it, or within
+// StreamIdle (a publisher that reads no answer for that long is cut), or
+// within the second a shutdown gives.
 func (s *leanStream) writeAll(b []byte) error {
-	if s.write > 0 {
-		_ = s.conn.SetWriteDeadline(time.Now().Add(s.write))
+	stopping := s.loop.stopping.Load()
+	d := s.write
+	switch {
+	case stopping:
+		d = time.Second
+	case d <= 0:
+		d = StreamIdle
+	}
+	_ = s.conn.SetWriteDeadline(time.Now().Add(d))
+	if !stopping && s.loop.stopping.Load() { // the shutdown's came meanwhile
+		stopping = true
+		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	}
 	var err error
 	if s.sock != nil {
 		_, err = s.sock.Write(b)
 	} else {
 		_, err = s.conn.Write(b)
+	}
+	if s.write <= 0 && !stopping && !s.loop.stopping.Load() {
+		_ = s.conn.SetWriteDeadline(time.Time{}) // the next WriteNow has none
 	}
 	return err
 }

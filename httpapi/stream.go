@@ -69,15 +69,32 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 	defer flush()
 	s := &streamLoop{
 		a: a, r: r, br: bufio.NewReaderSize(r.Body, 16<<10), out: make([]byte, 0, 4<<10), flush: flush,
-		write: func(b []byte) error {
-			_, err := w.Write(b)
-			return errors.Join(err, rc.Flush())
-		},
 		setReadDeadline: rc.SetReadDeadline,
 	}
+	var writeAt time.Time // the write deadline last set
+	s.write = func(b []byte) error {
+		// This write may wait for the publisher to read: the streams the
+		// lines woke must not, so they go first.
+		s.flush()
+		// A publisher that reads no answer for StreamIdle is cut; the
+		// deadline moves once a second, and not after a shutdown's.
+		if d := time.Now().Add(StreamIdle); d.Sub(writeAt) > deadlineSlack && !s.stopping.Load() {
+			_ = rc.SetWriteDeadline(d)
+			writeAt = d
+			if s.stopping.Load() { // the shutdown's came meanwhile
+				_ = rc.SetWriteDeadline(time.Now().Add(time.Second))
+			}
+		}
+		_, err := w.Write(b)
+		return errors.Join(err, rc.Flush())
+	}
 	// The hub's shutdown wakes a read in progress; a read that fails
-	// then ends the stream with a last "shutdown" line.
-	stop := context.AfterFunc(doneContext(a.hub.Done()), s.stop)
+	// then ends the stream with a last "shutdown" line, which the
+	// publisher gets a second to take.
+	stop := context.AfterFunc(doneContext(a.hub.Done()), func() {
+		s.stop()
+		_ = rc.SetWriteDeadline(time.Now().Add(time.Second))
+	})
 	defer stop()
 	s.run(ctx)
 }
@@ -93,7 +110,8 @@ type streamLoop struct {
 	out []byte
 	// flush writes the streams the lines woke (Hub.DeferWrites).
 	flush func()
-	// write writes answers to the publisher, all of them.
+	// write writes answers to the publisher, all of them, and calls
+	// flush before it may wait for the publisher to read.
 	write func([]byte) error
 	// setReadDeadline sets the body's read deadline.
 	setReadDeadline func(time.Time) error

@@ -33,10 +33,66 @@ func TestTakeOver_FullAnswerSocket(t *testing.T) {
 		t.Fatal("no channel")
 	}
 
-	// Small buffers on both ends, set before the connection is made (an
-	// accepted socket has its listener's), so that the server's socket
-	// fills after some dozens of answers: with the kernel's own sizes, the
-	// server's send buffer grows to hold ~15 000, each one exchange.
+	// Small buffers on both ends, so that the server's socket fills after
+	// some dozens of answers: with the kernel's own sizes, the server's
+	// send buffer grows to hold ~15 000, each one exchange.
+	conn := dialSmall(t, e)
+	defer conn.Close()
+	// No deadline: a loaded machine takes many times longer for the few
+	// hundred exchanges below, and go test's -timeout bounds a hang.
+	n, _ := untilAnswerWaits(t, addr, seen, ch, func(i uint64) {
+		if _, err := io.WriteString(conn, publishReq(id, fmt.Sprintf(`"m%d"`, i), "")); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	// The publisher reads: each publish has its answer, in order.
+	c := &rawConn{t: t, c: conn, br: bufio.NewReader(conn)}
+	for i := range n {
+		wantOffset(t, c.answer(), float64(i+1))
+	}
+	if got := ch.Offset(); got != n {
+		t.Errorf("channel offset %d, want %d (one message per publish)", got, n)
+	}
+}
+
+// untilAnswerWaits publishes (publish(i) sends the i-th) once the stream
+// seen has the last one, reading no answer, until the server at addr
+// must wait to write an answer, the k-th publish's. The server writes the
+// streams a publish woke before it waits: seen then has message k, which
+// it waits for. It returns how many were sent, and k.
+func untilAnswerWaits(t *testing.T, addr string, seen *sseReader, ch *halley.Channel, publish func(i uint64)) (n, k uint64) {
+	t.Helper()
+	for k == 0 {
+		n++
+		publish(n)
+		for k == 0 && seen.last.Load() < n {
+			select {
+			case <-seen.news:
+			case a := <-answerWaits:
+				if a == addr {
+					k = ch.Offset()
+				}
+			case <-seen.ended:
+				t.Fatalf("the stream ended before message %d", n)
+			}
+		}
+	}
+	for seen.last.Load() < k {
+		select {
+		case <-seen.news:
+		case <-seen.ended:
+			t.Fatalf("the stream ended before message %d, whose answer waits", k)
+		}
+	}
+	return n, k
+}
+
+// dialSmall connects to e's server with small socket buffers on both
+// ends (4 KiB asked), set before the connection is made (an accepted
+// socket has its listener's).
+func dialSmall(t *testing.T, e *testEnv) net.Conn {
+	t.Helper()
 	small := func(opt int) func(syscall.RawConn) error {
 		return func(rc syscall.RawConn) error {
 			var err error
@@ -56,52 +112,11 @@ func TestTakeOver_FullAnswerSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error { return small(syscall.SO_RCVBUF)(rc) }}
-	conn, err := d.Dial("tcp", addr)
+	conn, err := d.Dial("tcp", e.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	// No deadline: a loaded machine takes many times longer for the few
-	// hundred exchanges below, and go test's -timeout bounds a hang.
-
-	// The publisher sends a publish once the stream has the last one, and
-	// reads no answer, until one waits.
-	var n, k uint64 // publishes sent; the one whose answer waits
-	for k == 0 {
-		n++
-		if _, err := io.WriteString(conn, publishReq(id, fmt.Sprintf(`"m%d"`, n), "")); err != nil {
-			t.Fatal(err)
-		}
-		for k == 0 && seen.last.Load() < n {
-			select {
-			case <-seen.news:
-			case a := <-answerWaits:
-				if a == addr {
-					k = ch.Offset()
-				}
-			case <-seen.ended:
-				t.Fatalf("the stream ended before message %d", n)
-			}
-		}
-	}
-	// The lean loop wrote the stream before it waited: the stream has
-	// message k while the answer of publish k waits.
-	for seen.last.Load() < k {
-		select {
-		case <-seen.news:
-		case <-seen.ended:
-			t.Fatalf("the stream ended before message %d, whose answer waits", k)
-		}
-	}
-
-	// The publisher reads: each publish has its answer, in order.
-	c := &rawConn{t: t, c: conn, br: bufio.NewReader(conn)}
-	for i := range n {
-		wantOffset(t, c.answer(), float64(i+1))
-	}
-	if got := ch.Offset(); got != n {
-		t.Errorf("channel offset %d, want %d (one message per publish)", got, n)
-	}
+	return conn
 }
 
 // sseReader is an SSE stream read on a goroutine of its own, as fast as

@@ -9,9 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/halleyhq/halley"
-	"github.com/halleyhq/halley/httpapi"
 )
 
 // TestPublishStream_FullAnswerSocket: a publisher that sends a stream's
@@ -22,16 +19,8 @@ import (
 // waits, and no subscriber waits for the publisher. Once the publisher
 // reads, every line has its answer, in order.
 func TestPublishStream_FullAnswerSocket(t *testing.T) {
-	e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
-	addr := e.srv.Listener.Addr().String()
-	seen := sseOffsets(t, addr, id)
-	ch, ok := e.hub.Channel(id)
-	if !ok {
-		t.Fatal("no channel")
-	}
-	conn := dialSmall(t, e)
-	defer conn.Close()
-	// No deadline, as in TestTakeOver_FullAnswerSocket.
+	f := newFullSocket(t)
+	conn, id := f.conn, f.id
 	send := func(s string) {
 		t.Helper()
 		if _, err := io.WriteString(conn, s); err != nil {
@@ -39,11 +28,11 @@ func TestPublishStream_FullAnswerSocket(t *testing.T) {
 		}
 	}
 	send("POST /api/publish/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n")
-	n, _ := untilAnswerWaits(t, addr, seen, ch, func(i uint64) {
+	n, _ := f.untilAnswerWaits(func(i uint64) {
 		line := fmt.Sprintf(`{"channel":%q,"data":"m%d"}`+"\n", id, i)
 		send(fmt.Sprintf("%x\r\n%s\r\n", len(line), line))
 	})
-	if leanStreams(addr) != 1 {
+	if leanStreams(f.addr) != 1 {
 		t.Fatalf("the stream was not taken from net/http")
 	}
 

@@ -25,22 +25,9 @@ import (
 // answer waits. Once the publisher reads, every publish has its answer, in
 // order.
 func TestTakeOver_FullAnswerSocket(t *testing.T) {
-	e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
-	addr := e.srv.Listener.Addr().String()
-	seen := sseOffsets(t, addr, id)
-	ch, ok := e.hub.Channel(id)
-	if !ok {
-		t.Fatal("no channel")
-	}
-
-	// Small buffers on both ends, so that the server's socket fills after
-	// some dozens of answers: with the kernel's own sizes, the server's
-	// send buffer grows to hold ~15 000, each one exchange.
-	conn := dialSmall(t, e)
-	defer conn.Close()
-	// No deadline: a loaded machine takes many times longer for the few
-	// hundred exchanges below, and go test's -timeout bounds a hang.
-	n, _ := untilAnswerWaits(t, addr, seen, ch, func(i uint64) {
+	f := newFullSocket(t)
+	conn, id := f.conn, f.id
+	n, _ := f.untilAnswerWaits(func(i uint64) {
 		if _, err := io.WriteString(conn, publishReq(id, fmt.Sprintf(`"m%d"`, i), "")); err != nil {
 			t.Fatal(err)
 		}
@@ -51,17 +38,50 @@ func TestTakeOver_FullAnswerSocket(t *testing.T) {
 	for i := range n {
 		wantOffset(t, c.answer(), float64(i+1))
 	}
-	if got := ch.Offset(); got != n {
+	if got := f.ch.Offset(); got != n {
 		t.Errorf("channel offset %d, want %d (one message per publish)", got, n)
 	}
 }
 
-// untilAnswerWaits publishes (publish(i) sends the i-th) once the stream
-// seen has the last one, reading no answer, until the server at addr
-// must wait to write an answer, the k-th publish's. The server writes the
-// streams a publish woke before it waits: seen then has message k, which
-// it waits for. It returns how many were sent, and k.
-func untilAnswerWaits(t *testing.T, addr string, seen *sseReader, ch *halley.Channel, publish func(i uint64)) (n, k uint64) {
+// fullSocket is the set-up of the tests of a full answer socket: a
+// server that takes connections over, its channel id read by an SSE
+// stream (seen), and a publisher's connection with small buffers on both
+// ends, so that the server's socket fills after some dozens of answers
+// (with the kernel's own sizes its send buffer grows to hold ~15 000,
+// each one exchange). No deadline: a loaded machine takes many times
+// longer for the few hundred exchanges, and go test's -timeout bounds a
+// hang.
+type fullSocket struct {
+	t    *testing.T
+	e    *testEnv
+	id   string
+	addr string
+	seen *sseReader
+	ch   *halley.Channel
+	conn net.Conn
+}
+
+func newFullSocket(t *testing.T) *fullSocket {
+	t.Helper()
+	e, id := takeOverEnv(t, halley.Config{}, httpapi.Options{})
+	f := &fullSocket{t: t, e: e, id: id, addr: e.srv.Listener.Addr().String()}
+	f.seen = sseOffsets(t, f.addr, id)
+	var ok bool
+	if f.ch, ok = e.hub.Channel(id); !ok {
+		t.Fatal("no channel")
+	}
+	f.conn = dialSmall(t, e)
+	t.Cleanup(func() { f.conn.Close() })
+	return f
+}
+
+// untilAnswerWaits publishes (publish(i) sends the i-th) once the SSE
+// stream has the last one, reading no answer, until the server must wait
+// to write an answer, the k-th publish's. The server writes the streams
+// a publish woke before it waits: the SSE stream then has message k,
+// which this waits for. It returns how many were sent, and k.
+func (f *fullSocket) untilAnswerWaits(publish func(i uint64)) (n, k uint64) {
+	t, seen := f.t, f.seen
 	t.Helper()
 	for k == 0 {
 		n++
@@ -70,8 +90,8 @@ func untilAnswerWaits(t *testing.T, addr string, seen *sseReader, ch *halley.Cha
 			select {
 			case <-seen.news:
 			case a := <-answerWaits:
-				if a == addr {
-					k = ch.Offset()
+				if a == f.addr {
+					k = f.ch.Offset()
 				}
 			case <-seen.ended:
 				t.Fatalf("the stream ended before message %d", n)

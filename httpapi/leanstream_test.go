@@ -3,8 +3,11 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,5 +122,53 @@ func TestPublishStream_ServerShutdown(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestPublishStream_HTTP2: over HTTP/2 (TLS), which cannot be taken from
+// net/http, a stream is served by net/http with the API's TakeOver on:
+// each line answered in order, and the hub's shutdown ends it with its
+// "shutdown" line.
+func TestPublishStream_HTTP2(t *testing.T) {
+	hub, err := halley.New(halley.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := hub.NewChannel(ctx, halley.ChannelOptions{Name: "news"}); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(hub, httpapi.Options{TakeOver: true, Logger: slog.New(slog.DiscardHandler)})
+	var protos sync.Map // the protocols the streams came over
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos.Store(r.Proto, true)
+		api.ServeHTTP(w, r)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	defer hub.Shutdown(sctx)
+
+	s, err := (&client.API{URL: srv.URL, HTTPClient: srv.Client()}).OpenPublishStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 1; i <= 100; i++ {
+		if off, _, err := s.Publish("news", []byte(fmt.Sprint(i))); err != nil || off != uint64(i) {
+			t.Fatalf("line %d: offset %d, %v", i, off, err)
+		}
+	}
+	if _, ok := protos.Load("HTTP/2.0"); !ok {
+		t.Fatalf("the stream did not come over HTTP/2")
+	}
+	if n := leanStreams(srv.Listener.Addr().String()); n != 0 {
+		t.Errorf("%d streams taken from net/http over HTTP/2, want 0", n)
+	}
+	go hub.Shutdown(sctx)
+	if _, err := s.Recv(); !isReason(err, "shutdown") {
+		t.Fatalf("at shutdown: %v, want shutdown", err)
 	}
 }

@@ -76,7 +76,8 @@ type Options struct {
 	// passed: its body is read and its answer written on the socket
 	// itself (the answer says Connection: close; the connection closes at
 	// the stream's end, and at either shutdown the stream ends with its
-	// "shutdown" line).
+	// "shutdown" line). A stream's writes are bounded by StreamIdle, not
+	// WriteTimeout, over either path.
 	TakeOver bool
 }
 

@@ -52,10 +52,8 @@ type leanStream struct {
 	sock *sockio.Conn
 	// pending is what net/http had read past the request's head.
 	pending []byte
-	// write is the server's WriteTimeout, for each write (0: none).
-	write time.Duration
-	loop  streamLoop
-	chunk []byte // the chunk being written
+	loop    streamLoop
+	chunk   []byte // the chunk being written
 }
 
 // serveLeanStream serves the publish stream r on its connection, taken
@@ -75,7 +73,7 @@ func (a *api) serveLeanStream(w http.ResponseWriter, r *http.Request) bool {
 		aw.code = http.StatusOK // for the observer, and recover's "started"
 	}
 	srv := r.Context().Value(http.ServerContextKey).(*http.Server)
-	s := &leanStream{conn: conn, sock: sockio.NewConn(conn), write: srv.WriteTimeout}
+	s := &leanStream{conn: conn, sock: sockio.NewConn(conn)}
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		s.pending = bytes.Clone(b)
@@ -149,33 +147,28 @@ func (s *leanStream) writeChunk(b []byte) error {
 // must not wait for it.
 func (s *leanStream) send(b []byte) error {
 	if s.sock != nil {
-		if s.write > 0 {
-			_ = s.conn.SetWriteDeadline(time.Now().Add(s.write))
-		}
 		n, err := s.sock.WriteNow(b)
 		if b = b[n:]; err != nil || len(b) == 0 {
 			return err
 		}
+		if testHookTakeOver != nil {
+			testHookTakeOver("wait", s.conn) // the socket is full
+		}
 	}
 	s.loop.flush()
-	if testHookTakeOver != nil {
-		testHookTakeOver("wait", s.conn) // the socket is full
-	}
 	return s.writeAll(b)
 }
 
-// writeAll writes all of b, waiting while the socket is full: each write
-// within the server's WriteTimeout, as net/http has it, or within
-// StreamIdle (a publisher that reads no answer for that long is cut), or
-// within the second a shutdown gives.
+// writeAll writes all of b, waiting while the socket is full: within
+// StreamIdle (a publisher that reads no answer for that long is cut, as
+// over net/http), or within the second a shutdown gives. The deadline
+// is set only here, where a write may wait: a write that the socket
+// takes at once (WriteNow) costs no timer.
 func (s *leanStream) writeAll(b []byte) error {
 	stopping := s.loop.stopping.Load()
-	d := s.write
-	switch {
-	case stopping:
+	d := StreamIdle
+	if stopping {
 		d = time.Second
-	case d <= 0:
-		d = StreamIdle
 	}
 	_ = s.conn.SetWriteDeadline(time.Now().Add(d))
 	if !stopping && s.loop.stopping.Load() { // the shutdown's came meanwhile
@@ -188,7 +181,7 @@ func (s *leanStream) writeAll(b []byte) error {
 	} else {
 		_, err = s.conn.Write(b)
 	}
-	if s.write <= 0 && !stopping && !s.loop.stopping.Load() {
+	if !stopping && !s.loop.stopping.Load() {
 		_ = s.conn.SetWriteDeadline(time.Time{}) // the next WriteNow has none
 	}
 	return err

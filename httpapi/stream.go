@@ -76,8 +76,10 @@ func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 		// This write may wait for the publisher to read: the streams the
 		// lines woke must not, so they go first.
 		s.flush()
-		// A publisher that reads no answer for StreamIdle is cut; the
-		// deadline moves once a second, and not after a shutdown's.
+		// A publisher that reads no answer for StreamIdle is cut (the
+		// server's WriteTimeout, meant for one answer, does not bound a
+		// stream); the deadline moves once a second, and not after a
+		// shutdown's.
 		if d := time.Now().Add(StreamIdle); d.Sub(writeAt) > deadlineSlack && !s.stopping.Load() {
 			_ = rc.SetWriteDeadline(d)
 			writeAt = d
